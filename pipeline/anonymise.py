@@ -1,0 +1,988 @@
+"""Stage 2: find what identifies a person or a municipality and replace it with a pseudonym.
+
+Layered recognisers (see `detect_entities`):
+
+1. deduce (Dutch de-identification) for persons, places, streets, phones, e-mail, BSN, dates.
+2. Patterns for what must be caught every time: phones, e-mail, URLs, BSN/V-nummer, addresses,
+   postcodes, dates of birth.
+3. Context rules: speaker labels, titles (meneer, mw., dhr.), initials, kinship words, "heet X".
+4. Name lists for the populations in the research and all Dutch municipalities and places,
+   with adjectival forms ("Tilburgse") and multi-word names ("Sas van Gent").
+5. Organisation patterns ("Taalschool De Brug", "Van Dijk B.V.", "azc Budel").
+6. Weak evidence: a capitalised word that is no Dutch word and no allow-listed term. Replaced too,
+   and listed in the review report so a researcher checks it.
+
+Then an allow-list drops detections the research needs (COA, Syrië, Z-route, klantmanager ...).
+Across a corpus, `anonymise_corpus` propagates every detected name to all documents, in any case or
+diacritic form, and `PseudonymKey` gives variants of one person one pseudonym.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .errors import QcodeError
+from .ingest import ZERO_WIDTH, speaker_of
+
+LABELS = (
+    "PERSON", "PHONE", "EMAIL", "URL", "ID_NUMBER", "ADDRESS", "DATE_OF_BIRTH",
+    "MUNICIPALITY_OR_TOWN", "ORGANISATION",
+)
+TAGS = {
+    "PERSON": "PERSOON", "MUNICIPALITY_OR_TOWN": "GEMEENTE", "ORGANISATION": "ORGANISATIE",
+    "PHONE": "TELEFOON", "EMAIL": "EMAIL", "URL": "URL", "ID_NUMBER": "ID-NUMMER",
+    "ADDRESS": "ADRES", "DATE_OF_BIRTH": "GEBOORTEDATUM",
+}
+NUMBERED = {"PERSON", "MUNICIPALITY_OR_TOWN", "ORGANISATION"}
+# When detections overlap, the merged span takes the label listed first.
+LABEL_PRIORITY = ["ADDRESS", "EMAIL", "URL", "PHONE", "ID_NUMBER", "DATE_OF_BIRTH",
+                  "ORGANISATION", "PERSON", "MUNICIPALITY_OR_TOWN"]
+PSEUDONYM = re.compile(r"\[(?:PERSOON|GEMEENTE|ORGANISATIE)-\d+\]|\[(?:TELEFOON|EMAIL|URL|ID-NUMMER|ADRES|GEBOORTEDATUM)\]")
+
+WORD = re.compile(r"[^\W\d_](?:[\w\u0300-\u036f]|[-'’](?=\w))*", re.UNICODE)
+NON_LATIN_NAME = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+(?:\s+[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+)*")
+
+TUSSENVOEGSELS = {"van", "de", "der", "den", "te", "ter", "ten", "het", "'t", "in", "op", "la", "le",
+                  "el", "al", "bin", "ibn", "abu", "abd", "bint", "ould", "da", "dos", "du", "von", "zu"}
+TITLES = r"(?:[Mm]eneer|[Mm]evrouw|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer|[Jj]uffrouw|[Jj]uf|[Mm]eester|[Dd]okter|[Dd]r\.|[Mm]r\.|[Ii]r\.|[Dd]rs\.|[Ii]ng\.|[Pp]rof\.|[Ww]ethouder|[Ii]mam|[Oo]om|[Tt]ante)"
+KINSHIP = r"(?:[Mm]ijn|[Zz]ijn|[Hh]aar|[Hh]un|[Oo]nze|[Oo]ns)\s+(?:neef|nicht|broer|broertje|zus|zusje|zoon|dochter|vrouw|man|echtgenote|echtgenoot|moeder|vader|oom|tante|vriend|vriendin|buurman|buurvrouw|collega|schoonzus|zwager|opa|oma|kleinzoon|kleindochter|baby|kind|jongste|oudste)"
+NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ\u0130\u015e\u00c7][\w\u0300-\u036f'’\-]+"
+NAME_SEQ = rf"{NAME_TOKEN}(?:\s+(?:(?:{'|'.join(sorted(TUSSENVOEGSELS - {'in', 'op'}))})\s+)*{NAME_TOKEN}){{0,3}}"
+ORG_KEYWORDS = (
+    "Taalschool|Taalinstituut|Taalpunt|Taalcentrum|Taalacademie|Stichting|Vereniging|Bakkerij|Slagerij|"
+    "Zorgcentrum|Zorggroep|Woonzorgcentrum|Verpleeghuis|Klimpark|Klimbos|Metaalbedrijf|Metaalwerken|"
+    "Metaaltechniek|Glashandel|Glaszetterij|Glasbedrijf|Bouwbedrijf|Aannemersbedrijf|Installatiebedrijf|"
+    "Schoonmaakbedrijf|Hoveniersbedrijf|Kwekerij|Tuinbouwbedrijf|Boerderij|Melkveebedrijf|Transportbedrijf|"
+    "Uitzendbureau|Detacheringsbureau|Welzijn|Welzijnsorganisatie|Buurthuis|Wijkcentrum|Dorpshuis|"
+    "Restaurant|Hotel|Café|Supermarkt|Garage|Autobedrijf|Drukkerij|Kapsalon|Kinderopvang|Kinderdagverblijf|"
+    "Basisschool|School|College|Lyceum|Moskee|Kerk|Sportschool|Voetbalvereniging|Werkplaats|Re-integratiebureau|"
+    "Participatiebedrijf|Leerwerkbedrijf|Sociaal\\s+werkbedrijf|Werkbedrijf|Vluchtelingenwerk|Inburgeringsbureau|"
+    "Opleidingscentrum|Kenniscentrum|Adviesbureau|Bureau|Groep|Fabriek|Timmerfabriek|Houtbewerking|Logistiek|"
+    "Camping|Vakantiepark|Tuincentrum|Bloemenkwekerij|Champignonkwekerij|Slachterij|Visverwerking|Pluimveebedrijf"
+)
+ORG_KEYWORDS += (
+    "|Apotheek|Fietsenmaker|Fietsenwinkel|Taalhuis|Buurtcentrum|Bibliotheek|Voedselbank|Kringloopwinkel|"
+    "Kringloop|Toko|Winkel|Tandartspraktijk|Huisartsenpraktijk|Praktijk|Speeltuin|Zwembad|Sportvereniging|"
+    "Theater|Museum|Boekhandel|Kapper|Slager|Loodgieter|Schildersbedrijf|Timmerbedrijf|Constructiebedrijf|"
+    "Staalbouw|Machinefabriek|Koeriersdienst|Bezorgdienst|Taxibedrijf|Cateraar|Catering|Lunchroom|Snackbar|"
+    "Pizzeria|Eetcafé|Brasserie|Bakkerij|Opvanghuis|Woningcorporatie|Woonstichting|Wooncorporatie|"
+    "Zorginstelling|Thuiszorg|Jeugdhuis|Scouting|Sportclub|Gym|Dansschool|Muziekschool|Rijschool|Volksuniversiteit"
+)
+ORG_KEYWORDS = "|".join(sorted({k for k in ORG_KEYWORDS.split("|")} | {k[0].lower() + k[1:] for k in ORG_KEYWORDS.split("|")}))
+ORG_SUFFIX_WORDS = re.compile(
+    rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|"
+    rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
+    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt)(?:\s+(?:B\.V\.|BV))?(?![\w])"
+)
+ORG_BEFORE = re.compile(
+    rf"\b(?:{ORG_KEYWORDS})\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor|en|&)\s+)*{NAME_TOKEN}(?:\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)\s+)*{NAME_TOKEN})*"
+)
+ORG_AFTER = re.compile(
+    rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])"
+)
+AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s+(?:in\s+|te\s+)?(?P<place>{NAME_TOKEN}(?:[\s-](?:{NAME_TOKEN}|aan|op|van|den|de)){{0,3}})")
+
+EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
+URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
+PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d[\s\-)]?){8}\d(?![\d])")
+SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
+BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?![\d,]|\.\d)")
+V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossiernummer|[Kk]laantnummer)\s*:?\s*(?P<number>\d[\d .]{5,13}\d)")
+TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?![\d,])")
+MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
+DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
+DATE_OF_BIRTH = re.compile(
+    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:op\s+|in\s+\w+\s+op\s+)?(?P<date>{DATE})"
+)
+POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
+STREET_SUFFIX = "straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+STREET = re.compile(
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
+)
+INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
+TITLE_NAME = re.compile(rf"\b{TITLES}\s+(?P<name>(?:(?:[A-Z]\.\s?){{1,3}})?(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_SEQ})")
+KINSHIP_NAME = re.compile(rf"\b{KINSHIP}(?:,)?\s+(?P<name>{NAME_SEQ})")
+CALLED_NAME = re.compile(rf"\b(?:heet|heette|heten|genaamd|naam is|noemen (?:hem|haar)|noemt zich)\s+(?P<name>{NAME_SEQ})")
+TITLE_WORD = re.compile(rf"{TITLES}|[Dd]e|[Hh]eer|[Aa]an|[Nn]aam|[Vv]oor|(?i:mw|mevr|dhr|dr|drs|mr|ir|ing|prof|ds|fam|familie)")
+# A speaker label at the start of a paragraph, or inline after a sentence end ("... langzaam. Tesfay: ...").
+INLINE_SPEAKER = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))(?=[A-ZÀ-Þ\u0130\[])", re.MULTILINE)
+# Lower-case slips ("ik sprak ahmad gisteren") are only caught by the lists or by propagation.
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A detected identifier: character span in the text, label, evidence and recogniser."""
+
+    start: int
+    end: int
+    label: str
+    text: str
+    strong: bool = True
+    source: str = "rule"
+
+
+@dataclass
+class AnonymisedText:
+    """Result of anonymising one text: new text plus the entities with offsets into the input."""
+
+    text: str
+    entities: list[Entity]
+    replacements: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+    # (input_start, input_end, output_start, output_end, pseudonym)
+
+
+# ---------------------------------------------------------------- text folding
+
+
+def fold(text: str) -> str:
+    """Case-, diacritic- and punctuation-insensitive form: "Yılmaz", "YILMAZ", "Yilmaz" -> "yilmaz"."""
+    text = text.translate(ZERO_WIDTH).replace("ı", "i").replace("İ", "I").replace("ß", "ss")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^\w]+", "", text.casefold())
+
+
+def canonical_text(text: str) -> tuple[str, list[int]]:
+    """NFC text without zero-width characters, and for each of its characters the input index."""
+    out_chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        if ord(ch) in ZERO_WIDTH:
+            continue
+        out_chars.append(ch)
+        index.append(i)
+    joined = "".join(out_chars)
+    nfc = unicodedata.normalize("NFC", joined)
+    if nfc == joined:
+        return joined, index
+    # Re-map per grapheme cluster: compose each base character with its combining marks.
+    result, result_index, i = [], [], 0
+    while i < len(joined):
+        j = i + 1
+        while j < len(joined) and unicodedata.combining(joined[j]):
+            j += 1
+        composed = unicodedata.normalize("NFC", joined[i:j])
+        for ch in composed:
+            result.append(ch)
+            result_index.append(index[i])
+        i = j
+    return "".join(result), result_index
+
+
+# ---------------------------------------------------------------- lists
+
+
+@dataclass
+class Lists:
+    """Word lists the recognisers use. Built once per process (about a second)."""
+
+    dutch_words: frozenset
+    first_names: frozenset
+    surnames: frozenset
+    ambiguous_names: frozenset
+    places: dict            # folded token tuple -> canonical place name
+    ambiguous_places: frozenset
+    allow: frozenset        # folded allow-listed words and phrases
+    force_remove: list      # (text, label)
+    allow_phrases: re.Pattern | None = None  # multi-word allow-listed phrases, to protect in context
+
+
+def _data_path(*parts: str) -> Path:
+    return Path(str(resources.files("pipeline.data").joinpath(*parts)))
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def _deduce_src() -> Path:
+    import deduce
+
+    return Path(deduce.__file__).parent / "data" / "lookup" / "src"
+
+
+@functools.lru_cache(maxsize=1)
+def load_dutch_words() -> frozenset:
+    """Dutch word forms (spaCy lookup table + deduce's common words), lower-case."""
+    import gzip
+
+    import spacy_lookups_data
+
+    table = Path(spacy_lookups_data.__file__).parent / "data" / "nl_lemma_lookup.json.gz"
+    with gzip.open(table, "rt", encoding="utf-8") as handle:
+        lookup = json.load(handle)
+    words = {w.lower() for w in lookup} | {w.lower() for w in lookup.values()}
+    src = _deduce_src() / "whitelist"
+    for name in ("lst_common_word", "lst_stop_word"):
+        words.update(w.lower() for w in _read_lines(src / name / "items.txt"))
+    return frozenset(words)
+
+
+@functools.lru_cache(maxsize=1)
+def _base_lists() -> tuple:
+    dutch = load_dutch_words()
+    names_dir = _data_path("names")
+    first, surnames, ambiguous, foreign = set(), set(), set(), set()
+    for path in sorted(names_dir.glob("*.txt")) if names_dir.exists() else []:
+        entries = _read_lines(path)
+        if path.name == "exclusions.txt":
+            ambiguous.update(fold(e) for e in entries)
+            continue
+        target = surnames if "surname" in path.name else first
+        for entry in entries:
+            for token in WORD.findall(entry):
+                if len(token) >= 3:
+                    target.add(fold(token))
+                    if "dutch" not in path.name:
+                        foreign.add(fold(token))
+    # spaCy's lookup table also holds many names ("mehari"): a name from our curated lists counts as a
+    # Dutch word only when the exclusions list says it is one.
+    dutch = frozenset(dutch - (foreign - ambiguous))
+    deduce_names = _deduce_src() / "names"
+    first.update(fold(n) for n in _read_lines(deduce_names / "lst_first_name" / "items.txt") if len(n) >= 3)
+    surnames.update(fold(n) for n in _read_lines(deduce_names / "lst_surname" / "items.txt") if len(n) >= 3)
+    ambiguous.update(n for n in first | surnames if n in dutch)
+    places, ambiguous_places = _place_names(dutch)
+    return dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places)
+
+
+def _place_names(dutch: frozenset) -> tuple[dict, set]:
+    src = _deduce_src() / "locations" / "lst_placename"
+    names = set()
+    for sub in ("lst_municipality", "lst_residence"):
+        names.update(_read_lines(src / sub / "items.txt"))
+    names.update(_read_lines(_data_path("places_extra.txt")))
+    places: dict = {}
+    ambiguous = set()
+    common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
+    for name in names:
+        if name.startswith("'S-"):
+            name = "'s-" + name[3:]
+        tokens = tuple(fold(t) for t in WORD.findall(name))
+        if not tokens or (len(tokens) == 1 and len(tokens[0]) < 3):
+            continue
+        places[tokens] = name
+        if len(tokens) == 1 and tokens[0] in dutch:
+            ambiguous.add(tokens)
+        for form in _adjectival_forms(name) if len(tokens) == 1 and tokens not in ambiguous else ():
+            key = (fold(form),)
+            if form.lower() not in common and key not in places:
+                places[key] = name
+    return places, ambiguous
+
+
+def _adjectival_forms(name: str) -> list[str]:
+    """Tilburg -> Tilburgse, Tilburger(s); Leiden -> Leidse, Leidenaren; Emmen -> Emmense."""
+    forms = [name + "se", name + "er", name + "ers", name + "naar", name + "naren", name + "enaar",
+             name + "enaren", name + "aar", name + "aren", name + "s"]
+    if name.endswith("en"):
+        forms += [name[:-2] + "se", name[:-2] + "ens", name[:-1] + "aar", name[:-1] + "aren"]
+    if name.endswith("er"):
+        forms += [name[:-1] + "naren", name[:-2] + "enaren", name[:-1] + "naar"]
+    if name.endswith("e"):
+        forms += [name + "nse", name[:-1] + "se"]
+    return forms
+
+
+def _allow_entries(extra: list[str] = ()) -> list[str]:
+    data = yaml.safe_load(_data_path("allow_list.yaml").read_text(encoding="utf-8")) or {}
+    return [w for group in data.values() for w in (group or [])] + list(extra)
+
+
+def load_allow_list(extra: list[str] = ()) -> frozenset:
+    return frozenset(fold(w) for w in _allow_entries(extra) if fold(w))
+
+
+def _allow_phrase_pattern(extra: list[str] = ()) -> re.Pattern:
+    phrases = sorted({w for w in _allow_entries(extra) if len(WORD.findall(w)) > 1}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE)
+
+
+def load_lists(corpus_settings: dict | None = None) -> Lists:
+    """All lists, with a corpus's force_keep / force_remove (from <corpus>/anonymise.yaml) applied."""
+    settings = corpus_settings or {}
+    dutch, first, surnames, ambiguous, places, ambiguous_places = _base_lists()
+    force_remove = []
+    for item in settings.get("force_remove") or []:
+        if isinstance(item, str):
+            force_remove.append((item, "PERSON"))
+        else:
+            force_remove.append((item["text"], item.get("label", "PERSON")))
+    return Lists(
+        dutch_words=dutch, first_names=first, surnames=surnames, ambiguous_names=ambiguous,
+        places=places, ambiguous_places=ambiguous_places,
+        allow=load_allow_list(settings.get("force_keep") or []), force_remove=force_remove,
+        allow_phrases=_allow_phrase_pattern(settings.get("force_keep") or []),
+    )
+
+
+def load_corpus_settings(corpus_dir: Path) -> dict:
+    """<corpus>/anonymise.yaml: {force_keep: [...], force_remove: [text | {text, label}]}."""
+    path = Path(corpus_dir) / "anonymise.yaml"
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise QcodeError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    unknown = set(data) - {"force_keep", "force_remove"}
+    if unknown:
+        raise QcodeError(f"{path}: unknown keys {sorted(unknown)}; use force_keep and force_remove")
+    for item in data.get("force_remove") or []:
+        if isinstance(item, dict) and item.get("label", "PERSON") not in LABELS:
+            raise QcodeError(f"{path}: unknown label {item.get('label')!r}; use one of {', '.join(LABELS)}")
+    return data
+
+
+# ---------------------------------------------------------------- the recognisers
+
+
+@functools.lru_cache(maxsize=1)
+def _deduce():
+    import logging
+
+    import deduce
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    return deduce.Deduce()
+
+
+def warm_up() -> None:
+    """Build deduce's lookup cache and our lists now (about 90 s the first time after install)."""
+    _deduce()
+    _base_lists()
+
+
+DEDUCE_LABELS = {
+    "persoon": "PERSON", "patient": "PERSON", "locatie": "MUNICIPALITY_OR_TOWN",
+    "telefoonnummer": "PHONE", "emailadres": "EMAIL", "url": "URL", "bsn": "ID_NUMBER",
+    "patientnummer": "ID_NUMBER", "ziekenhuis": "ORGANISATION", "zorginstelling": "ORGANISATION",
+    "instelling": "ORGANISATION",
+}
+
+
+def _deduce_entities(text: str) -> list[Entity]:
+    doc = _deduce().deidentify(text, disabled={"date", "age"}) if False else _deduce().deidentify(text)
+    found = []
+    for ann in doc.annotations:
+        label = DEDUCE_LABELS.get(ann.tag.split("_")[0].lower()) or DEDUCE_LABELS.get(ann.tag.lower())
+        if label is None:
+            continue  # dates and ages: only dates of birth identify (handled by our pattern)
+        if label == "MUNICIPALITY_OR_TOWN" and re.search(r"\d", ann.text):
+            label = "ADDRESS"
+        # deduce joins spans across sentence ends ("Sas van Gent. Zeeland"): split them again.
+        start = ann.start_char
+        for part in re.split(r"([.;!?:]\s+|\n)", ann.text) if label not in ("EMAIL", "URL") else [ann.text]:
+            if part and not re.fullmatch(r"[.;!?:]\s+|\n", part):
+                part_label = "MUNICIPALITY_OR_TOWN" if label == "ADDRESS" and not re.search(r"\d", part) else label
+                found.append(Entity(start, start + len(part), part_label, part, True, "deduce"))
+            start += len(part)
+    return found
+
+
+def _pattern_entities(text: str) -> list[Entity]:
+    found = []
+    for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
+        found += [Entity(m.start(), m.end(), label, m.group()) for m in regex.finditer(text)]
+    emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
+    for m in URL.finditer(text):
+        if not any(s <= m.start() < e for s, e in emails):
+            found.append(Entity(m.start(), m.end(), "URL", m.group()))
+    for m in BSN.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        context = text[max(0, m.start() - 40):m.start()].lower()
+        if _elf_proef(digits) or "bsn" in context or "burgerservice" in context:
+            found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
+    for m in V_NUMBER.finditer(text):
+        found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", m.group("number")))
+    for m in TEN_DIGITS.finditer(text):
+        if not text[m.start():m.end()].startswith("0"):
+            found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
+    for m in DATE_OF_BIRTH.finditer(text):
+        found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
+    return found
+
+
+def _elf_proef(digits: str) -> bool:
+    """The BSN check digit test (elfproef)."""
+    if len(digits) != 9 or digits == "0" * 9:
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1))) - int(digits[8])
+    return total % 11 == 0
+
+
+def _context_entities(text: str, lists: Lists) -> list[Entity]:
+    found = []
+    for regex in (TITLE_NAME, KINSHIP_NAME, CALLED_NAME):
+        for m in regex.finditer(text):
+            start, end = _trim_name(text, m.start("name"), m.end("name"), lists)
+            if end > start:
+                found.append(Entity(start, end, "PERSON", text[start:end], True, "context"))
+    for m in INITIALS_NAME.finditer(text):
+        start, end = _trim_name(text, m.start(), m.end(), lists)
+        if end > start and "." in text[start:end]:
+            found.append(Entity(start, end, "PERSON", text[start:end], True, "initials"))
+    for m in INLINE_SPEAKER.finditer(text):
+        label, _ = speaker_of(text[m.start():m.start() + 60])
+        span = _speaker_name_span(label, lists) if label else None
+        if span:
+            start, end = m.start() + span[0], m.start() + span[1]
+            found.append(Entity(start, end, "PERSON", text[start:end], True, "speaker"))
+    for m in NON_LATIN_NAME.finditer(text):
+        found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "script"))
+    for m in ORG_BEFORE.finditer(text):
+        start, end = m.start(), _trim_org(text, m.start(), m.end(), lists)
+        if text[start].islower():  # "via uitzendbureau Werkkracht": the name is what follows
+            start = WORD.search(text, start).end() + 1
+        found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
+    for m in ORG_SUFFIX_WORDS.finditer(text):
+        start = _skip_common_words(text, m.start(), m.end(), lists)
+        if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
+            found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
+    for m in ORG_AFTER.finditer(text):
+        start = _skip_common_words(text, m.start(), m.end(), lists)
+        if start < m.end():
+            found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
+    for m in AZC.finditer(text):
+        start, end = _trim_name(text, m.start("place"), m.end("place"), lists)
+        if end > start:
+            found.append(Entity(start, end, "MUNICIPALITY_OR_TOWN", text[start:end], True, "azc"))
+    return found
+
+
+def _speaker_name_span(label: str, lists: Lists) -> tuple[int, int] | None:
+    """The part of a speaker label that names a person ("Directeur Gert-Jan ter Horst" -> the name).
+
+    Roles ("Tolk", "Deelnemer 2", "Klantmanager in de focusgroep") and pseudonyms are no names.
+    """
+    if PSEUDONYM.fullmatch(label) or re.search(r"\d", label):
+        return None
+    words = list(WORD.finditer(label))
+    while words and (fold(words[0].group()) in lists.allow or TITLE_WORD.fullmatch(words[0].group())):
+        words.pop(0)
+    if not words or any(not (w.group()[0].isupper() or w.group().lower() in TUSSENVOEGSELS) for w in words):
+        return None
+    keys = [fold(w.group()) for w in words]
+    if len(words) > 1 and words[0].group().lower() in lists.dutch_words and (
+            keys[0] not in lists.first_names or keys[0] in lists.ambiguous_names):
+        return None  # "Uit het DUO-overzicht:" is a sentence, not a name
+    if len(words) == 1:
+        word, key = words[0].group(), keys[0]
+        if word.lower() in lists.dutch_words and key not in lists.first_names and key not in lists.surnames:
+            return None  # "Dossier:", "Mail:"
+        return words[0].start(), words[0].end()
+    listed = any((k in lists.first_names or k in lists.surnames) and k not in lists.ambiguous_names for k in keys)
+    unknown = any(w.group().lower() not in lists.dutch_words and k not in lists.allow for w, k in zip(words, keys))
+    if not (listed or unknown):
+        return None
+    return words[0].start(), words[-1].end()
+
+
+def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]:
+    """Drop trailing words of a context match that are ordinary Dutch words ("Ahmad Zei" stays)."""
+    tokens = [(m.start() + start, m.end() + start, m.group()) for m in WORD.finditer(text[start:end])]
+    while tokens and (tokens[-1][2].lower() in TUSSENVOEGSELS or (
+            len(tokens) > 1 and tokens[-1][2].lower() in lists.dutch_words
+            and fold(tokens[-1][2]) not in lists.surnames and fold(tokens[-1][2]) not in lists.first_names)):
+        tokens.pop()
+    if not tokens or fold(text[tokens[0][0]:tokens[-1][1]]) in lists.allow:
+        return start, start
+    return tokens[0][0], tokens[-1][1]
+
+
+def _trim_org(text: str, start: int, end: int, lists: Lists) -> int:
+    """End an organisation name before a trailing common word that starts a new sentence part."""
+    tokens = list(WORD.finditer(text, start, end))
+    while len(tokens) > 2 and tokens[-1].group().lower() in lists.dutch_words and tokens[-1].group()[0].islower():
+        tokens.pop()
+    return tokens[-1].end() if tokens else end
+
+
+def _skip_common_words(text: str, start: int, end: int, lists: Lists) -> int:
+    """'Bij Van Dijk B.V.': start the organisation after a leading sentence word such as 'Bij'.
+
+    The last word before the legal form always stays: "Glans B.V." is a name even though
+    "glans" is a Dutch word.
+    """
+    words = [m for m in WORD.finditer(text, start, end) if m.group() not in ("B", "V", "N", "O", "F", "Zn")]
+    for m in words[:-1]:
+        word = m.group()
+        if word.lower() in TUSSENVOEGSELS:
+            return m.start()
+        if word.lower() in lists.dutch_words and fold(word) not in lists.surnames:
+            continue
+        return m.start()
+    return words[-1].start() if words else start
+
+
+def _list_entities(text: str, lists: Lists) -> list[Entity]:
+    """Name-list and place-list hits over word tokens, extended over adjacent name parts."""
+    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+    folded = [fold(t[2]) for t in tokens]
+    found = []
+    i = 0
+    while i < len(tokens):
+        place_len = _match_place(folded, i, lists)
+        if place_len and _place_ok(text, tokens, i, place_len, lists):
+            start, end = tokens[i][0], tokens[i + place_len - 1][1]
+            found.append(Entity(start, end, "MUNICIPALITY_OR_TOWN", text[start:end], True, "places"))
+            i += place_len
+            continue
+        if _is_listed_name(text, tokens, folded, i, lists):
+            j = i + 1
+            while j < len(tokens) and _continues_name(text, tokens, folded, j, lists):
+                j += 1
+            while j - 1 > i and tokens[j - 1][2].lower() in TUSSENVOEGSELS:
+                j -= 1
+            start, end = tokens[i][0], tokens[j - 1][1]
+            found.append(Entity(start, end, "PERSON", text[start:end], True, "names"))
+            i = j
+            continue
+        i += 1
+    return found
+
+
+def _match_place(folded: list[str], i: int, lists: Lists) -> int:
+    for length in (5, 4, 3, 2, 1):
+        if i + length <= len(folded) and tuple(folded[i:i + length]) in lists.places:
+            return length
+    return 0
+
+
+PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "dorp", "stad", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
+
+
+def _place_ok(text, tokens, i, length, lists) -> bool:
+    first = tokens[i][2]
+    previous = tokens[i - 1][2].lower() if i > 0 else ""
+    if not first[0].isupper():
+        # "in alphen aan den rijn": a lower-case multi-word place only after a place preposition.
+        return length > 1 and previous in PLACE_CONTEXT
+    words = tuple(fold(t[2]) for t in tokens[i:i + length])
+    if "".join(words) in lists.allow:
+        return False
+    if words in lists.ambiguous_places:
+        return previous in PLACE_CONTEXT and not _sentence_start(text, tokens[i][0])
+    return True
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \"'“‘(")
+    return not before or before[-1] in ".!?:\n" or before.endswith("...")
+
+
+def _is_listed_name(text, tokens, folded, i, lists) -> bool:
+    word, key = tokens[i][2], folded[i]
+    if len(key) < 3 or key in lists.allow or not (key in lists.first_names or key in lists.surnames):
+        return False
+    if word[0].isupper():
+        if key in lists.ambiguous_names or word.lower() in lists.dutch_words:
+            # "Roos" or "Hoop": a name only next to another name part.
+            if _sentence_start(text, tokens[i][0]):
+                return False
+            after_first_name = (i > 0 and text[tokens[i - 1][1]:tokens[i][0]] == " "
+                                and folded[i - 1] in lists.first_names and tokens[i - 1][2][0].isupper()
+                                and folded[i - 1] not in lists.ambiguous_names)
+            return _next_is_name_part(tokens, folded, i, lists, text=text) or after_first_name
+        return True
+    # Lower-case slip: only as a pair of listed, non-Dutch name tokens ("ahmad hassan").
+    return (word.lower() not in lists.dutch_words and key not in lists.ambiguous_names
+            and _next_is_name_part(tokens, folded, i, lists, allow_lower=True, text=text))
+
+
+def _next_is_name_part(tokens, folded, i, lists, allow_lower=False, text=None) -> bool:
+    if i + 1 >= len(tokens) or tokens[i + 1][0] - tokens[i][1] > 2:
+        return False
+    if text is not None and not re.fullmatch(r" {1,2}", text[tokens[i][1]:tokens[i + 1][0]]):
+        return False
+    nxt, key = tokens[i + 1][2], folded[i + 1]
+    if not (nxt[0].isupper() or allow_lower):
+        return False
+    return (key in lists.first_names or key in lists.surnames) and nxt.lower() not in lists.dutch_words
+
+
+def _continues_name(text, tokens, folded, j, lists) -> bool:
+    if not re.fullmatch(r" {1,2}|-", text[tokens[j - 1][1]:tokens[j][0]]):
+        return False
+    word, key = tokens[j][2], folded[j]
+    if word.lower() in TUSSENVOEGSELS:
+        return j + 1 < len(tokens) and (tokens[j + 1][2][0].isupper() or tokens[j + 1][2].lower() in TUSSENVOEGSELS)
+    if key in lists.allow:
+        return False
+    if word[0].isupper():
+        return key in lists.first_names or key in lists.surnames or word.lower() not in lists.dutch_words
+    return (key in lists.first_names or key in lists.surnames) and word.lower() not in lists.dutch_words
+
+
+def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]:
+    """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym."""
+    covered = _coverage(taken)
+    found = []
+    for m in WORD.finditer(text):
+        word = m.group()
+        if not word[0].isupper() or len(word) < 3 or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
+            continue
+        if _sentence_start(text, m.start()) or text[m.end():m.end() + 1] == ":":
+            continue
+        lower = word.lower()
+        parts = re.split(r"[-'’]", lower)
+        if lower in lists.dutch_words or fold(word) in lists.allow or all(p in lists.dutch_words or fold(p) in lists.allow for p in parts if p):
+            continue
+        if _is_compound_of_dutch(lower, lists.dutch_words):
+            continue
+        found.append(Entity(m.start(), m.end(), "PERSON", word, False, "weak"))
+    return found
+
+
+def _is_compound_of_dutch(word: str, dutch: frozenset) -> bool:
+    """Dutch writes compounds as one word: 'Taalschoolcoördinator' is two known words."""
+    for cut in range(3, len(word) - 2):
+        head, tail = word[:cut], word[cut:]
+        if (head in dutch or head.rstrip("s") in dutch) and (tail in dutch or _is_compound_of_dutch(tail, dutch) if len(tail) > 5 else tail in dutch):
+            return True
+    return False
+
+
+def _forced_entities(text: str, lists: Lists) -> list[Entity]:
+    found = []
+    for phrase, label in lists.force_remove:
+        for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text, re.IGNORECASE):
+            found.append(Entity(m.start(), m.end(), label, m.group(), True, "force_remove"))
+    return found
+
+
+def _coverage(entities: list[Entity]) -> list[tuple[int, int]]:
+    return sorted((e.start, e.end) for e in entities)
+
+
+def _covered(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
+def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[Entity]:
+    """Every identifier in one (canonical) text, overlaps merged, allow-listed terms dropped."""
+    if not text.strip():
+        return []
+    found = _pattern_entities(text) + _context_entities(text, lists) + _list_entities(text, lists)
+    found += _forced_entities(text, lists)
+    if use_deduce:
+        orgs = [e for e in found if e.label == "ORGANISATION"]
+        found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text) if not _allowed(e, lists)]
+    protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
+    found = [e for e in found if e.source == "force_remove" or not (
+        _allowed(e, lists) or (e.label in NUMBERED and _covered(protected, e.start, e.end)))]
+    found += _weak_entities(text, lists, found)
+    tidy = [_tidy(e, text, lists) for e in merge_entities(found, text)]
+    return [e for e in tidy if e is not None]
+
+
+def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
+    """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
+    if entity.label not in NUMBERED or entity.source == "force_remove":
+        return entity
+    words = list(WORD.finditer(text, entity.start, entity.end))
+    def droppable(word: str, leading: bool) -> bool:
+        if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and TITLE_WORD.fullmatch(word))):
+            return True
+        return word[0].islower() and word.lower() in lists.dutch_words and (
+            word.lower() not in TUSSENVOEGSELS or not leading)
+    while words and droppable(words[0].group(), True) and entity.label != "ORGANISATION":
+        words.pop(0)
+    while words and droppable(words[-1].group(), False):
+        words.pop()
+    if not words:
+        return None
+    start = min(words[0].start(), entity.start) if text[entity.start].isdigit() else words[0].start()
+    end = words[-1].end()
+    if end < entity.end and text[end:entity.end].strip(" .,;:") == "":
+        end = end if not re.match(r"\.", text[end:entity.end]) or entity.label != "ORGANISATION" else entity.end
+    return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
+
+
+def _cut_at_organisations(entity: Entity, orgs: list[Entity], text: str) -> Entity:
+    """deduce reads "Wouter de Groot van Schoonmaakbedrijf Glans" as one name: end it at the firm."""
+    if entity.label != "PERSON":
+        return entity
+    for org in orgs:
+        if entity.start < org.start < entity.end:
+            end = org.start
+            while end > entity.start and text[entity.start:end].rstrip().rsplit(" ", 1)[-1].lower() in TUSSENVOEGSELS:
+                end = entity.start + len(text[entity.start:end].rstrip().rsplit(" ", 1)[0])
+            end = entity.start + len(text[entity.start:end].rstrip())
+            return Entity(entity.start, end, entity.label, text[entity.start:end], entity.strong, entity.source)
+    return entity
+
+
+def _allowed(entity: Entity, lists: Lists) -> bool:
+    if entity.label not in ("PERSON", "MUNICIPALITY_OR_TOWN", "ORGANISATION"):
+        return False
+    key = fold(entity.text)
+    if key in lists.allow:
+        return True
+    words = WORD.findall(entity.text)
+    if entity.source == "deduce" and len(words) == 1 and words[0].lower() in lists.dutch_words and _is_plain_word(words[0], lists):
+        return True
+    return bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words)
+
+
+def _is_plain_word(word: str, lists: Lists) -> bool:
+    key = fold(word)
+    return key not in lists.first_names and key not in lists.surnames and (key,) not in lists.places
+
+
+def merge_entities(entities: list[Entity], text: str) -> list[Entity]:
+    """Overlapping detections become one span; the label follows LABEL_PRIORITY; strong wins."""
+    merged: list[Entity] = []
+    for entity in sorted(entities, key=lambda e: (e.start, -e.end)):
+        adjacent_person = (merged and entity.label == merged[-1].label == "PERSON"
+                           and text[merged[-1].end:entity.start] == " ")
+        if merged and (entity.start < merged[-1].end or adjacent_person):
+            last = merged[-1]
+            end = max(last.end, entity.end)
+            label = min(last.label, entity.label, key=LABEL_PRIORITY.index)
+            source = last.source if last.label == label else entity.source
+            merged[-1] = Entity(last.start, end, label, text[last.start:end], last.strong or entity.strong, source)
+        else:
+            merged.append(entity)
+    return merged
+
+
+# ---------------------------------------------------------------- pseudonyms and the key
+
+
+class PseudonymKey:
+    """Maps each identified person, place and organisation to a stable pseudonym.
+
+    Lives outside db/ (see `key_path_for`), written owner-only. Variants of one person share a
+    pseudonym: "Ahmad Al-Khatib", "meneer Al-Khatib" and "Ahmad" are one entry when the shorter forms
+    are part of exactly one known longer name.
+    """
+
+    def __init__(self, data: dict | None = None):
+        data = data or {}
+        self.entries: dict[str, dict] = data.get("entries", {})   # pseudonym -> {label, forms}
+        self.documents: dict[str, str] = data.get("documents", {})  # document id -> source path
+        self.counters: dict[str, int] = data.get("counters", {})
+        self._index: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[str, str], set] = {}
+        for pseudonym, entry in self.entries.items():
+            for form in entry["forms"]:
+                self._remember(entry["label"], form, pseudonym)
+
+    def _remember(self, label: str, form: str, pseudonym: str) -> None:
+        self._index[(label, fold(form))] = pseudonym
+        for token in WORD.findall(form):
+            if token.lower() not in TUSSENVOEGSELS and len(fold(token)) >= 3:
+                self._tokens.setdefault((label, fold(token)), set()).add(pseudonym)
+
+    def pseudonym_for(self, label: str, text: str, canonical: str | None = None) -> str:
+        """The pseudonym tag for an identifier, creating one when it is new."""
+        if label not in NUMBERED:
+            return f"[{TAGS[label]}]"
+        key_text = canonical or text
+        pseudonym = self._index.get((label, fold(key_text))) or self._variant_of(label, key_text)
+        if pseudonym is None:
+            self.counters[label] = self.counters.get(label, 0) + 1
+            pseudonym = f"{TAGS[label]}-{self.counters[label]}"
+            self.entries[pseudonym] = {"label": label, "forms": []}
+        entry = self.entries[pseudonym]
+        for form in {text, key_text}:
+            if form not in entry["forms"]:
+                entry["forms"].append(form)
+                self._remember(label, form, pseudonym)
+        return f"[{pseudonym}]"
+
+    def _variant_of(self, label: str, text: str) -> str | None:
+        """An existing person one of whose forms contains this name's parts, or is contained in it."""
+        if label != "PERSON":
+            return None
+        tokens = set(_name_tokens(text))
+        if not tokens:
+            return None
+        owners = set().union(*(self._tokens.get((label, t), set()) for t in tokens))
+        matches = [p for p in sorted(owners, key=_pseudonym_number)
+                   if any(tokens <= set(_name_tokens(f)) or set(_name_tokens(f)) <= tokens
+                          for f in self.entries[p]["forms"])]
+        return matches[-1] if matches else None
+
+    def original_of(self, pseudonym: str) -> dict | None:
+        return self.entries.get(pseudonym.strip("[]"))
+
+    def all_forms(self) -> list[str]:
+        return [form for entry in self.entries.values() for form in entry["forms"]]
+
+    def to_dict(self) -> dict:
+        return {"entries": self.entries, "documents": self.documents, "counters": self.counters}
+
+
+def _name_tokens(text: str) -> list[str]:
+    return [fold(t) for t in WORD.findall(text) if t.lower() not in TUSSENVOEGSELS and len(fold(t)) >= 3]
+
+
+def _pseudonym_number(pseudonym: str) -> int:
+    return int(pseudonym.rsplit("-", 1)[1])
+
+
+def key_path_for(db_path: Path) -> Path:
+    """keys/<db name>.key.json beside db/: never inside db/, never served by Datasette."""
+    db_path = Path(db_path).resolve()
+    root = db_path.parent.parent if db_path.parent.name == "db" else db_path.parent
+    return root / "keys" / f"{db_path.stem}.key.json"
+
+
+def load_key(path: Path) -> PseudonymKey:
+    path = Path(path)
+    if not path.exists():
+        return PseudonymKey()
+    return PseudonymKey(json.loads(path.read_text(encoding="utf-8")))
+
+
+def save_key(key: PseudonymKey, path: Path) -> None:
+    """Write the key with owner-only permissions (0600, folder 0700), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(key.to_dict(), handle, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
+    os.chmod(path, 0o600)
+
+
+# ---------------------------------------------------------------- whole texts and corpora
+
+
+def find_entities(text: str, lists: Lists, known_names: "NameIndex | None" = None, use_deduce: bool = True) -> list[Entity]:
+    """Entities with offsets into `text` as given (any Unicode form, zero-width characters)."""
+    canonical, index = canonical_text(text)
+    entities = detect_entities(canonical, lists, use_deduce)
+    if known_names is not None:
+        entities = merge_entities(entities + known_names.find(canonical, entities), canonical)
+    result = []
+    for e in entities:
+        start = index[e.start]
+        end = index[e.end - 1] + 1
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
+        result.append(Entity(start, end, e.label, text[start:end], e.strong, e.source))
+    return result
+
+
+def apply_pseudonyms(text: str, entities: list[Entity], key: PseudonymKey) -> AnonymisedText:
+    """Replace each entity by its pseudonym tag; keep the offset map of every replacement."""
+    parts, replacements, cursor, out_len = [], [], 0, 0
+    for e in sorted(entities, key=lambda e: e.start):
+        tag = key.pseudonym_for(e.label, e.text)
+        parts.append(text[cursor:e.start])
+        out_len += e.start - cursor
+        replacements.append((e.start, e.end, out_len, out_len + len(tag), tag))
+        parts.append(tag)
+        out_len += len(tag)
+        cursor = e.end
+    parts.append(text[cursor:])
+    return AnonymisedText("".join(parts), entities, replacements)
+
+
+class NameIndex:
+    """Names found anywhere in a corpus, searchable in any case or diacritic form."""
+
+    def __init__(self, dutch_words: frozenset = frozenset()):
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self.dutch_words = dutch_words
+
+    def add(self, name: str, label: str, lists: Lists) -> None:
+        words = [fold(w) for w in WORD.findall(name)]
+        words = [w for w in words if w]
+        if not words:
+            return
+        self._add(tuple(words), label)
+        if label == "PERSON":
+            for i, word in enumerate(words[1:-1], start=1):  # "Wouter de Groot" -> "de Groot"
+                if word in TUSSENVOEGSELS:
+                    self._add(tuple(words[i:]), label)
+                    break
+            for word in words:
+                if len(word) >= 3 and word not in TUSSENVOEGSELS and word not in lists.dutch_words and word not in lists.allow:
+                    self._add((word,), label)
+
+    def _add(self, words: tuple, label: str) -> None:
+        bucket = self._by_first.setdefault(words[0], [])
+        if (words, label) not in bucket:
+            bucket.append((words, label))
+            bucket.sort(key=lambda item: -len(item[0]))
+
+    def find(self, text: str, already: list[Entity]) -> list[Entity]:
+        tokens = [(m.start(), m.end()) for m in WORD.finditer(text)]
+        folded = [fold(text[s:e]) for s, e in tokens]
+        found = []
+        for i, word in enumerate(folded):
+            for words, label in self._by_first.get(word, ()):
+                if tuple(folded[i:i + len(words)]) == words:
+                    start, end = tokens[i][0], tokens[i + len(words) - 1][1]
+                    surface = text[start:end]
+                    if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
+                        continue  # "best goed" is not the town Best
+                    found.append(Entity(start, end, label, text[start:end], True, "propagated"))
+                    break
+        return found
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_first.values())
+
+
+def anonymise_text(text: str, lists: Lists, key: PseudonymKey | None = None) -> AnonymisedText:
+    """Anonymise one text on its own: names found in it are propagated within it."""
+    return anonymise_corpus({"text": text}, lists, key or PseudonymKey())["text"]
+
+
+def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, progress=None) -> dict[str, AnonymisedText]:
+    """Two passes: detect in every text, then find every detected name in every text and replace."""
+    first_pass: dict[str, list[Entity]] = {}
+    names = NameIndex(lists.dutch_words)
+    for doc_id, text in texts.items():
+        entities = find_entities(text, lists)
+        first_pass[doc_id] = entities
+        for e in entities:
+            if e.strong and e.label in NUMBERED:
+                names.add(e.text, e.label, lists)
+        if progress:
+            progress(1)
+    for form in key.all_forms():  # names found in earlier runs stay propagated
+        entry_label = next((v["label"] for v in key.entries.values() if form in v["forms"]), "PERSON")
+        names.add(form, entry_label, lists)
+    results = {}
+    for doc_id, text in texts.items():
+        canonical, index = canonical_text(text)
+        extra = names.find(canonical, [])
+        extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], True, e.source) for e in extra]
+        entities = merge_entities(first_pass[doc_id] + extra, text)
+        results[doc_id] = apply_pseudonyms(text, entities, key)
+    return results
+
+
+def review_items(text: str, entities: list[Entity], width: int = 40) -> list[dict]:
+    """Detections made on weak evidence only, with context, for a researcher to check."""
+    items = []
+    for e in entities:
+        if e.strong:
+            continue
+        items.append({
+            "text": e.text, "label": e.label, "start": e.start, "end": e.end,
+            "context": text[max(0, e.start - width):e.start] + "«" + e.text + "»" + text[e.end:e.end + width],
+        })
+    return items

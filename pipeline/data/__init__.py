@@ -1,0 +1,1 @@
+"""Data files shipped with qcode: allow-list, name lists, findings."""

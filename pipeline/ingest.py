@@ -1,0 +1,301 @@
+"""Stage 1: read documents (.txt, .md, .docx, .pdf, .odt, .vtt, .srt) into canonical text.
+
+Canonical text is NFC-normalised, has no zero-width characters, and holds one paragraph (or speaker
+turn) per block, blocks separated by a blank line. Later stages rely on that layout: anonymisation
+never adds a blank line, so paragraph i of the anonymised text is paragraph i of the original and
+per-paragraph attributes (such as VTT timestamps) stay aligned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+from .errors import IngestError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".odt", ".vtt", ".srt")
+# Files in a corpus folder that describe the corpus rather than being part of it.
+NON_DOCUMENT_NAMES = {"readme.md", "readme.txt", "planted_identifiers.txt"}
+
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+# "Klantmanager: ...", "Deelnemer 2: ...", "Amal: ...", "[PERSOON-3]: ...", "Mw. De Vries: ..."
+SPEAKER_LABEL = re.compile(
+    r"^(?P<label>(?:\[[A-Z]+-?\d*\]|[A-ZÀ-ÖØ-Þ\u0130][\w.'’\-]*)(?:[ \-](?:\[[A-Z]+-?\d*\]|[\w.'’\-]+)){0,3})"
+    r"\s?:\s+(?=\S)"
+)
+# Labels that start a line with a colon but are not somebody speaking (minutes, forms).
+NOT_SPEAKERS = {
+    "actiepunt", "actiepunten", "besluit", "besluiten", "aanwezig", "afwezig", "afgemeld",
+    "datum", "locatie", "plaats", "tijd", "notulist", "notulen", "onderwerp", "agenda",
+    "opmerking", "conclusie", "afspraak", "afspraken", "let op", "toelichting", "bijlage",
+    "bijlagen", "kenmerk", "status", "aan", "van", "cc", "betreft", "gast", "gasten", "nb",
+    "n.b.", "vraag", "advies", "stand van zaken", "vervolg", "doel", "resultaat", "tel",
+    "telefoon", "e-mail", "email", "adres", "website", "www", "http", "https",
+}
+
+
+@dataclass
+class Document:
+    """One ingested document: canonical text plus what we know about where it came from."""
+
+    path: Path
+    text: str
+    format: str
+    content_hash: str
+    paragraph_attrs: list[dict] = field(default_factory=list)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return self.text.split("\n\n")
+
+
+def speaker_of(paragraph: str) -> tuple[str | None, int]:
+    """The speaker label that opens a paragraph and where its text starts, or (None, 0)."""
+    match = SPEAKER_LABEL.match(paragraph)
+    if not match:
+        return None, 0
+    label = match.group("label").strip()
+    if label.lower().rstrip(".") in NOT_SPEAKERS or len(label) > 40 or label[-1] == ".":
+        return None, 0
+    return label, match.end()
+
+
+def list_corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every document file under corpus_dir, sorted, skipping hidden files and corpus metadata."""
+    files = []
+    for path in sorted(Path(corpus_dir).rglob("*")):
+        parts = path.relative_to(corpus_dir).parts
+        if any(p.startswith((".", "_")) for p in parts) or not path.is_file():
+            continue
+        if path.name.lower() in NON_DOCUMENT_NAMES:
+            continue
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+    return files
+
+
+def read_document(path: Path) -> Document:
+    """Read one file into a Document, raising IngestError with the file (and line) on failure."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        raise IngestError(path, f"unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(path, f"cannot read file ({exc.strerror})") from exc
+    if not data.strip():
+        raise IngestError(path, "empty file: nothing to ingest")
+    paragraphs, attrs = reader(path, data)
+    paragraphs = [p for p in (normalise_text(p) for p in paragraphs)]
+    kept = [(p, a) for p, a in zip(paragraphs, attrs) if p]
+    if not kept:
+        raise IngestError(path, "no text found in the document")
+    return Document(
+        path=path,
+        text="\n\n".join(p for p, _ in kept),
+        format=suffix.lstrip("."),
+        content_hash=hashlib.sha256(data).hexdigest(),
+        paragraph_attrs=[a for _, a in kept],
+    )
+
+
+def normalise_text(text: str) -> str:
+    """NFC, no zero-width characters, no line breaks or runs of spaces inside a paragraph."""
+    text = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH)
+    text = text.replace("\u00a0", " ").replace("\t", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# ---------------------------------------------------------------- plain text
+
+
+def decode_bytes(path: Path, data: bytes) -> str:
+    """Decode text bytes: BOMs, then strict UTF-8, then a confident legacy-encoding guess."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict_decode(path, data[3:], "utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _strict_decode(path, data, "utf-16")
+    if b"\x00" in data[:4096]:
+        raise IngestError(path, "binary data, not text (it contains NUL bytes); is this really a text file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = _guess_legacy_encoding(path, data, exc)
+    controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\r\n\t\f")
+    if controls > max(3, len(text[:20000]) // 100):
+        raise IngestError(path, "binary data, not text (many control characters)")
+    return text
+
+
+def _strict_decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(path, f"line {line}: invalid {encoding} byte sequence; re-save the file as UTF-8") from exc
+
+
+def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeError) -> str:
+    """Windows-1252 / Latin-1 are what Dutch Word-era text files use; accept only a clear guess."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200000]).best()
+    line = data[: utf8_error.start].count(b"\n") + 1
+    if best is None or best.chaos > 0.25:
+        raise IngestError(
+            path,
+            f"line {line}: not valid UTF-8 and the encoding could not be determined; "
+            "re-save the file as UTF-8",
+        )
+    encoding = best.encoding
+    # charset_normalizer often names a sibling of cp1252 for Dutch text; cp1252 decodes all of them.
+    if encoding.replace("_", "").lower() in {"latin1", "iso88591", "iso885915", "cp1250", "cp1252"}:
+        encoding = "cp1252"
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("latin-1")
+
+
+def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+    text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = lines_to_paragraphs(text.split("\n"))
+    return paragraphs, [{} for _ in paragraphs]
+
+
+def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
+    """Group lines into paragraphs: a blank line or a speaker label starts a new one.
+
+    With wrapped=True (text extracted from PDF, where blank lines are often lost) a line that ends
+    a sentence and is clearly shorter than the longest line also ends its paragraph.
+    """
+    width = max((len(line.rstrip()) for line in lines), default=0)
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush():
+        if current:
+            paragraphs.append(" ".join(current))
+            current.clear()
+
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            flush()
+            continue
+        starts_block = speaker_of(line)[0] is not None or re.match(r"^(\d+[.)]\s|[-*•]\s|#+\s)", line)
+        if starts_block:
+            flush()
+        current.append(line.lstrip("#").strip() if line.startswith("#") else line)
+        if wrapped and line[-1] in ".?!:" and len(line) < 0.8 * width:
+            flush()
+    flush()
+    return paragraphs
+
+
+# ---------------------------------------------------------------- Word, ODF, PDF
+
+
+def _read_docx(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+    import docx
+
+    if not zipfile.is_zipfile(path):
+        raise IngestError(path, "not a valid .docx file (it is not a ZIP archive); open and re-save it in Word")
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises several types for damaged packages
+        raise IngestError(path, f"damaged .docx file ({exc}); open and re-save it in Word") from exc
+    paragraphs = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            paragraphs.append(" | ".join(cell.text for cell in row.cells))
+    paragraphs = [p for p in paragraphs if p.strip()]
+    return paragraphs, [{} for _ in paragraphs]
+
+
+def _read_odt(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            root = ElementTree.fromstring(archive.read("content.xml"))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
+        raise IngestError(path, f"not a valid .odt file ({exc})") from exc
+    ns = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+    paragraphs = ["".join(el.itertext()) for el in root.iter() if el.tag in (ns + "p", ns + "h")]
+    paragraphs = [p for p in paragraphs if p.strip()]
+    return paragraphs, [{} for _ in paragraphs]
+
+
+def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise IngestError(path, f"damaged PDF ({exc})") from exc
+    text = "\n".join(pages)
+    if len(text.split()) < 5:
+        raise IngestError(path, "PDF has no text layer (a scan?); OCR it first, e.g. with ocrmypdf")
+    paragraphs = lines_to_paragraphs(text.split("\n"), wrapped=True)
+    return paragraphs, [{} for _ in paragraphs]
+
+
+# ---------------------------------------------------------------- transcripts
+
+CUE_TIME = re.compile(
+    r"(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{3})"
+)
+VOICE_TAG = re.compile(r"<v(?:\.[\w.]+)?\s+([^>]+)>")
+
+
+def _read_transcript(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+    """WebVTT / SRT: consecutive cues of one speaker become one turn with start and end time."""
+    text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
+    turns: list[tuple[str | None, list[str], str, str]] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        timing_index = next((i for i, line in enumerate(lines) if CUE_TIME.search(line)), None)
+        if timing_index is None:
+            continue
+        timing = CUE_TIME.search(lines[timing_index])
+        cue_text = " ".join(lines[timing_index + 1:])
+        speaker = None
+        voice = VOICE_TAG.search(cue_text)
+        if voice:
+            speaker = voice.group(1).strip()
+        cue_text = re.sub(r"</?[^>]+>", "", cue_text).strip()
+        label, offset = speaker_of(cue_text)
+        if speaker is None and label:
+            speaker, cue_text = label, cue_text[offset:]
+        if not cue_text:
+            continue
+        if turns and turns[-1][0] == speaker and speaker is not None:
+            turns[-1][1].append(cue_text)
+            turns[-1] = (speaker, turns[-1][1], turns[-1][2], timing["end"])
+        else:
+            turns.append((speaker, [cue_text], timing["start"], timing["end"]))
+    if not turns:
+        raise IngestError(path, "no cues with timestamps found; is this a WebVTT/SRT file?")
+    paragraphs = [(f"{s}: " if s else "") + " ".join(parts) for s, parts, _, _ in turns]
+    attrs = [{"start_time": start.replace(",", "."), "end_time": end.replace(",", ".")} for _, _, start, end in turns]
+    return paragraphs, attrs
+
+
+READERS = {
+    ".txt": _read_plain,
+    ".md": _read_plain,
+    ".docx": _read_docx,
+    ".odt": _read_odt,
+    ".pdf": _read_pdf,
+    ".vtt": _read_transcript,
+    ".srt": _read_transcript,
+}
