@@ -77,7 +77,10 @@ ORG_KEYWORDS += (
     "Pizzeria|Eetcafé|Brasserie|Bakkerij|Opvanghuis|Woningcorporatie|Woonstichting|Wooncorporatie|"
     "Zorginstelling|Thuiszorg|Jeugdhuis|Scouting|Sportclub|Gym|Dansschool|Muziekschool|Rijschool|Volksuniversiteit"
 )
-ORG_KEYWORDS = "|".join(sorted({k for k in ORG_KEYWORDS.split("|")} | {k[0].lower() + k[1:] for k in ORG_KEYWORDS.split("|")}))
+ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier"
+# Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep)"
+ORG_KEYWORDS = "|".join(sorted({k for k in ORG_KEYWORDS.split("|")} | {k[0].lower() + k[1:] for k in ORG_KEYWORDS.split("|")}, key=len, reverse=True)) + "|" + ORG_COMPOUND
 ORG_SUFFIX_WORDS = re.compile(
     rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|"
     rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
@@ -95,14 +98,17 @@ EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
 PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d[\s\-)]?){8}\d(?![\d])")
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
-BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?![\d,]|\.\d)")
+BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
 V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossiernummer|[Kk]laantnummer)\s*:?\s*(?P<number>\d[\d .]{5,13}\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?![\d,])")
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
 DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
 DATE_OF_BIRTH = re.compile(
-    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:op\s+|in\s+\w+\s+op\s+)?(?P<date>{DATE})"
+    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
 )
+# A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
+OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
+BARE_STREET = re.compile(rf"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
 STREET_SUFFIX = "straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(
@@ -278,7 +284,7 @@ def _place_names(dutch: frozenset) -> tuple[dict, set]:
             ambiguous.add(tokens)
         for form in _adjectival_forms(name) if len(tokens) == 1 and tokens not in ambiguous else ():
             key = (fold(form),)
-            if form.lower() not in common and key not in places:
+            if form.lower() not in common and key not in places and (form.lower() not in dutch or form.endswith("se")):
                 places[key] = name
     return places, ambiguous
 
@@ -288,7 +294,7 @@ def _adjectival_forms(name: str) -> list[str]:
     forms = [name + "se", name + "er", name + "ers", name + "naar", name + "naren", name + "enaar",
              name + "enaren", name + "aar", name + "aren", name + "s"]
     if name.endswith("en"):
-        forms += [name[:-2] + "se", name[:-2] + "ens", name[:-1] + "aar", name[:-1] + "aren"]
+        forms += [name[:-2] + "se", name[:-2] + "ens", name[:-1] + "aar", name[:-1] + "aren", name[:-1] + "r"]
     if name.endswith("er"):
         forms += [name[:-1] + "naren", name[:-2] + "enaren", name[:-1] + "naar"]
     if name.endswith("e"):
@@ -414,6 +420,11 @@ def _pattern_entities(text: str) -> list[Entity]:
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     for m in DATE_OF_BIRTH.finditer(text):
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
+    for m in OLD_FULL_DATE.finditer(text):
+        found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
+    for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
+        if not _sentence_start(text, m.start()):
+            found.append(Entity(m.start(), m.end(), "ADDRESS", m.group()))
     return found
 
 
@@ -628,8 +639,20 @@ def _continues_name(text, tokens, folded, j, lists) -> bool:
     return (key in lists.first_names or key in lists.surnames) and word.lower() not in lists.dutch_words
 
 
+def _allowed_prefixes(lists: Lists) -> tuple:
+    return tuple(a for a in lists.allow if len(a) >= 5 and a.isalpha())
+
+
+PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek", "hoven", "dam", "meer", "burg",
+                  "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
+
+
 def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]:
-    """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym."""
+    """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym.
+
+    Dutch writes common nouns in lower case, so a capitalised compound mid-sentence ("Merenwijk",
+    "Polderlicht") is a name even when its parts are Dutch words.
+    """
     covered = _coverage(taken)
     found = []
     for m in WORD.finditer(text):
@@ -642,9 +665,12 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         parts = re.split(r"[-'’]", lower)
         if lower in lists.dutch_words or fold(word) in lists.allow or all(p in lists.dutch_words or fold(p) in lists.allow for p in parts if p):
             continue
-        if _is_compound_of_dutch(lower, lists.dutch_words):
-            continue
-        found.append(Entity(m.start(), m.end(), "PERSON", word, False, "weak"))
+        if any(fold(p) in lists.allow for p in parts if p) or fold(word[:-1]) in lists.allow:
+            continue   # "Syriërs", "DUO-overzicht"
+        if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in _allowed_prefixes(lists)):
+            continue   # "Arabischsprekenden"
+        label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
+        found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
 
 
@@ -686,6 +712,7 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found = [e for e in found if e.source == "force_remove" or not (
         _allowed(e, lists) or (e.label in NUMBERED and _covered(protected, e.start, e.end)))]
     found += _weak_entities(text, lists, found)
+    found = [e for e in found if e.end > e.start]
     tidy = [_tidy(e, text, lists) for e in merge_entities(found, text)]
     return [e for e in tidy if e is not None]
 
@@ -719,10 +746,10 @@ def _cut_at_organisations(entity: Entity, orgs: list[Entity], text: str) -> Enti
         return entity
     for org in orgs:
         if entity.start < org.start < entity.end:
-            end = org.start
-            while end > entity.start and text[entity.start:end].rstrip().rsplit(" ", 1)[-1].lower() in TUSSENVOEGSELS:
-                end = entity.start + len(text[entity.start:end].rstrip().rsplit(" ", 1)[0])
-            end = entity.start + len(text[entity.start:end].rstrip())
+            words = list(WORD.finditer(text, entity.start, org.start))
+            while words and words[-1].group().lower() in TUSSENVOEGSELS:
+                words.pop()
+            end = words[-1].end() if words else entity.start
             return Entity(entity.start, end, entity.label, text[entity.start:end], entity.strong, entity.source)
     return entity
 
@@ -819,6 +846,14 @@ class PseudonymKey:
                           for f in self.entries[p]["forms"])]
         return matches[-1] if matches else None
 
+    def lookup(self, text: str) -> str | None:
+        """The pseudonym tag of a known identifier, in any case or diacritic form, else None."""
+        for label in NUMBERED:
+            pseudonym = self._index.get((label, fold(text)))
+            if pseudonym:
+                return f"[{pseudonym}]"
+        return None
+
     def original_of(self, pseudonym: str) -> dict | None:
         return self.entries.get(pseudonym.strip("[]"))
 
@@ -911,6 +946,11 @@ class NameIndex:
         if not words:
             return
         self._add(tuple(words), label)
+        if label == "ORGANISATION" and len(words) > 1:   # "Stichting Wegwijs" -> "Wegwijs" elsewhere
+            rest = tuple(w for w in words[1:] if w not in ("bv", "nv", "vof"))
+            # A Dutch word as name ("Wegwijs") is only matched capitalised (see `find`).
+            if rest and not (len(rest) == 1 and (rest[0] in lists.allow or rest[0] in TUSSENVOEGSELS)):
+                self._add(rest, label)
         if label == "PERSON":
             for i, word in enumerate(words[1:-1], start=1):  # "Wouter de Groot" -> "de Groot"
                 if word in TUSSENVOEGSELS:

@@ -167,15 +167,23 @@ def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeErr
 
 def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
+    if path.suffix.lower() == ".md":
+        text = strip_markdown(text)
     paragraphs = lines_to_paragraphs(text.split("\n"))
     return paragraphs, [{} for _ in paragraphs]
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown markup that would hide a speaker label: '**Tolk:** ...', '## 3. Agenda', '> quote'."""
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    return re.sub(r"^(?:#{1,6}|>)\s*", "", text, flags=re.MULTILINE)
 
 
 def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
     """Group lines into paragraphs: a blank line or a speaker label starts a new one.
 
-    With wrapped=True (text extracted from PDF, where blank lines are often lost) a line that ends
-    a sentence and is clearly shorter than the longest line also ends its paragraph.
+    With wrapped=True (text extracted from PDF) a short numbered heading ("3. Signalen uit de
+    praktijk") is a paragraph of its own.
     """
     width = max((len(line.rstrip()) for line in lines), default=0)
     paragraphs: list[str] = []
@@ -195,7 +203,7 @@ def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
         if starts_block:
             flush()
         current.append(line.lstrip("#").strip() if line.startswith("#") else line)
-        if wrapped and line[-1] in ".?!:" and len(line) < 0.8 * width:
+        if wrapped and len(current) == 1 and re.match(r"^\d+[.)]\s", line) and line[-1] not in ".,;" and len(line) < 0.8 * width:
             flush()
     flush()
     return paragraphs
@@ -239,7 +247,8 @@ def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
 
     try:
         reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        # Layout mode keeps the blank line between paragraphs that plain extraction loses.
+        pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise IngestError(path, f"damaged PDF ({exc})") from exc
     text = "\n".join(pages)

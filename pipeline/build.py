@@ -1,0 +1,436 @@
+"""`qcode build`: run every stage over a corpus and write the database atomically.
+
+corpus -> ingest -> anonymise -> segment -> code -> store. The new database is written beside the
+target (`<db>.tmp-<pid>`) and swapped in only when complete, so Datasette never sees a half-built
+file and a failed or killed build leaves the previous database as it was. Researcher tables
+(manual codings, memos, quote status, run history) are carried over from the previous database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import fcntl
+import hashlib
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .anonymise import (AnonymisedText, anonymise_corpus, key_path_for, load_corpus_settings, load_key,
+                        load_lists, review_items, save_key)
+from .classify import load_model, model_path_for, save_model, training_hash
+from .codebook import Codebook, load_codebook
+from .coding import Prepared, assign_codes, prepare, train_model, with_themes
+from .errors import BuildLockedError, IngestError, ModelError
+from .ingest import Document, list_corpus_files, read_document
+from .manifest import UNKNOWN, CodingRow, DocumentInfo, load_codings_file, load_manifest, role_for
+from .nlp import load_nlp
+from .rules import RuleSet
+from .segment import Segment, segment_document
+from . import store
+
+
+@dataclass
+class BuildResult:
+    run_id: int
+    db_path: Path
+    counts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    orphaned: list = field(default_factory=list)
+    review: dict = field(default_factory=dict)
+
+
+@contextmanager
+def build_lock(db_path: Path):
+    """One build per database at a time (an flock on <db>.lock, released if the process dies)."""
+    lock_path = Path(str(db_path) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BuildLockedError(f"another qcode build is running on {db_path}; wait for it to finish")
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+class Progress:
+    """tqdm bars when asked for, silent otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def bar(self, total: int, desc: str):
+        if not self.enabled:
+            return _Silent()
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="doc" if "doc" in desc else "seg", leave=False)
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: bool = False,
+          key_path: Path | None = None, model_path: Path | None = None) -> BuildResult:
+    """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings."""
+    corpus_dir, db_path = Path(corpus_dir), Path(db_path)
+    key_path = Path(key_path) if key_path else key_path_for(db_path)
+    model_path = Path(model_path) if model_path else model_path_for(db_path)
+    with build_lock(db_path):
+        return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path)
+
+
+def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path) -> BuildResult:
+    timings, started = {}, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
+    manifest = load_manifest(corpus_dir)
+    settings = load_corpus_settings(corpus_dir)
+    codings_rows = load_codings_file(corpus_dir / "codings.csv")
+    previous = store.copy_researcher_tables(db_path, None)
+    result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path)
+
+    documents, infos = _ingest(corpus_dir, manifest, result, progress)
+    timings["ingest"] = _lap(clock); clock = time.perf_counter()
+
+    key = load_key(key_path)
+    lists = load_lists(settings)
+    bar = progress.bar(len(documents), "anonymise docs")
+    anonymised = anonymise_corpus({i: d.text for i, d in documents.items()}, lists, key, progress=bar.update)
+    bar.close()
+    titles = {i: anonymise_corpus({i: infos[i].title}, lists, key)[i].text for i in documents if infos[i].title}
+    municipality_ids = {i: key.pseudonym_for("MUNICIPALITY_OR_TOWN", infos[i].municipality).strip("[]")
+                        for i in documents if infos[i].municipality}
+    for doc_id, document in documents.items():
+        key.documents[doc_id] = str(document.path)
+    save_key(key, key_path)
+    result.review = {i: review_items(documents[i].text, a.entities) for i, a in anonymised.items()}
+    timings["anonymise"] = _lap(clock); clock = time.perf_counter()
+
+    segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
+    timings["segment"] = _lap(clock); clock = time.perf_counter()
+
+    ruleset = RuleSet(codebook, load_nlp())
+    bar = progress.bar(len(segments), "code segments")
+    prepared = prepare([s.text for s in segments], ruleset, progress=bar.update)
+    bar.close()
+    manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
+                                    segments, infos, codebook, corpus_dir, result)
+    model = _model_for(codebook, prepared, segments, manual, model_path, result)
+    assignments = assign_codes(codebook, prepared, model)
+    timings["code"] = _lap(clock); clock = time.perf_counter()
+
+    tmp_path = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
+    store.remove_quietly(tmp_path)
+    try:
+        db = store.open_db(tmp_path)
+        store.ensure_db_shape(db)
+        _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
+              prepared, assignments, manual, previous, model, result)
+        counts = _counts(db, segments, anonymised, documents, codebook)
+        result.counts = counts
+        timings["store"] = _lap(clock)
+        result.timings = timings
+        db["runs"].upsert({
+            "id": result.run_id, "started": started, "status": "complete",
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "codebook_hash": codebook.hash, "model_version": model.version if model else "rules-only",
+            "corpus_hash": _corpus_hash(documents), "counts": store.to_json(counts),
+            "timings": store.to_json(timings), "qcode_version": __version__,
+        }, pk="id")
+        db.execute(f"insert into run_codings (run_id, segment_id, code_id, source) "
+                   f"select {int(result.run_id)}, segment_id, code_id, source from segment_codes")
+        db.conn.commit()
+        db.execute("vacuum")   # leaves no freed pages holding text of an earlier state
+        db.close()
+        store.replace_database(tmp_path, db_path)
+    finally:
+        store.remove_quietly(tmp_path)
+    return result
+
+
+def _lap(clock: float) -> float:
+    return round(time.perf_counter() - clock, 3)
+
+
+def _ingest(corpus_dir, manifest, result, progress) -> tuple[dict[str, Document], dict[str, DocumentInfo]]:
+    documents, infos = {}, {}
+    files = list_corpus_files(corpus_dir)
+    bar = progress.bar(len(files), "ingest docs")
+    for path in files:
+        relative = path.relative_to(corpus_dir).as_posix()
+        try:
+            document = read_document(path)
+        except IngestError as exc:
+            result.errors.append(str(exc))
+        else:
+            info = manifest.info_for(relative)
+            documents[info.id] = document
+            infos[info.id] = info
+        bar.update(1)
+    bar.close()
+    listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in files}
+    for missing in sorted(listed):
+        result.warnings.append(f"{corpus_dir / 'manifest.yaml'}: lists {missing!r}, which is not in the corpus")
+    return documents, infos
+
+
+def _corpus_hash(documents: dict[str, Document]) -> str:
+    digest = hashlib.sha256()
+    for doc_id in sorted(documents):
+        digest.update(f"{doc_id}:{documents[doc_id].content_hash}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- manual codings
+
+
+def _input_to_output_offset(anonymised: AnonymisedText, offset: int) -> int:
+    shift = 0
+    for in_start, in_end, out_start, out_end, _ in anonymised.replacements:
+        if in_end <= offset:
+            shift = out_end - in_end
+        elif in_start <= offset < in_end:
+            return out_start
+        else:
+            break
+    return offset + shift
+
+
+def _segment_at(segments: list[Segment], offset: int) -> Segment | None:
+    for segment in segments:
+        if segment.start <= offset < segment.end:
+            return segment
+    following = [s for s in segments if s.start >= offset]
+    return following[0] if following else None
+
+
+def _anchor_manual_codings(rows: list[CodingRow], previous: list[dict], documents, anonymised, segments,
+                           infos, codebook: Codebook, corpus_dir: Path, result: BuildResult) -> list[dict]:
+    """Manual codings anchored to this build's segments; what cannot be anchored is kept as orphaned."""
+    by_document: dict[str, list[Segment]] = {}
+    for segment in segments:
+        by_document.setdefault(segment.document_id, []).append(segment)
+    by_file = {info.file: doc_id for doc_id, info in infos.items()}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    anchored: list[dict] = []
+    source_name = "codings.csv"
+    for row in rows:
+        doc_id = by_file.get(row.document)
+        segment = None
+        if doc_id is not None:
+            offset = " ".join(documents[doc_id].text.split()).find(row.quote)
+            raw_offset = documents[doc_id].text.find(row.quote) if offset >= 0 else -1
+            if raw_offset >= 0:
+                segment = _segment_at(by_document.get(doc_id, []), _input_to_output_offset(anonymised[doc_id], raw_offset))
+        for code in row.codes:
+            if code not in codebook.by_id:
+                result.warnings.append(f"{corpus_dir / source_name}:{row.line}: unknown code {code!r}; kept as orphaned")
+        codes = row.codes or [""]
+        for code in codes:
+            status = "anchored" if segment is not None and (code == "" or code in codebook.by_id) else "orphaned"
+            anchored.append({
+                "id": hashlib.sha1(f"file\x1f{row.document}\x1f{row.quote}\x1f{code}\x1f{row.coder}".encode()).hexdigest()[:16],
+                "segment_id": segment.key if segment else None, "document_id": doc_id, "code_id": code,
+                "coder": row.coder, "decision": row.decision if code else "none", "created": now,
+                "origin": f"file:{source_name}:{row.line}", "anchor_text": segment.text[:200] if segment else "",
+                "status": status, "note": None,
+            })
+        if segment is None:
+            result.orphaned.append(f"{corpus_dir / source_name}:{row.line}: quote not found in {row.document!r}")
+    anchored += _reanchor_previous(previous, by_document, codebook, result)
+    return anchored
+
+
+def _reanchor_previous(previous: list[dict], by_document: dict[str, list[Segment]], codebook: Codebook,
+                       result: BuildResult) -> list[dict]:
+    """Workbench codings from the previous database: same segment key, else the most similar segment
+    of the same document (re-anchored), else kept as orphaned and reported. Never dropped."""
+    keys = {s.key: s for segments in by_document.values() for s in segments}
+    out = []
+    for row in previous:
+        if str(row.get("origin", "")).startswith("file:"):
+            continue   # re-read from the codings file on every build
+        row = dict(row)
+        segment = keys.get(row.get("segment_id"))
+        if segment is None and row.get("anchor_text"):
+            segment = _most_similar(row["anchor_text"], by_document.get(row.get("document_id"), []))
+        if segment is not None and row.get("code_id") in codebook.by_id:
+            row.update(segment_id=segment.key, anchor_text=segment.text[:200], status="anchored")
+        else:
+            row["status"] = "orphaned"
+            result.orphaned.append(f"manual coding {row['id']} ({row.get('code_id')} by {row.get('coder')}): "
+                                   f"its segment or code is gone; kept as orphaned")
+        out.append(row)
+    return out
+
+
+def _most_similar(text: str, candidates: list[Segment], cutoff: float = 0.75) -> Segment | None:
+    best, best_ratio = None, cutoff
+    for segment in candidates:
+        ratio = difflib.SequenceMatcher(None, text, segment.text[:len(text) + 50]).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = segment, ratio
+    return best
+
+
+def manual_code_sets(manual: list[dict], codebook: Codebook, coder: str | None = None) -> dict[str, set[str]]:
+    """Per segment the codes researchers gave it (segments they read but left uncoded: empty set)."""
+    sets: dict[str, set[str]] = {}
+    for row in manual:
+        if row["status"] != "anchored" or not row["segment_id"] or (coder and row["coder"] != coder):
+            continue
+        codes = sets.setdefault(row["segment_id"], set())
+        if row["decision"] in ("add", "confirm") and row["code_id"]:
+            codes.update(with_themes(codebook, {row["code_id"]}))
+    for row in manual:
+        if row["status"] == "anchored" and row["decision"] == "reject" and row["segment_id"] in sets:
+            sets[row["segment_id"]].discard(row["code_id"])
+    return sets
+
+
+def _model_for(codebook, prepared: Prepared, segments, manual, model_path, result):
+    """Reuse the saved model when codebook and training data are unchanged; else retrain."""
+    sets = manual_code_sets(manual, codebook)
+    index = {s.key: i for i, s in enumerate(segments)}
+    rows = [index[k] for k in sets if k in index]
+    if len(rows) < 20:
+        result.warnings.append("fewer than 20 manually coded segments: coding with rules only")
+        return None
+    training = Prepared([prepared.texts[i] for i in rows], [prepared.lemma_texts[i] for i in rows],
+                        [prepared.hits[i] for i in rows])
+    code_sets = [sets[segments[i].key] for i in rows]
+    wanted = training_hash(training.lemma_texts, [with_themes(codebook, s) for s in code_sets])
+    try:
+        model = load_model(model_path, codebook)
+        if model.training_hash == wanted:
+            result.counts["model_reused"] = True
+            return model
+    except ModelError:
+        pass
+    model = train_model(codebook, training, code_sets)
+    save_model(model, model_path)
+    return model
+
+
+# ---------------------------------------------------------------- saving
+
+
+def _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments, prepared,
+          assignments, manual, previous, model, result) -> None:
+    store.save_rows(db, "codes", [{
+        "id": c.id, "parent": c.parent, "theme": codebook.theme_of(c.id), "depth": len(codebook.ancestors(c.id)),
+        "label": c.label, "colour": c.colour, "definition": c.definition, "include": c.include,
+        "exclude": c.exclude, "examples": store.to_json(list(c.examples)),
+        "rules": store.to_json([{"id": r.id, "phrases": list(r.phrases)} for r in c.rules]),
+        "content_hash": c.content_hash(), "sort": n,
+    } for n, c in enumerate(codebook.codes)])
+    types = {}
+    for doc_id, pseudonym in municipality_ids.items():
+        attrs = manifest.municipalities.get(infos[doc_id].municipality) or {}
+        types[pseudonym] = {"id": pseudonym, **{k: str(attrs.get(k) or UNKNOWN) for k in ("size_class", "region", "urbanisation", "type")}}
+    store.save_rows(db, "municipalities", list(types.values()))
+    participants, by_label = [], {}
+    for doc_id, info in infos.items():
+        by_label[doc_id] = {}
+        for number, p in enumerate(info.participants):
+            if not p.get("speaker"):
+                continue
+            label = anonymised_label(p["speaker"], anonymised[doc_id].text, key)
+            row = {"id": f"{doc_id}-p{number + 1}", "document_id": doc_id, "speaker": label,
+                   "role": p.get("role") or UNKNOWN, "route": p.get("route") or "", "gender": p.get("gender") or "",
+                   "age_band": str(p.get("age_band") or "")}
+            participants.append(row)
+            by_label[doc_id][label] = row
+    store.save_rows(db, "documents", [{
+        "id": doc_id, "title": titles.get(doc_id, ""), "kind": infos[doc_id].kind, "date": infos[doc_id].date,
+        "format": documents[doc_id].format, "municipality": municipality_ids.get(doc_id),
+        **_type_columns(types.get(municipality_ids.get(doc_id))),
+        "language": infos[doc_id].language, "interpreter": int(infos[doc_id].interpreter),
+        "words": len(documents[doc_id].text.split()), "content_hash": documents[doc_id].content_hash,
+        "text": anonymised[doc_id].text,
+    } for doc_id in documents])
+    store.save_rows(db, "participants", participants)
+    segment_rows = []
+    for segment, lemmas in zip(segments, prepared.lemma_texts):
+        role, participant, interpreted = role_for(segment.speaker, infos[segment.document_id], by_label[segment.document_id])
+        segment_rows.append({
+            "id": segment.key, "document_id": segment.document_id, "seq": segment.seq, "paragraph": segment.paragraph,
+            "speaker": segment.speaker, "participant_id": participant["id"] if participant else None,
+            "role": role, "interpreted": int(interpreted), "start": segment.start, "end": segment.end,
+            "text": segment.text, "lemmas": lemmas, "agenda_item": segment.attrs.get("agenda_item"),
+            "start_time": segment.attrs.get("start_time"), "end_time": segment.attrs.get("end_time"),
+            "attrs": store.to_json(segment.attrs),
+        })
+    store.save_rows(db, "segments", segment_rows)
+    version = model.version if model else "rules-only"
+    store.save_rows(db, "codings", [{
+        "id": hashlib.sha1(f"{s.key}\x1f{a.code_id}".encode()).hexdigest()[:16], "segment_id": s.key,
+        "code_id": a.code_id, "theme": a.theme, "source": a.source, "rule_id": a.rule_id, "score": a.score,
+        "model_version": version if a.source == "classifier" or model else None, "run_id": result.run_id,
+        "spans": store.to_json(a.spans),
+    } for s, codes in zip(segments, assignments) for a in codes])
+    store.save_rows(db, "manual_codings", manual)
+    for table in ("memos", "quote_status", "runs", "run_codings"):
+        store.save_rows(db, table, previous.get(table, []))
+    _save_findings(db)
+
+
+def anonymised_label(label: str, anonymised_text: str, key) -> str:
+    """The speaker label as it appears in the anonymised text: a named speaker becomes a pseudonym.
+
+    A label that is neither a known pseudonym's original nor used in the anonymised text is not
+    stored (it could be a name the manifest spells differently).
+    """
+    from .ingest import speaker_of
+
+    pseudonym = key.lookup(label)
+    if pseudonym:
+        return pseudonym
+    if any(speaker_of(p)[0] == label for p in anonymised_text.split("\n\n")):
+        return label
+    return "[onbekende spreker]"
+
+
+def _type_columns(municipality: dict | None) -> dict:
+    municipality = municipality or {}
+    return {"size_class": municipality.get("size_class", UNKNOWN), "region": municipality.get("region", UNKNOWN),
+            "urbanisation": municipality.get("urbanisation", UNKNOWN), "municipality_type": municipality.get("type", UNKNOWN)}
+
+
+def _save_findings(db) -> None:
+    from importlib import resources
+
+    data = yaml.safe_load(resources.files("pipeline.data").joinpath("findings.yaml").read_text(encoding="utf-8"))
+    findings = data["findings"]
+    store.save_rows(db, "findings", [{k: str(f[k]) for k in ("id", "chapter", "statement", "value", "unit", "population", "period", "source")} for f in findings])
+    store.save_rows(db, "finding_codes", [{"finding_id": f["id"], "code_id": c} for f in findings for c in f["codes"]])
+
+
+def _counts(db, segments, anonymised, documents, codebook) -> dict:
+    per_theme = {row["theme"]: row["n"] for row in db.query(
+        "select theme, count(distinct segment_id) as n from segment_codes where code_id = theme group by theme")}
+    return {
+        "documents": len(documents), "segments": len(segments),
+        "words": sum(len(d.text.split()) for d in documents.values()),
+        "identifiers_replaced": sum(len(a.entities) for a in anonymised.values()),
+        "codings": db["codings"].count, "manual_codings": db["manual_codings"].count,
+        "segments_per_theme": {t: per_theme.get(t, 0) for t in codebook.themes},
+    }

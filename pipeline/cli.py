@@ -1,0 +1,363 @@
+"""The `qcode` command line: thin glue over the library functions. Expected failures become one
+clear message and exit code 1 (no traceback)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import QcodeError
+
+DEFAULT_DB = Path("db/demo.db")
+DEFAULT_CORPUS = Path("corpus/demo")
+DEFAULT_CODEBOOK = Path("codebook.yaml")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def friendly_errors(func):
+    """Turn the library's domain exceptions into click errors (exit code 1, no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except QcodeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+db_option = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+                         show_default=True, help="The SQLite database.")
+codebook_option = click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                               default=DEFAULT_CODEBOOK, show_default=True, help="The codebook YAML file.")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="qcode")
+def cli():
+    """qcode: anonymise, segment and code Dutch interviews and minutes into SQLite for Datasette.
+
+    Example: qcode build --corpus corpus/demo --db db/demo.db && qcode serve --db db/demo.db
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=DEFAULT_CORPUS, show_default=True, help="Folder of documents (.docx .pdf .txt .md .odt .vtt .srt).")
+@db_option
+@codebook_option
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@friendly_errors
+def build(corpus_dir, db_path, codebook_path, key_path, quiet):
+    """Run every stage over a corpus and (re)build the database atomically.
+
+    Example: qcode build --corpus corpus/demo --db db/demo.db
+    """
+    from .build import build as run_build
+
+    result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path)
+    for error in result.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    counts, timings = result.counts, result.timings
+    click.echo(f"Built {db_path} (run {result.run_id})")
+    click.echo(f"  documents: {counts['documents']} ({len(result.errors)} failed)   words: {counts['words']}   "
+               f"segments: {counts['segments']}")
+    click.echo(f"  identifiers replaced: {counts['identifiers_replaced']}   "
+               f"review queue: {sum(len(v) for v in result.review.values())} weak detections "
+               f"(qcode anonymise-report --corpus {corpus_dir})")
+    click.echo("  segments per theme: " + ", ".join(f"{t} {n}" for t, n in counts["segments_per_theme"].items()))
+    click.echo(f"  codings: {counts['codings']}   manual codings: {counts['manual_codings']}   "
+               f"orphaned: {len(result.orphaned)}")
+    for orphan in result.orphaned[:10]:
+        click.echo(f"    orphaned: {orphan}")
+    click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    if result.errors:
+        sys.exit(1 if not counts["documents"] else 0)
+
+
+@cli.command(context_settings=CONTEXT)
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port.")
+@click.option("--root-password-hash", envvar="QCODE_PASSWORD_HASH", default=None,
+              help="Enable researcher login (required for a non-local --host). Env: QCODE_PASSWORD_HASH.")
+@friendly_errors
+def serve(db_path, host, port, root_password_hash):
+    """Serve the database with Datasette and the qcode workbench plugin.
+
+    Example: qcode serve --db db/demo.db --port 8001
+    """
+    from .serve import serve_database
+
+    serve_database(db_path, host=host, port=port, password_hash=root_password_hash)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option("--input", "jsonl", type=click.File("r", encoding="utf-8"), help='JSON lines {"id", "text"}.')
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with entity offsets.")
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Use this corpus's anonymise.yaml (force_keep / force_remove).")
+@friendly_errors
+def anonymise(file, jsonl, as_json, corpus_dir):
+    """Anonymise one text (FILE or - for stdin), or every line of a JSON-lines file.
+
+    Output for --input and --json: {"id", "text", "entities": [{"start", "end", "label"}]}, offsets into the input.
+
+    Example: echo "Meneer Haddad woont in Tilburg." | qcode anonymise -
+    """
+    from .anonymise import anonymise_text, load_corpus_settings, load_lists
+
+    lists = load_lists(load_corpus_settings(corpus_dir) if corpus_dir else {})
+    if jsonl is not None:
+        for number, line in enumerate(jsonl, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text, item_id = item["text"], item.get("id")
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise QcodeError(f"{jsonl.name}:{number}: expected a JSON object with 'text' ({exc})") from exc
+            click.echo(json.dumps(_anonymised_json(item_id, anonymise_text(text, lists)), ensure_ascii=False))
+        return
+    text = (file or click.get_text_stream("stdin")).read()
+    result = anonymise_text(text, lists)
+    click.echo(json.dumps(_anonymised_json(None, result), ensure_ascii=False) if as_json else result.text)
+
+
+def _anonymised_json(item_id, result) -> dict:
+    out = {"id": item_id} if item_id is not None else {}
+    out.update(text=result.text, entities=[{"start": e.start, "end": e.end, "label": e.label} for e in result.entities])
+    return out
+
+
+@cli.command("anonymise-report", context_settings=CONTEXT)
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=DEFAULT_CORPUS, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def anonymise_report(corpus_dir, as_json):
+    """List detections made on weak evidence only, per document with context, for review.
+
+    Confirm them by adding the word to force_remove, or keep it with force_keep, in <corpus>/anonymise.yaml.
+
+    Example: qcode anonymise-report --corpus corpus/demo
+    """
+    from .report import weak_detections
+
+    report = weak_detections(corpus_dir)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+        return
+    total = sum(len(items) for items in report["documents"].values())
+    click.echo(f"{total} weak detections in {len(report['documents'])} documents "
+               f"(review them; they are replaced in the database either way)")
+    for document, items in report["documents"].items():
+        click.echo(f"\n{document}")
+        for item in items:
+            click.echo(f"  {item['label']:<10} {item['text']!r:<24} …{item['context']}…")
+    for error in report["errors"]:
+        click.secho(f"error: {error}", fg="red", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("pseudonym")
+@db_option
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@friendly_errors
+def reveal(pseudonym, db_path, key_path):
+    """Show the original forms behind a pseudonym, from the key (never from the database).
+
+    Needed to ask a speaker's approval for a quote. Prints to the terminal only.
+
+    Example: qcode reveal PERSOON-7 --db db/demo.db
+    """
+    from .anonymise import key_path_for, load_key
+
+    path = Path(key_path) if key_path else key_path_for(db_path)
+    if not path.exists():
+        raise QcodeError(f"{path}: no pseudonym key; was this database built on this machine?")
+    entry = load_key(path).original_of(pseudonym)
+    if entry is None:
+        raise QcodeError(f"{pseudonym}: not in {path}")
+    click.echo(f"{pseudonym.strip('[]')} ({entry['label']}): " + "; ".join(entry["forms"]))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--input", "jsonl", required=True, type=click.File("r", encoding="utf-8"), help='JSON lines {"id", "text"}.')
+@codebook_option
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Model file (default: the one trained when db/demo.db was built).")
+@click.option("--all", "show_all", is_flag=True, help="Every code with its score.")
+@click.option("--explain", is_flag=True, help="Show the rule or the terms that drove each code.")
+@friendly_errors
+def suggest(jsonl, codebook_path, model_path, show_all, explain):
+    """Suggest codes for texts: {"id", "codes": [{"code", "theme", "score", "source"}]} per line.
+
+    Example: qcode suggest --input texts.jsonl --explain
+    """
+    from .suggest import suggest_codes
+
+    items = _read_jsonl(jsonl, need=("text",))
+    for line in suggest_codes(items, codebook_path, model_path or _default_model(), show_all=show_all, explain=explain):
+        click.echo(json.dumps(line, ensure_ascii=False))
+
+
+def _default_model() -> Path:
+    from .classify import model_path_for
+
+    return model_path_for(DEFAULT_DB)
+
+
+def _read_jsonl(handle, need=("text",)) -> list[dict]:
+    items = []
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QcodeError(f"{handle.name}:{number}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(item, dict) or any(k not in item for k in need):
+            raise QcodeError(f"{handle.name}:{number}: expected a JSON object with {', '.join(need)}")
+        items.append(item)
+    return items
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--gold", "gold", required=True, type=click.File("r", encoding="utf-8"),
+              help='JSON lines {"id", "text", "codes": [...]}.')
+@click.option("--folds", default=5, show_default=True, type=int)
+@codebook_option
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def evaluate(gold, folds, codebook_path, as_json):
+    """K-fold cross-validation of the whole rule+classifier pipeline against gold codings.
+
+    Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5
+    """
+    from .evaluate import evaluate_gold, format_report
+
+    report = evaluate_gold(_read_jsonl(gold, need=("text", "codes")), codebook_path, folds)
+    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+
+
+@cli.command("evaluate-anonymiser", context_settings=CONTEXT)
+@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def evaluate_anonymiser_command(gold, as_json):
+    """Recall per label, keep rate and every miss of the anonymiser on a gold YAML file.
+
+    Example: qcode evaluate-anonymiser --gold tests/data/anonymiser_gold.yaml
+    """
+    from .anonymise import load_lists
+    from .anonymiser_eval import evaluate_anonymiser, load_gold
+
+    report = evaluate_anonymiser(load_gold(gold), load_lists())
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"{'label':<22}{'recall':>8}{'found':>8}{'total':>8}")
+    for label, recall in report["recall"].items():
+        found, total = report["counts"][label]
+        click.echo(f"{label:<22}{recall:>8.3f}{found:>8}{total:>8}")
+    click.echo(f"{'ALL':<22}{report['recall_all']:>8.3f}")
+    kept, total = report["keep_counts"]
+    click.echo(f"keep rate: {report['keep_rate']:.3f} ({kept}/{total} allow-list words kept)")
+    for miss in report["misses"]:
+        click.echo(f"MISSED  {miss['passage']} {miss['label']:<20} {miss['text']!r}  …{miss['context']}…")
+    for wrong in report["wrongly_removed"]:
+        click.echo(f"REMOVED {wrong['passage']} {wrong['text']!r}  …{wrong['context']}…")
+
+
+@cli.command(context_settings=CONTEXT)
+@db_option
+@click.option("--coder", default=None, help="Only this coder's codings (default: all).")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
+@friendly_errors
+def gold(db_path, coder, output):
+    """Write the manual codings of a database as a gold JSON-lines file (anonymised text).
+
+    Example: qcode gold --db db/demo.db --output corpus/demo/gold_codings.jsonl
+    """
+    from .evaluate import gold_from_db
+
+    for item in gold_from_db(db_path, coder):
+        output.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+@cli.command(context_settings=CONTEXT)
+@db_option
+@click.option("--coders", nargs=2, required=True, help="Two coder ids.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def agreement(db_path, coders, as_json):
+    """Agreement between two coders per segment and code: kappa, % agreement, Krippendorff's alpha.
+
+    Example: qcode agreement --db db/demo.db --coders onderzoeker_a onderzoeker_b
+    """
+    from .evaluate import coder_agreement, format_agreement
+
+    report = coder_agreement(db_path, *coders)
+    click.echo(json.dumps(report, indent=1, ensure_ascii=False) if as_json else format_agreement(report))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("runs", nargs=-1, type=int)
+@db_option
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def diff(runs, db_path, as_json):
+    """Per code, the segments gained and lost between two runs (default: the last two).
+
+    Example: qcode diff --db db/demo.db      (or: qcode diff 3 4 --db db/demo.db)
+    """
+    from .diff import diff_runs, format_diff
+
+    if len(runs) not in (0, 2):
+        raise QcodeError("give two run ids, or none for the last two runs")
+    report = diff_runs(db_path, *(runs or ()))
+    click.echo(json.dumps(report, indent=1, ensure_ascii=False) if as_json else format_diff(report))
+
+
+@cli.command("check-codebook", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CODEBOOK)
+@friendly_errors
+def check_codebook(path):
+    """Validate a codebook and report every problem with file, line and code id.
+
+    Example: qcode check-codebook codebook.yaml
+    """
+    from .codebook import load_codebook
+
+    codebook = load_codebook(path)
+    click.echo(f"{path}: valid, {len(codebook.codes)} codes ({len(codebook.themes)} themes), "
+               f"{len(codebook.rules)} rules, hash {codebook.hash}")
+
+
+@cli.command("warm-up", context_settings=CONTEXT)
+def warm_up():
+    """Build deduce's lookup cache and load the word lists once (about 90 s after installing).
+
+    Example: qcode warm-up
+    """
+    from .anonymise import warm_up as run_warm_up
+    from .nlp import load_nlp
+
+    run_warm_up()
+    load_nlp()
+    click.echo("qcode is ready: deduce cache built, word lists and spaCy pipeline load.")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,272 @@
+"""The codebook: load `codebook.yaml`, validate it completely, and describe it.
+
+`load_codebook` reports every problem at once, each with file, line and code id: YAML syntax,
+unknown keys, missing fields, duplicate ids, unknown parents, parent cycles, invalid regexes and
+spaCy token patterns with unknown attributes. Nothing downstream runs on an invalid codebook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import CodebookError
+
+CODE_ID = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$")
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules"}
+RULE_KEYS = {"id", "phrases", "patterns", "unless_near", "window", "attr"}
+TOP_KEYS = {"version", "language", "codes"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    code_id: str
+    phrases: tuple = ()
+    patterns: tuple = ()          # spaCy Matcher patterns (lists of token dicts), as JSON strings
+    unless_near: tuple = ()       # lemmas that cancel a match when they occur just before it
+    window: int = 3
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    label: str
+    parent: str | None
+    colour: str
+    definition: str
+    include: str = ""
+    exclude: str = ""
+    examples: tuple = ()
+    rules: tuple = ()
+    line: int = 0
+
+    def content_hash(self) -> str:
+        """Hash of everything that decides how this code is assigned (for incremental re-coding)."""
+        payload = json.dumps([self.id, self.parent, [r.__dict__ for r in self.rules]], sort_keys=True, default=list)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Codebook:
+    codes: list[Code]
+    path: Path
+    hash: str
+    by_id: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_id = {code.id: code for code in self.codes}
+
+    def theme_of(self, code_id: str) -> str:
+        code = self.by_id[code_id]
+        while code.parent:
+            code = self.by_id[code.parent]
+        return code.id
+
+    def ancestors(self, code_id: str) -> list[str]:
+        out, code = [], self.by_id[code_id]
+        while code.parent:
+            out.append(code.parent)
+            code = self.by_id[code.parent]
+        return out
+
+    def descendants(self, code_id: str) -> list[str]:
+        out = [code_id]
+        for code in self.codes:
+            if code.parent and code_id in [code.parent] + self.ancestors(code.parent):
+                out.append(code.id)
+        return out
+
+    @property
+    def themes(self) -> list[str]:
+        return [c.id for c in self.codes if c.parent is None]
+
+    def path_of(self, code_id: str) -> str:
+        return " > ".join(reversed([code_id] + self.ancestors(code_id)))
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [rule for code in self.codes for rule in code.rules]
+
+
+def load_codebook(path: Path) -> Codebook:
+    """Load and validate a codebook file; raise CodebookError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CodebookError([f"{path}: cannot read the codebook ({exc})"]) from exc
+    try:
+        root = yaml.compose(raw)
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise CodebookError([f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from exc
+    problems: list[str] = []
+    codes = _parse_codes(path, root, data, problems)
+    _check_tree(path, codes, problems)
+    if problems:
+        raise CodebookError(problems)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Codebook(codes=codes, path=path, hash=digest)
+
+
+def _node_line(node) -> int:
+    return node.start_mark.line + 1 if node is not None else 0
+
+
+def _mapping_value(node, key: str):
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                return value_node
+    return None
+
+
+def _parse_codes(path: Path, root, data, problems: list[str]) -> list[Code]:
+    if not isinstance(data, dict):
+        problems.append(f"{path}:1: the codebook must be a mapping with a 'codes' list")
+        return []
+    for key in sorted(set(data) - TOP_KEYS):
+        problems.append(f"{path}:{_node_line(_mapping_value(root, key))}: unknown top-level key {key!r}")
+    codes_node = _mapping_value(root, "codes")
+    if not isinstance(data.get("codes"), list) or not isinstance(codes_node, yaml.SequenceNode):
+        problems.append(f"{path}:{_node_line(codes_node) or 1}: 'codes' must be a list of codes")
+        return []
+    codes = []
+    for item, node in zip(data["codes"], codes_node.value):
+        code = _parse_code(path, item, node, problems)
+        if code is not None:
+            codes.append(code)
+    return codes
+
+
+def _parse_code(path: Path, item, node, problems: list[str]) -> Code | None:
+    line = _node_line(node)
+    if not isinstance(item, dict):
+        problems.append(f"{path}:{line}: each code must be a mapping with at least id and label")
+        return None
+    code_id = item.get("id")
+    where = f"{path}:{line}: code {code_id!r}"
+    if not isinstance(code_id, str) or not CODE_ID.match(code_id):
+        problems.append(f"{where}: id must be lower-case letters, digits and _ (sub-codes: theme.sub)")
+        return None
+    for key in sorted(set(item) - CODE_KEYS):
+        problems.append(f"{path}:{_node_line(_mapping_value(node, key))}: code {code_id!r}: unknown key {key!r}")
+    for required in ("label", "definition"):
+        if not isinstance(item.get(required), str) or not item.get(required).strip():
+            problems.append(f"{where}: missing {required!r}")
+    colour = item.get("colour", item.get("color", "#888888"))
+    if not isinstance(colour, str) or not COLOUR.match(colour):
+        problems.append(f"{where}: colour {colour!r} must look like '#1f77b4'")
+    rules = _parse_rules(path, code_id, item.get("rules") or [], _mapping_value(node, "rules"), problems)
+    return Code(
+        id=code_id, label=str(item.get("label", "")), parent=item.get("parent"), colour=str(colour),
+        definition=" ".join(str(item.get("definition", "")).split()), include=str(item.get("include") or ""),
+        exclude=str(item.get("exclude") or ""), examples=tuple(item.get("examples") or ()), rules=tuple(rules), line=line,
+    )
+
+
+def _parse_rules(path: Path, code_id: str, items, node, problems: list[str]) -> list[Rule]:
+    if not isinstance(items, list):
+        problems.append(f"{path}:{_node_line(node)}: code {code_id!r}: 'rules' must be a list")
+        return []
+    rules = []
+    nodes = node.value if isinstance(node, yaml.SequenceNode) else [None] * len(items)
+    for item, rule_node in zip(items, nodes):
+        line = _node_line(rule_node)
+        rule_id = item.get("id") if isinstance(item, dict) else None
+        where = f"{path}:{line}: code {code_id!r} rule {rule_id!r}"
+        if not isinstance(item, dict) or not isinstance(rule_id, str):
+            problems.append(f"{where}: each rule needs an id")
+            continue
+        for key in sorted(set(item) - RULE_KEYS):
+            problems.append(f"{where}: unknown key {key!r}")
+        phrases = item.get("phrases") or []
+        patterns = item.get("patterns") or []
+        if not phrases and not patterns:
+            problems.append(f"{where}: a rule needs 'phrases' or 'patterns'")
+        if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+            problems.append(f"{where}: 'phrases' must be a list of non-empty strings")
+            phrases = []
+        for pattern_problem in _check_patterns(patterns):
+            problems.append(f"{where}: {pattern_problem}")
+        rules.append(Rule(
+            id=rule_id, code_id=code_id, phrases=tuple(phrases),
+            patterns=tuple(json.dumps(p, sort_keys=True) for p in patterns if isinstance(p, list)),
+            unless_near=tuple(item.get("unless_near") or ()), window=int(item.get("window", 3)),
+        ))
+    return rules
+
+
+def _check_patterns(patterns) -> list[str]:
+    """Validate spaCy token patterns with spaCy's own validator, plus every REGEX value."""
+    if not isinstance(patterns, list):
+        return ["'patterns' must be a list of token patterns"]
+    from spacy.matcher import Matcher
+
+    from .nlp import load_nlp
+
+    problems = []
+    matcher = Matcher(load_nlp().vocab, validate=True)
+    for number, pattern in enumerate(patterns, start=1):
+        if not isinstance(pattern, list) or not all(isinstance(t, dict) for t in pattern):
+            problems.append(f"pattern {number} must be a list of token dicts")
+            continue
+        bad_regex = False
+        for regex in _regexes(pattern):
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                problems.append(f"pattern {number}: invalid regex {regex!r} ({exc})")
+                bad_regex = True
+        if bad_regex:
+            continue
+        try:
+            matcher.add(f"check{number}", [pattern])
+        except (ValueError, TypeError, KeyError) as exc:  # spaCy's MatcherError is a ValueError
+            message = " ".join(str(exc).split())
+            problems.append(f"pattern {number}: invalid spaCy pattern: {message}")
+    return problems
+
+
+def _regexes(value) -> list[str]:
+    if isinstance(value, dict):
+        return [v for k, v in value.items() if k == "REGEX" and isinstance(v, str)] + [
+            r for v in value.values() for r in _regexes(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _regexes(v)]
+    return []
+
+
+def _check_tree(path: Path, codes: list[Code], problems: list[str]) -> None:
+    seen: dict[str, Code] = {}
+    rule_ids: dict[str, str] = {}
+    for code in codes:
+        if code.id in seen:
+            problems.append(f"{path}:{code.line}: code {code.id!r}: duplicate id (first defined on line {seen[code.id].line})")
+        else:
+            seen[code.id] = code
+        for rule in code.rules:
+            if rule.id in rule_ids:
+                problems.append(f"{path}:{code.line}: code {code.id!r}: duplicate rule id {rule.id!r} (also in {rule_ids[rule.id]!r})")
+            rule_ids[rule.id] = code.id
+    for code in codes:
+        if code.parent is not None and code.parent not in seen:
+            problems.append(f"{path}:{code.line}: code {code.id!r}: unknown parent {code.parent!r}")
+    for code in codes:
+        chain, current = [code.id], code
+        while current.parent in seen:
+            current = seen[current.parent]
+            if current.id in chain:
+                if current.id == code.id:
+                    problems.append(f"{path}:{code.line}: code {code.id!r}: parent cycle {' -> '.join(chain + [current.id])}")
+                break
+            chain.append(current.id)

@@ -1,0 +1,138 @@
+"""The corpus manifest (`<corpus>/manifest.yaml`): per-document attributes and municipality types.
+
+A corpus without a manifest is fine: every attribute is then "unknown" and document ids are derived
+from a hash of the file path (file names often name a person or a place, so they never reach the
+database).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ManifestError
+
+UNKNOWN = "onbekend"
+INTERVIEWER_LABELS = {"interviewer", "interviewers", "onderzoeker", "gespreksleider", "moderator", "vraag"}
+DOCUMENT_KEYS = {"file", "id", "title", "kind", "date", "municipality", "language", "interpreter", "participants"}
+KINDS = {"interview", "group_interview", "focus_group", "minutes", UNKNOWN}
+
+
+@dataclass
+class DocumentInfo:
+    file: str
+    id: str
+    title: str = ""
+    kind: str = UNKNOWN
+    date: str = ""
+    municipality: str | None = None
+    language: str = UNKNOWN
+    interpreter: bool = False
+    participants: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Manifest:
+    documents: dict[str, DocumentInfo]            # relative file path -> info
+    municipalities: dict[str, dict]
+
+    def info_for(self, relative: str) -> DocumentInfo:
+        return self.documents.get(relative) or DocumentInfo(file=relative, id=default_document_id(relative))
+
+
+def default_document_id(relative: str) -> str:
+    return "doc-" + hashlib.sha1(relative.encode("utf-8")).hexdigest()[:8]
+
+
+def load_manifest(corpus_dir: Path) -> Manifest:
+    path = Path(corpus_dir) / "manifest.yaml"
+    if not path.exists():
+        return Manifest({}, {})
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ManifestError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    documents, ids = {}, set()
+    for number, item in enumerate(data.get("documents") or [], start=1):
+        if not isinstance(item, dict) or "file" not in item:
+            raise ManifestError(f"{path}: document entry {number} has no 'file'")
+        unknown = set(item) - DOCUMENT_KEYS
+        if unknown:
+            raise ManifestError(f"{path}: document {item['file']!r}: unknown keys {sorted(unknown)}")
+        info = DocumentInfo(
+            file=item["file"], id=str(item.get("id") or default_document_id(item["file"])),
+            title=str(item.get("title") or ""), kind=str(item.get("kind") or UNKNOWN),
+            date=str(item.get("date") or ""), municipality=item.get("municipality"),
+            language=str(item.get("language") or UNKNOWN), interpreter=bool(item.get("interpreter")),
+            participants=list(item.get("participants") or []),
+        )
+        if info.kind not in KINDS:
+            raise ManifestError(f"{path}: document {info.file!r}: kind {info.kind!r} is not one of {sorted(KINDS)}")
+        if info.id in ids:
+            raise ManifestError(f"{path}: document id {info.id!r} is used twice")
+        ids.add(info.id)
+        documents[info.file] = info
+    return Manifest(documents, dict(data.get("municipalities") or {}))
+
+
+def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dict[str, dict]) -> tuple[str, dict | None, bool]:
+    """(role category, participant, interpreted) for a speaker label of a document."""
+    if speaker and speaker in participants_by_label:
+        participant = participants_by_label[speaker]
+        return participant.get("role") or UNKNOWN, participant, False
+    label = (speaker or "").lower()
+    if label.split(" ")[0] in INTERVIEWER_LABELS:
+        return "interviewer", None, False
+    if label.startswith("tolk"):
+        if info.kind == "group_interview":
+            return "statushouder", None, True   # the interpreter speaks for the group
+        return "tolk", None, False
+    if speaker is None:
+        unlabelled = [p for p in info.participants if not p.get("speaker")]
+        if unlabelled:
+            return unlabelled[0].get("role") or UNKNOWN, None, False
+        if info.kind == "minutes":
+            return "notulen", None, False
+    return UNKNOWN, None, False
+
+
+@dataclass
+class CodingRow:
+    line: int
+    document: str
+    quote: str
+    codes: list[str]
+    coder: str
+    decision: str
+
+
+def load_codings_file(path: Path) -> list[CodingRow]:
+    """Human codings a researcher keeps in the corpus (`codings.csv`): document, quote, codes, coder.
+
+    `codes` is a ';'-separated list; an empty `codes` records that the coder read the segment and
+    gave it no code. An optional `decision` column takes add (default), confirm or reject.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"document", "quote", "codes", "coder"} - set(reader.fieldnames or [])
+        if missing:
+            raise ManifestError(f"{path}:1: missing columns {sorted(missing)}")
+        for line, row in enumerate(reader, start=2):
+            decision = (row.get("decision") or "add").strip() or "add"
+            if decision not in ("add", "confirm", "reject"):
+                raise ManifestError(f"{path}:{line}: decision {decision!r} must be add, confirm or reject")
+            if not (row.get("quote") or "").strip():
+                raise ManifestError(f"{path}:{line}: empty quote")
+            rows.append(CodingRow(line, row["document"].strip(), " ".join(row["quote"].split()),
+                                  [c.strip() for c in (row.get("codes") or "").split(";") if c.strip()],
+                                  (row.get("coder") or "").strip() or "onbekend", decision))
+    return rows

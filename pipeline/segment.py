@@ -1,0 +1,85 @@
+"""Stage 3: cut an anonymised document into segments: speaker turn, then paragraph, then
+sentence groups for long paragraphs.
+
+Each segment has character offsets into the anonymised document text and a stable key: the hash
+of document id, text and occurrence number, so that an unchanged segment keeps its key (and its
+manual codings) across re-runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from .ingest import speaker_of
+
+SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-ZÀ-Þ\[0-9])")
+AGENDA_HEADING = re.compile(r"^\d{1,2}[.)]\s+\S")
+
+
+@dataclass
+class Segment:
+    key: str
+    document_id: str
+    seq: int
+    paragraph: int
+    speaker: str | None
+    start: int          # offsets of `text` in the anonymised document text
+    end: int
+    text: str
+    attrs: dict = field(default_factory=dict)
+
+
+def segment_key(document_id: str, text: str, occurrence: int) -> str:
+    normalised = " ".join(text.split()).casefold()
+    return hashlib.sha1(f"{document_id}\x1f{normalised}\x1f{occurrence}".encode("utf-8")).hexdigest()[:16]
+
+
+def segment_document(document_id: str, text: str, paragraph_attrs: list[dict] | None = None,
+                     max_words: int = 150) -> list[Segment]:
+    """Segments of one anonymised document, in reading order."""
+    segments: list[Segment] = []
+    seen: dict[str, int] = {}
+    offset = 0
+    agenda_item = None
+    for number, paragraph in enumerate(text.split("\n\n")):
+        attrs = dict(paragraph_attrs[number]) if paragraph_attrs and number < len(paragraph_attrs) else {}
+        speaker, body_start = speaker_of(paragraph)
+        if speaker is None and AGENDA_HEADING.match(paragraph) and len(paragraph.split()) <= 15 \
+                and not paragraph.rstrip().endswith("."):
+            agenda_item = paragraph.strip()
+            attrs["heading"] = True
+        if agenda_item:
+            attrs["agenda_item"] = agenda_item
+        for start, end in _pieces(paragraph, body_start, max_words):
+            piece = paragraph[start:end]
+            normalised = " ".join(piece.split()).casefold()
+            occurrence = seen.get(normalised, 0)
+            seen[normalised] = occurrence + 1
+            segments.append(Segment(
+                key=segment_key(document_id, piece, occurrence), document_id=document_id,
+                seq=len(segments), paragraph=number, speaker=speaker,
+                start=offset + start, end=offset + end, text=piece, attrs=dict(attrs),
+            ))
+        offset += len(paragraph) + 2
+    return segments
+
+
+def _pieces(paragraph: str, start: int, max_words: int) -> list[tuple[int, int]]:
+    """The paragraph body, or groups of whole sentences of at most max_words words each."""
+    body = paragraph[start:]
+    if not body.strip():
+        return []
+    if len(body.split()) <= max_words:
+        return [(start, len(paragraph))]
+    bounds = [0] + [m.end() for m in SENTENCE_END.finditer(body)] + [len(body)]
+    pieces, piece_start, words = [], 0, 0
+    for left, right in zip(bounds, bounds[1:]):
+        sentence_words = len(body[left:right].split())
+        if words and words + sentence_words > max_words:
+            pieces.append((start + piece_start, start + left))
+            piece_start, words = left, 0
+        words += sentence_words
+    pieces.append((start + piece_start, len(paragraph)))
+    return [(s, e - (len(paragraph[s:e]) - len(paragraph[s:e].rstrip()))) for s, e in pieces if paragraph[s:e].strip()]

@@ -1,0 +1,188 @@
+"""Stage 5: the SQLite database (sqlite-utils). The only pipeline module that touches SQL.
+
+The database shape is declared once below and applied by the re-runnable `ensure_db_shape(db)`.
+Tables a researcher writes to through the workbench (manual codings, memos, quote status) are
+carried over from the previous database on every build and never replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import sqlite_utils
+
+TABLES = {
+    "runs": {
+        "columns": {"id": int, "started": str, "finished": str, "status": str, "codebook_hash": str,
+                    "model_version": str, "corpus_hash": str, "counts": str, "timings": str, "qcode_version": str},
+        "pk": "id",
+    },
+    "municipalities": {
+        "columns": {"id": str, "size_class": str, "region": str, "urbanisation": str, "type": str},
+        "pk": "id",
+    },
+    "documents": {
+        "columns": {"id": str, "title": str, "kind": str, "date": str, "format": str, "municipality": str,
+                    "size_class": str, "region": str, "urbanisation": str, "municipality_type": str,
+                    "language": str, "interpreter": int, "words": int, "content_hash": str, "text": str},
+        "pk": "id",
+        "foreign_keys": [("municipality", "municipalities", "id")],
+    },
+    "participants": {
+        "columns": {"id": str, "document_id": str, "speaker": str, "role": str, "route": str,
+                    "gender": str, "age_band": str},
+        "pk": "id",
+        "foreign_keys": [("document_id", "documents", "id")],
+    },
+    "segments": {
+        "columns": {"id": str, "document_id": str, "seq": int, "paragraph": int, "speaker": str,
+                    "participant_id": str, "role": str, "interpreted": int, "start": int, "end": int,
+                    "text": str, "lemmas": str, "agenda_item": str, "start_time": str, "end_time": str,
+                    "attrs": str},
+        "pk": "id",
+        "foreign_keys": [("document_id", "documents", "id")],
+    },
+    "codes": {
+        "columns": {"id": str, "parent": str, "theme": str, "depth": int, "label": str, "colour": str,
+                    "definition": str, "include": str, "exclude": str, "examples": str, "rules": str,
+                    "content_hash": str, "sort": int},
+        "pk": "id",
+    },
+    "codings": {
+        "columns": {"id": str, "segment_id": str, "code_id": str, "theme": str, "source": str,
+                    "rule_id": str, "score": float, "model_version": str, "run_id": int, "spans": str},
+        "pk": "id",
+        "foreign_keys": [("segment_id", "segments", "id"), ("code_id", "codes", "id")],
+    },
+    "manual_codings": {
+        "columns": {"id": str, "segment_id": str, "document_id": str, "code_id": str, "coder": str,
+                    "decision": str, "created": str, "origin": str, "anchor_text": str, "status": str,
+                    "note": str},
+        "pk": "id",
+    },
+    "run_codings": {
+        "columns": {"run_id": int, "segment_id": str, "code_id": str, "source": str},
+        "pk": ("run_id", "segment_id", "code_id"),
+    },
+    "findings": {
+        "columns": {"id": str, "chapter": str, "statement": str, "value": str, "unit": str,
+                    "population": str, "period": str, "source": str},
+        "pk": "id",
+    },
+    "finding_codes": {
+        "columns": {"finding_id": str, "code_id": str},
+        "pk": ("finding_id", "code_id"),
+        "foreign_keys": [("finding_id", "findings", "id"), ("code_id", "codes", "id")],
+    },
+    "memos": {
+        "columns": {"id": str, "target_type": str, "target_id": str, "author": str, "created": str, "text": str},
+        "pk": "id",
+    },
+    "quote_status": {
+        "columns": {"segment_id": str, "status": str, "updated_by": str, "updated": str, "anchor_text": str},
+        "pk": "segment_id",
+    },
+}
+# Tables researchers write to: copied from the previous database into every new build.
+RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs", "run_codings")
+
+VIEWS = {
+    # The codes that count for each segment: automatic codings the researchers did not reject, plus
+    # the codes they added or confirmed. Manual decisions win.
+    "segment_codes": """
+        select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans
+        from codings c
+        where not exists (select 1 from manual_codings m where m.segment_id = c.segment_id
+                          and m.code_id = c.code_id and m.decision = 'reject' and m.status = 'anchored')
+          and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id
+                          and m.code_id = c.code_id and m.decision in ('add', 'confirm') and m.status = 'anchored')
+        union all
+        select m.segment_id, m.code_id, codes.theme, 'manual', 1.0, null, null
+        from manual_codings m join codes on codes.id = m.code_id
+        where m.decision in ('add', 'confirm') and m.status = 'anchored'
+          and m.rowid = (select min(m2.rowid) from manual_codings m2 where m2.segment_id = m.segment_id
+                         and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored')
+    """,
+    "quotes": """
+        select s.id as segment_id, s.document_id, d.kind, d.date, s.speaker, s.role, d.municipality,
+               d.municipality_type, d.size_class, d.region, d.urbanisation, sc.code_id, sc.theme,
+               sc.source, sc.score, s.text, coalesce(q.status, '') as quote_status
+        from segment_codes sc
+        join segments s on s.id = sc.segment_id
+        join documents d on d.id = s.document_id
+        left join quote_status q on q.segment_id = s.id
+    """,
+}
+
+FTS_COLUMNS = ["text", "lemmas"]
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    db = sqlite_utils.Database(str(path))
+    db.execute("pragma foreign_keys = off")
+    return db
+
+
+def ensure_db_shape(db: sqlite_utils.Database) -> None:
+    """Create every table, index, view and the full-text index; safe to run again."""
+    for name, spec in TABLES.items():
+        table = db[name]
+        if not table.exists():
+            table.create(spec["columns"], pk=spec["pk"], foreign_keys=spec.get("foreign_keys"))
+        else:
+            missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
+            for column, column_type in missing.items():
+                table.add_column(column, column_type)
+    for table, columns in (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings", ["code_id"]),
+                           ("manual_codings", ["segment_id"]), ("run_codings", ["run_id", "code_id"]),
+                           ("participants", ["document_id"]), ("finding_codes", ["code_id"])):
+        db[table].create_index(columns, if_not_exists=True)
+    if not db["segments"].detect_fts():
+        db["segments"].enable_fts(FTS_COLUMNS, tokenize="unicode61 remove_diacritics 2", create_triggers=True)
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
+
+
+def copy_researcher_tables(source: Path, db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Rows of the researcher tables of an existing database (empty when it does not exist)."""
+    source = Path(source)
+    if not source.exists():
+        return {}
+    old = sqlite_utils.Database(str(source))
+    return {name: list(old[name].rows) for name in RESEARCHER_TABLES if old[name].exists()}
+
+
+def save_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
+    if rows:
+        db[table].upsert_all(rows, pk=TABLES[table]["pk"], alter=True)
+
+
+def next_run_id(runs: list[dict]) -> int:
+    return max((r["id"] for r in runs), default=0) + 1
+
+
+def to_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def replace_database(tmp_path: Path, target: Path) -> None:
+    """Swap the finished database in atomically; readers see the old file or the new one."""
+    tmp_path, target = Path(tmp_path), Path(target)
+    for suffix in ("-wal", "-shm", "-journal"):
+        leftover = Path(str(tmp_path) + suffix)
+        if leftover.exists():
+            leftover.unlink()
+    tmp_path.replace(target)
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        Path(path).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def copy_file(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
