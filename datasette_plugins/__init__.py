@@ -1,0 +1,274 @@
+"""qcode's Datasette plugin: the evidence workbench under /-/qcode.
+
+Each hook is a short dispatcher over the tested functions in `workbench.py`. Corpus text is escaped
+by Jinja's autoescape or by `workbench.highlight`. Writes (review, memos, quote status) need a
+logged-in researcher and Datasette's CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.database import Database
+from datasette.utils.asgi import Forbidden, NotFound, Response
+
+from . import workbench
+from .metadata import CANNED_QUERIES
+
+PAGES = [("search", "Zoeken"), ("codebook", "Codeboek"), ("findings", "Bevindingen"),
+         ("matrix/role", "Matrices"), ("diff", "Laatste run"), ("documents", "Documenten")]
+
+
+def _config(datasette) -> dict:
+    return datasette.plugin_config("qcode") or {}
+
+
+def _database(datasette):
+    """The qcode database: the configured one, else the first with a segments table."""
+    name = _config(datasette).get("database")
+    if name and name in datasette.databases:
+        return datasette.get_database(name)
+    for db in datasette.databases.values():
+        if db.name != "_internal" and db.path and Path(db.path).exists():
+            return db
+    raise NotFound("no qcode database attached")
+
+
+async def _read(datasette, fn, *args):
+    db = _database(datasette)
+    return await db.execute_fn(lambda conn: fn(conn, *args))
+
+
+async def _render(datasette, request, template, **context):
+    context.update(pages=PAGES, actor=request.actor, db_name=_database(datasette).name,
+                   login_enabled=bool(_config(datasette).get("users")))
+    return Response.html(await datasette.render_template(template, context, request=request))
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def index(datasette, request):
+    overview = await _read(datasette, lambda conn: {
+        "documents": workbench.rows(conn, "select count(*) as n from documents")[0]["n"],
+        "segments": workbench.rows(conn, "select count(*) as n from segments")[0]["n"],
+        "codes": workbench.codebook_tree(conn),
+    })
+    return await _render(datasette, request, "qcode_index.html", **overview)
+
+
+async def search_page(datasette, request):
+    query = request.args.get("q", "")
+    filters = {k: request.args.get(k, "") for k in ("code", "role", "municipality_type", "source")}
+    lemmas = _lemmas(query)
+    result = await _read(datasette, workbench.search, query, lemmas, filters) if query else {"results": [], "facets": {}, "total": 0}
+    return await _render(datasette, request, "qcode_search.html", q=query, filters=filters, **result)
+
+
+def _lemmas(query: str) -> list[str]:
+    """Lemmatise the query with the same spaCy pipeline as the index ("taallessen" -> "taalles")."""
+    if not query.strip():
+        return []
+    from pipeline.nlp import load_nlp
+
+    return [t.lemma_ for t in load_nlp()(query.lower()) if not t.is_punct and not t.is_space]
+
+
+async def quote_page(datasette, request):
+    data = await _read(datasette, workbench.quote, request.url_vars["segment_id"])
+    if data is None:
+        raise NotFound("no such segment")
+    codes = await _read(datasette, workbench.codebook_tree)
+    return await _render(datasette, request, "qcode_quote.html", all_codes=codes,
+                         statuses=workbench.QUOTE_STATUSES, **data)
+
+
+async def document_page(datasette, request):
+    data = await _read(datasette, workbench.document, request.url_vars["document_id"], request.args.get("code"))
+    if data is None:
+        raise NotFound("no such document")
+    return await _render(datasette, request, "qcode_document.html", **data)
+
+
+async def documents_page(datasette, request):
+    docs = await _read(datasette, workbench.rows, "select id, title, kind, date, municipality, municipality_type, words from documents order by date, id")
+    return await _render(datasette, request, "qcode_documents.html", documents=docs)
+
+
+async def codebook_page(datasette, request):
+    codes = await _read(datasette, workbench.codebook_tree)
+    return await _render(datasette, request, "qcode_codebook.html", codes=codes)
+
+
+async def findings_page(datasette, request):
+    return await _render(datasette, request, "qcode_findings.html", findings=await _read(datasette, workbench.findings_overview))
+
+
+async def finding_page(datasette, request):
+    data = await _read(datasette, workbench.finding, request.url_vars["finding_id"])
+    if data is None:
+        raise NotFound("no such finding")
+    return await _render(datasette, request, "qcode_finding.html", **data)
+
+
+async def matrix_page(datasette, request):
+    dimension = request.url_vars["dimension"]
+    if dimension not in workbench.MATRIX_DIMENSIONS and dimension != "cooccurrence":
+        raise NotFound("no such matrix")
+    data = await _read(datasette, workbench.matrix, dimension)
+    return await _render(datasette, request, "qcode_matrix.html", dimensions=workbench.MATRIX_DIMENSIONS,
+                         heat=workbench.heat, **data)
+
+
+async def diff_page(datasette, request):
+    return await _render(datasette, request, "qcode_diff.html", **await _read(datasette, workbench.last_run_diff))
+
+
+# ---------------------------------------------------------------- login and writes
+
+
+async def login(datasette, request):
+    users = _config(datasette).get("users") or {}
+    error = None
+    if request.method == "POST":
+        form = await request.post_vars()
+        name, password = form.get("username", ""), form.get("password", "")
+        if name in users and workbench.check_password(password, users[name]):
+            response = Response.redirect(form.get("next") or "/-/qcode")
+            response.set_cookie("ds_actor", datasette.sign({"a": {"id": name, "qcode": True}}, "actor"),
+                                httponly=True, samesite="lax")
+            return response
+        error = "Onbekende gebruiker of verkeerd wachtwoord."
+    return await _render(datasette, request, "qcode_login.html", error=error, next=request.args.get("next", "/-/qcode"))
+
+
+async def logout(datasette, request):
+    response = Response.redirect("/-/qcode")
+    response.set_cookie("ds_actor", "", expires=0)
+    return response
+
+
+def _researcher(request) -> str:
+    actor = request.actor or {}
+    if not actor.get("qcode") or not actor.get("id"):
+        raise Forbidden("log in as a researcher to change codings")
+    return actor["id"]
+
+
+async def _write(datasette, fn, *args):
+    db = _database(datasette)
+    return await db.execute_write_fn(lambda conn: fn(conn, *args), block=True)
+
+
+async def review(datasette, request):
+    coder = _researcher(request)
+    form = await request.post_vars()
+    try:
+        await _write(datasette, workbench.record_decision, form.get("segment_id", ""), form.get("code_id", ""),
+                     form.get("decision", ""), coder, form.get("note", ""))
+    except ValueError as exc:
+        return Response.text(str(exc), status=400)
+    return Response.redirect(f"/-/qcode/quote/{form.get('segment_id')}")
+
+
+async def memo(datasette, request):
+    author = _researcher(request)
+    form = await request.post_vars()
+    try:
+        await _write(datasette, workbench.add_memo, form.get("target_type", ""), form.get("target_id", ""), author, form.get("text", ""))
+    except ValueError as exc:
+        return Response.text(str(exc), status=400)
+    return Response.redirect(form.get("next") or "/-/qcode")
+
+
+async def quote_status(datasette, request):
+    author = _researcher(request)
+    form = await request.post_vars()
+    try:
+        await _write(datasette, workbench.set_quote_status, form.get("segment_id", ""), form.get("status", ""), author)
+    except ValueError as exc:
+        return Response.text(str(exc), status=400)
+    return Response.redirect(f"/-/qcode/quote/{form.get('segment_id')}")
+
+
+# ---------------------------------------------------------------- hooks
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/qcode$", index),
+        (r"^/-/qcode/search$", search_page),
+        (r"^/-/qcode/quote/(?P<segment_id>[0-9a-f]+)$", quote_page),
+        (r"^/-/qcode/document/(?P<document_id>[\w.-]+)$", document_page),
+        (r"^/-/qcode/documents$", documents_page),
+        (r"^/-/qcode/codebook$", codebook_page),
+        (r"^/-/qcode/findings$", findings_page),
+        (r"^/-/qcode/finding/(?P<finding_id>[\w-]+)$", finding_page),
+        (r"^/-/qcode/matrix/(?P<dimension>[a-z_]+)$", matrix_page),
+        (r"^/-/qcode/diff$", diff_page),
+        (r"^/-/qcode/login$", login),
+        (r"^/-/qcode/logout$", logout),
+        (r"^/-/qcode/review$", review),
+        (r"^/-/qcode/memo$", memo),
+        (r"^/-/qcode/status$", quote_status),
+    ]
+
+
+@hookimpl
+def menu_links(datasette, actor):
+    return [{"href": datasette.urls.path("/-/qcode" + ("/" + page if page else "")), "label": f"qcode: {label}"}
+            for page, label in [("", "werkbank")] + PAGES]
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    db = datasette.databases.get(database)
+    if db is None or database == "_internal":
+        return None
+    return CANNED_QUERIES
+
+
+def reattach_replaced_databases(datasette) -> None:
+    """Follow `qcode build`'s atomic replace: when a database file was swapped for a new one,
+    attach the new file (Datasette's open connections still point at the old one)."""
+    for name, db in list(datasette.databases.items()):
+        if name == "_internal" or not db.path:
+            continue
+        try:
+            inode = os.stat(db.path).st_ino
+        except FileNotFoundError:
+            continue
+        known = getattr(db, "_qcode_inode", None)
+        if known is None:
+            db._qcode_inode = inode
+        elif known != inode:
+            fresh = Database(datasette, path=db.path, is_mutable=True)
+            fresh._qcode_inode = inode
+            datasette.remove_database(name)
+            datasette.add_database(fresh, name=name)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def checked(scope, receive, send):
+            if scope.get("type") == "http":
+                reattach_replaced_databases(datasette)
+            await app(scope, receive, send)
+        return checked
+    return wrap
+
+
+@hookimpl
+def startup(datasette):
+    async def warm():
+        # Load the spaCy pipeline now, not on the first search.
+        from pipeline.nlp import load_nlp
+
+        await asyncio.get_running_loop().run_in_executor(None, load_nlp)
+
+    return warm

@@ -88,17 +88,29 @@ def build(corpus_dir, db_path, codebook_path, key_path, quiet):
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port.")
-@click.option("--root-password-hash", envvar="QCODE_PASSWORD_HASH", default=None,
-              help="Enable researcher login (required for a non-local --host). Env: QCODE_PASSWORD_HASH.")
+@click.option("--users", "users_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML file of researcher logins (users: {name: hash}); needed for a non-local --host.")
 @friendly_errors
-def serve(db_path, host, port, root_password_hash):
-    """Serve the database with Datasette and the qcode workbench plugin.
+def serve(db_path, host, port, users_path):
+    """Serve the database with Datasette and the qcode workbench plugin (/-/qcode).
 
-    Example: qcode serve --db db/demo.db --port 8001
+    Example: qcode serve --db db/demo.db --port 8001 --users keys/users.yaml
     """
     from .serve import serve_database
 
-    serve_database(db_path, host=host, port=port, password_hash=root_password_hash)
+    serve_database(db_path, host=host, port=port, users_path=users_path)
+
+
+@cli.command("hash-password", context_settings=CONTEXT)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def hash_password(password):
+    """Print a password hash for the users file of qcode serve --users.
+
+    Example: qcode hash-password   (then add "name: <hash>" under users: in keys/users.yaml)
+    """
+    from datasette_plugins.workbench import hash_password as make_hash
+
+    click.echo(make_hash(password))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -1,0 +1,79 @@
+"""Datasette metadata for a qcode database: titles, descriptions and canned queries.
+
+Canned queries take named parameters; none is built by string formatting.
+"""
+
+from __future__ import annotations
+
+CANNED_QUERIES = {
+    "quotes_for_code": {
+        "title": "Quotes for a code (with sub-codes), with role and municipality type",
+        "sql": """select q.segment_id, q.code_id, q.source, round(q.score, 2) as score, q.role, q.municipality,
+       q.municipality_type, q.kind, q.date, q.text
+from quotes q join codes c on c.id = q.code_id
+where (c.id = :code or c.parent = :code or c.theme = :code)
+  and (:role = '' or q.role = :role)
+  and (:municipality_type = '' or q.municipality_type = :municipality_type)
+order by q.document_id, q.segment_id""",
+        "params": ["code", "role", "municipality_type"],
+    },
+    "code_by_role": {
+        "title": "Code × role: segments per code and role category",
+        "sql": """select sc.code_id, s.role, count(distinct sc.segment_id) as segments
+from segment_codes sc join segments s on s.id = sc.segment_id
+group by sc.code_id, s.role order by sc.code_id, segments desc""",
+    },
+    "code_cooccurrence": {
+        "title": "Code co-occurrence: segments carrying both codes",
+        "sql": """select a.code_id as code_a, b.code_id as code_b, count(distinct a.segment_id) as segments
+from segment_codes a join segment_codes b on a.segment_id = b.segment_id and a.code_id < b.code_id
+group by a.code_id, b.code_id order by segments desc""",
+    },
+    "finding_quotes": {
+        "title": "A finding with the quotes that support it",
+        "sql": """select f.id as finding, f.statement, f.value, f.unit, f.source, fc.code_id, s.role,
+       d.municipality_type, d.kind, s.text, s.id as segment_id
+from findings f
+join finding_codes fc on fc.finding_id = f.id
+join segment_codes sc on sc.code_id = fc.code_id
+join segments s on s.id = sc.segment_id
+join documents d on d.id = s.document_id
+where f.id = :finding
+order by s.role, s.document_id, s.seq""",
+        "params": ["finding"],
+    },
+    "run_diff": {
+        "title": "What a coding run changed, per code (segments gained and lost)",
+        "sql": """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
+left join segments s on s.id = n.segment_id
+where n.run_id = :run_b and not exists (select 1 from run_codings o where o.run_id = :run_a
+  and o.segment_id = n.segment_id and o.code_id = n.code_id)
+union all
+select o.code_id, 'lost', o.segment_id, s.text from run_codings o
+left join segments s on s.id = o.segment_id
+where o.run_id = :run_a and not exists (select 1 from run_codings n where n.run_id = :run_b
+  and n.segment_id = o.segment_id and n.code_id = o.code_id)
+order by 1, 2""",
+        "params": ["run_a", "run_b"],
+    },
+}
+
+
+def build_metadata(database_name: str, users: dict | None = None) -> dict:
+    """Metadata for `datasette serve`: the database's canned queries and the plugin's settings."""
+    return {
+        "title": "qcode: gecodeerde, geanonimiseerde citaten",
+        "description": "Anonymised, coded quotes. Workbench: /-/qcode",
+        "databases": {
+            database_name: {
+                "queries": CANNED_QUERIES,
+                "tables": {
+                    "segments": {"sortable_columns": ["seq", "document_id", "role"],
+                                 "facets": ["role", "document_id"], "searchmode": "raw"},
+                    "codings": {"facets": ["code_id", "source", "theme"]},
+                    "manual_codings": {"facets": ["coder", "decision", "status"]},
+                },
+            }
+        },
+        "plugins": {"qcode": {"database": database_name, "users": users or {}}},
+    }

@@ -1,0 +1,319 @@
+"""Plain functions behind the workbench pages: each takes a sqlite3 connection and returns data.
+
+No Datasette imports here, so every function is unit-tested on a real SQLite file. Corpus text is
+returned raw; templates escape it (Jinja autoescape) and `highlight` escapes every piece itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import sqlite3
+
+from markupsafe import Markup, escape
+
+MATRIX_DIMENSIONS = {
+    "role": ("s.role", "Rol"),
+    "municipality": ("d.municipality", "Gemeente (pseudoniem)"),
+    "municipality_type": ("d.municipality_type", "Type gemeente"),
+    "size_class": ("d.size_class", "Grootteklasse"),
+    "region": ("d.region", "Regio"),
+    "urbanisation": ("d.urbanisation", "Stedelijkheid"),
+    "kind": ("d.kind", "Soort document"),
+}
+DECISIONS = ("confirm", "reject", "add")
+QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
+
+
+def rows(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
+    conn.row_factory = sqlite3.Row
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def highlight(text: str, spans: list[list[int]] | None, colour: str = "#ffe066") -> Markup:
+    """Segment text with rule spans marked; every piece of corpus text is escaped."""
+    spans = sorted({(s, e) for s, e in (spans or []) if 0 <= s < e <= len(text)})
+    out, cursor = [], 0
+    for start, end in spans:
+        if start < cursor:
+            continue
+        out.append(escape(text[cursor:start]))
+        out.append(Markup('<mark style="background:%s">%s</mark>') % (colour, escape(text[start:end])))
+        cursor = end
+    out.append(escape(text[cursor:]))
+    return Markup("").join(out)
+
+
+def codes_by_id(conn) -> dict[str, dict]:
+    return {c["id"]: c for c in rows(conn, "select * from codes order by sort")}
+
+
+def segment_codes(conn, segment_ids: list[str]) -> dict[str, list[dict]]:
+    if not segment_ids:
+        return {}
+    marks = ",".join("?" * len(segment_ids))
+    out: dict[str, list[dict]] = {}
+    for row in rows(conn, f"""select sc.*, c.colour, c.label, c.parent from segment_codes sc
+                             join codes c on c.id = sc.code_id where sc.segment_id in ({marks})
+                             order by c.sort""", segment_ids):
+        row["spans"] = json.loads(row["spans"]) if row.get("spans") else []
+        out.setdefault(row["segment_id"], []).append(row)
+    return out
+
+
+def quote(conn, segment_id: str) -> dict | None:
+    """A segment with its document, neighbours, codes, rule spans, findings, memos and review state."""
+    found = rows(conn, """select s.*, d.title, d.kind, d.date, d.municipality, d.municipality_type,
+                          d.size_class, d.region, d.urbanisation from segments s join documents d
+                          on d.id = s.document_id where s.id = ?""", [segment_id])
+    if not found:
+        return None
+    segment = found[0]
+    codes = segment_codes(conn, [segment_id]).get(segment_id, [])
+    spans = [span for c in codes for span in c["spans"]]
+    context = rows(conn, "select id, seq, speaker, role, text from segments where document_id = ? and seq between ? and ? order by seq",
+                   [segment["document_id"], segment["seq"] - 1, segment["seq"] + 1])
+    return {
+        "segment": segment, "codes": codes, "html": highlight(segment["text"], spans),
+        "context": context,
+        "findings": rows(conn, """select distinct f.* from findings f join finding_codes fc on fc.finding_id = f.id
+                                  join segment_codes sc on sc.code_id = fc.code_id where sc.segment_id = ? order by f.id""", [segment_id]),
+        "manual": rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id]),
+        "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),
+        "status": (rows(conn, "select status from quote_status where segment_id = ?", [segment_id]) or [{"status": ""}])[0]["status"],
+    }
+
+
+def document(conn, document_id: str, code: str | None = None) -> dict | None:
+    found = rows(conn, "select * from documents where id = ?", [document_id])
+    if not found:
+        return None
+    segments = rows(conn, "select * from segments where document_id = ? order by seq", [document_id])
+    codes = segment_codes(conn, [s["id"] for s in segments])
+    for s in segments:
+        s["codes"] = codes.get(s["id"], [])
+        s["html"] = highlight(s["text"], [span for c in s["codes"] for span in c["spans"]])
+        s["shown"] = not code or any(c["code_id"] == code or c.get("parent") == code for c in s["codes"])
+    coded = [s["id"] for s in segments if s["codes"] and s["shown"]]
+    for s in segments:
+        later = [i for i in coded if segments_index(segments, i) > s["seq"]]
+        s["next_coded"] = later[0] if later else None
+    return {"document": found[0], "segments": segments, "code": code, "codes_present": sorted({c["code_id"] for cs in codes.values() for c in cs})}
+
+
+def segments_index(segments: list[dict], segment_id: str) -> int:
+    for s in segments:
+        if s["id"] == segment_id:
+            return s["seq"]
+    return -1
+
+
+def codebook_tree(conn) -> list[dict]:
+    counts = {r["code_id"]: r["n"] for r in rows(conn, "select code_id, count(distinct segment_id) as n from segment_codes group by code_id")}
+    codes = rows(conn, "select * from codes order by sort")
+    for c in codes:
+        c["count"] = counts.get(c["id"], 0)
+        c["examples"] = json.loads(c["examples"] or "[]")
+        c["rules"] = json.loads(c["rules"] or "[]")
+    return codes
+
+
+def finding(conn, finding_id: str) -> dict | None:
+    found = rows(conn, "select * from findings where id = ?", [finding_id])
+    if not found:
+        return None
+    codes = [r["code_id"] for r in rows(conn, "select code_id from finding_codes where finding_id = ?", [finding_id])]
+    marks = ",".join("?" * len(codes)) or "''"
+    quotes = rows(conn, f"""select distinct s.id, s.text, s.role, s.document_id, d.kind, d.municipality,
+                            d.municipality_type, sc.code_id from segment_codes sc
+                            join codes c on c.id = sc.code_id
+                            join segments s on s.id = sc.segment_id join documents d on d.id = s.document_id
+                            where sc.code_id in ({marks}) and s.role not in ('interviewer')
+                            order by s.role, s.document_id, s.seq""", codes)
+    by_segment: dict[str, dict] = {}
+    for q in quotes:
+        entry = by_segment.setdefault(q["id"], {**q, "codes": []})
+        entry["codes"].append(q["code_id"])
+    groups: dict[str, list] = {}
+    for q in by_segment.values():
+        groups.setdefault(q["role"] or "onbekend", []).append(q)
+    roles = sorted(groups)
+    triangulation = {
+        "roles": roles,
+        "municipalities": sorted({q["municipality"] for q in by_segment.values() if q["municipality"]}),
+        "kinds": sorted({q["kind"] for q in by_segment.values() if q["kind"]}),
+        "quotes": len(by_segment),
+    }
+    return {"finding": found[0], "codes": codes, "groups": groups, "triangulation": triangulation,
+            "weak": len([r for r in roles if r not in ("notulen", "onbekend")]) < 2,
+            "memos": rows(conn, "select * from memos where target_type = 'finding' and target_id = ? order by created", [finding_id])}
+
+
+def findings_overview(conn) -> list[dict]:
+    out = []
+    for f in rows(conn, "select * from findings order by id"):
+        detail = finding(conn, f["id"])
+        f["quotes"] = detail["triangulation"]["quotes"]
+        f["roles"] = len(detail["triangulation"]["roles"])
+        f["weak"] = detail["weak"]
+        out.append(f)
+    return out
+
+
+def matrix(conn, dimension: str) -> dict:
+    """Counts of coded segments per code and attribute value (or per code pair for co-occurrence)."""
+    codes = rows(conn, "select id, label, colour, parent from codes order by sort")
+    if dimension == "cooccurrence":
+        data = rows(conn, """select a.code_id as row, b.code_id as col, count(distinct a.segment_id) as n
+                             from segment_codes a join segment_codes b on a.segment_id = b.segment_id
+                             and a.code_id != b.code_id group by 1, 2""")
+        columns = [c["id"] for c in codes]
+    else:
+        expression = MATRIX_DIMENSIONS[dimension][0]
+        data = rows(conn, f"""select sc.code_id as row, coalesce({expression}, 'onbekend') as col,
+                              count(distinct sc.segment_id) as n from segment_codes sc
+                              join segments s on s.id = sc.segment_id join documents d on d.id = s.document_id
+                              group by 1, 2""")
+        columns = sorted({r["col"] for r in data})
+    cells = {(r["row"], r["col"]): r["n"] for r in data}
+    peak = max(cells.values(), default=1)
+    return {"dimension": dimension, "codes": codes, "columns": columns, "cells": cells, "peak": peak}
+
+
+def heat(n: int, peak: int) -> str:
+    """Cell background: white to deep blue by share of the largest cell."""
+    share = n / peak if peak else 0
+    return f"rgba(31, 119, 180, {0.08 + 0.82 * share:.2f})" if n else "transparent"
+
+
+def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100) -> dict:
+    """Full-text search over segment text and lemmas, with facets by code, role, type and source."""
+    terms = [t for t in re.findall(r"\w+", query.lower())]
+    if not terms:
+        return {"results": [], "facets": {}, "total": 0}
+    match = " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
+    where, params = ["segments_fts match ?"], [match]
+    for column, key in (("s.role", "role"), ("d.municipality_type", "municipality_type")):
+        if filters.get(key):
+            where.append(f"{column} = ?")
+            params.append(filters[key])
+    if filters.get("code"):
+        where.append("s.id in (select segment_id from segment_codes where code_id = ? or theme = ?)")
+        params += [filters["code"], filters["code"]]
+    if filters.get("source"):
+        where.append("s.id in (select segment_id from segment_codes where source = ?)")
+        params.append(filters["source"])
+    base = f"""from segments_fts join segments s on s.rowid = segments_fts.rowid
+               join documents d on d.id = s.document_id where {' and '.join(where)}"""
+    results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by rank limit ?", params + [limit])
+    codes = segment_codes(conn, [r["id"] for r in results])
+    for r in results:
+        r["codes"] = codes.get(r["id"], [])
+        r["html"] = _mark_terms(r["text"], terms, lemmas)
+    facets = {
+        "code": rows(conn, f"select sc.code_id as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
+        "role": rows(conn, f"select s.role as value, count(*) as n {base} group by 1 order by n desc", params),
+        "municipality_type": rows(conn, f"select d.municipality_type as value, count(*) as n {base} group by 1 order by n desc", params),
+        "source": rows(conn, f"select sc.source as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
+    }
+    total = rows(conn, f"select count(*) as n {base}", params)[0]["n"]
+    return {"results": results, "facets": facets, "total": total}
+
+
+def _mark_terms(text: str, terms: list[str], lemmas: list[str]) -> Markup:
+    stems = sorted({t for t in terms + (lemmas or []) if len(t) >= 3}, key=len, reverse=True)
+    spans = []
+    for stem in stems:
+        for m in re.finditer(r"\b" + re.escape(stem[:max(3, len(stem) - 2)]) + r"\w*", text, re.IGNORECASE):
+            spans.append([m.start(), m.end()])
+    return highlight(text, spans, "#b3e5fc")
+
+
+def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> dict:
+    runs = [r["id"] for r in rows(conn, "select id from runs order by id")]
+    if run_a is None:
+        if len(runs) < 2:
+            return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1] if runs else None}
+        run_a, run_b = runs[-2], runs[-1]
+    data = rows(conn, """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
+        left join segments s on s.id = n.segment_id where n.run_id = ? and not exists (select 1 from run_codings o
+        where o.run_id = ? and o.segment_id = n.segment_id and o.code_id = n.code_id)
+        union all select o.code_id, 'lost', o.segment_id, s.text from run_codings o left join segments s on s.id = o.segment_id
+        where o.run_id = ? and not exists (select 1 from run_codings n where n.run_id = ? and n.segment_id = o.segment_id
+        and n.code_id = o.code_id) order by 1, 2""", [run_b, run_a, run_a, run_b])
+    codes: dict[str, dict] = {}
+    for r in data:
+        codes.setdefault(r["code_id"], {"gained": [], "lost": []})[r["change"]].append(r)
+    return {"runs": runs, "run_a": run_a, "run_b": run_b, "codes": codes}
+
+
+# ---------------------------------------------------------------- writes (logged-in researchers only)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def record_decision(conn, segment_id: str, code_id: str, decision: str, coder: str, note: str = "") -> dict:
+    """Store a researcher's confirm / reject / add as a manual coding (survives every rebuild)."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}")
+    segment = rows(conn, "select id, document_id, text from segments where id = ?", [segment_id])
+    if not segment or not rows(conn, "select id from codes where id = ?", [code_id]):
+        raise ValueError("unknown segment or code")
+    row = {
+        "id": hashlib.sha1(f"workbench\x1f{segment_id}\x1f{code_id}\x1f{coder}".encode()).hexdigest()[:16],
+        "segment_id": segment_id, "document_id": segment[0]["document_id"], "code_id": code_id, "coder": coder,
+        "decision": decision, "created": now(), "origin": "workbench", "anchor_text": segment[0]["text"][:200],
+        "status": "anchored", "note": note or None,
+    }
+    conn.execute("""insert or replace into manual_codings (id, segment_id, document_id, code_id, coder, decision,
+                    created, origin, anchor_text, status, note) values (:id, :segment_id, :document_id, :code_id,
+                    :coder, :decision, :created, :origin, :anchor_text, :status, :note)""", row)
+    conn.commit()
+    return row
+
+
+def add_memo(conn, target_type: str, target_id: str, author: str, text: str) -> dict:
+    if target_type not in ("segment", "code", "finding") or not text.strip():
+        raise ValueError("a memo needs a target (segment, code or finding) and text")
+    row = {"id": hashlib.sha1(f"{target_type}\x1f{target_id}\x1f{author}\x1f{now()}\x1f{text}".encode()).hexdigest()[:16],
+           "target_type": target_type, "target_id": target_id, "author": author, "created": now(), "text": text.strip()}
+    conn.execute("insert or replace into memos (id, target_type, target_id, author, created, text) values "
+                 "(:id, :target_type, :target_id, :author, :created, :text)", row)
+    conn.commit()
+    return row
+
+
+def set_quote_status(conn, segment_id: str, status: str, author: str) -> None:
+    if status not in QUOTE_STATUSES:
+        raise ValueError(f"status must be one of {QUOTE_STATUSES}")
+    text = rows(conn, "select text from segments where id = ?", [segment_id])
+    if not text:
+        raise ValueError("unknown segment")
+    conn.execute("insert or replace into quote_status (segment_id, status, updated_by, updated, anchor_text) values (?, ?, ?, ?, ?)",
+                 [segment_id, status, author, now(), text[0]["text"][:200]])
+    conn.commit()
+
+
+# ---------------------------------------------------------------- passwords
+
+
+def hash_password(password: str, salt: str | None = None, iterations: int = 200_000) -> str:
+    salt = salt or hashlib.sha256(dt.datetime.now().isoformat().encode()).hexdigest()[:16]
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations).hex()
+    return f"pbkdf2_sha256${iterations}${salt}${digest}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        algorithm, iterations, salt, digest = stored.split("$")
+    except (ValueError, AttributeError):
+        return False
+    if algorithm != "pbkdf2_sha256":
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations)).hex()
+    return hmac.compare_digest(candidate, digest)

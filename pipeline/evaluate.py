@@ -1,0 +1,119 @@
+"""`qcode evaluate`, `qcode gold` and `qcode agreement`: how well coding agrees with people."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import sqlite_utils
+
+from .agreement import compare_codings, disagreements
+from .codebook import load_codebook
+from .coding import cross_validate, with_themes
+from .errors import QcodeError
+
+
+def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5) -> dict:
+    """K-fold cross-validation of rules + classifier on gold items {"id", "text", "codes"}."""
+    codebook = load_codebook(codebook_path)
+    if len(items) < folds * 4:
+        raise QcodeError(f"{len(items)} gold items is too few for {folds}-fold cross-validation")
+    for item in items:
+        unknown = [c for c in item["codes"] if c not in codebook.by_id]
+        if unknown:
+            raise QcodeError(f"gold item {item.get('id')!r}: unknown codes {unknown} (not in {codebook_path})")
+    texts = [item["text"] for item in items]
+    gold = [with_themes(codebook, set(item["codes"])) for item in items]
+    predicted = cross_validate(codebook, texts, gold, folds)
+    all_codes = [c.id for c in codebook.codes]
+    sub_codes = [c.id for c in codebook.codes if c.parent]
+    return {
+        "folds": folds, "items": len(items),
+        "all": compare_codings(gold, predicted, all_codes),
+        "themes": compare_codings(gold, predicted, codebook.themes),
+        "sub_codes": compare_codings(gold, predicted, sub_codes),
+    }
+
+
+def _fmt(value: float) -> str:
+    return "  n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:5.2f}"
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{report['folds']}-fold cross-validation on {report['items']} gold segments (rules + classifier)",
+             "", f"{'code':<32}{'n':>5}{'P':>7}{'R':>7}{'F1':>7}{'kappa':>7}{'alpha':>7}"]
+    for code, m in report["all"]["per_code"].items():
+        lines.append(f"{code:<32}{m['support']:>5}{_fmt(m['precision']):>7}{_fmt(m['recall']):>7}"
+                     f"{_fmt(m['f1']):>7}{_fmt(m['kappa']):>7}{_fmt(m['alpha']):>7}")
+    themes, subs = report["themes"], report["sub_codes"]
+    kappas = [m["kappa"] for m in themes["per_code"].values()]
+    lines += ["",
+              f"themes:    micro-F1 {themes['micro_f1']:.3f}  macro-F1 {themes['macro_f1']:.3f}  "
+              f"kappa min {min(kappas):.3f} mean {sum(kappas) / len(kappas):.3f}  alpha {themes['alpha_all']:.3f}",
+              f"sub-codes: micro-F1 {subs['micro_f1']:.3f}  macro-F1 {subs['macro_f1']:.3f}  alpha {subs['alpha_all']:.3f}",
+              f"all codes: micro-F1 {report['all']['micro_f1']:.3f}  macro-F1 {report['all']['macro_f1']:.3f}  "
+              f"Krippendorff's alpha {report['all']['alpha_all']:.3f}"]
+    return "\n".join(lines)
+
+
+def _manual_rows(db_path: Path):
+    if not Path(db_path).exists():
+        raise QcodeError(f"{db_path}: no such database; run qcode build first")
+    db = sqlite_utils.Database(str(db_path))
+    return db, list(db.query(
+        "select m.segment_id, m.code_id, m.coder, m.decision, s.text from manual_codings m "
+        "join segments s on s.id = m.segment_id where m.status = 'anchored' order by s.document_id, s.seq"))
+
+
+def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
+    """Manual codings as gold items (anonymised text), one per segment a coder read."""
+    _, rows = _manual_rows(db_path)
+    items: dict[str, dict] = {}
+    for row in rows:
+        if coder and row["coder"] != coder:
+            continue
+        item = items.setdefault(row["segment_id"], {"id": row["segment_id"], "text": row["text"], "codes": []})
+        if row["decision"] in ("add", "confirm") and row["code_id"] and row["code_id"] not in item["codes"]:
+            item["codes"].append(row["code_id"])
+    return list(items.values())
+
+
+def coder_agreement(db_path: Path, coder_a: str, coder_b: str) -> dict:
+    db, rows = _manual_rows(db_path)
+    codebook_codes = [r["id"] for r in db.query("select id from codes order by sort")]
+    parents = {r["id"]: r["parent"] for r in db.query("select id, parent from codes")}
+    sets: dict[str, dict[str, set]] = {coder_a: {}, coder_b: {}}
+    for row in rows:
+        if row["coder"] in sets:
+            codes = sets[row["coder"]].setdefault(row["segment_id"], set())
+            if row["decision"] in ("add", "confirm") and row["code_id"]:
+                code = row["code_id"]
+                while code:
+                    codes.add(code)
+                    code = parents.get(code)
+    for coder in (coder_a, coder_b):
+        if not sets[coder]:
+            known = sorted({r["coder"] for r in rows})
+            raise QcodeError(f"coder {coder!r} has no codings in {db_path}; coders: {', '.join(known)}")
+    common = sorted(set(sets[coder_a]) & set(sets[coder_b]))
+    if not common:
+        raise QcodeError(f"{coder_a} and {coder_b} coded no segment in common")
+    a = [sets[coder_a][s] for s in common]
+    b = [sets[coder_b][s] for s in common]
+    report = compare_codings(a, b, codebook_codes)
+    report["coders"] = [coder_a, coder_b]
+    report["disagreements"] = disagreements(common, a, b)
+    return report
+
+
+def format_agreement(report: dict) -> str:
+    a, b = report["coders"]
+    lines = [f"Agreement {a} vs {b} on {report['segments']} segments (per segment and code)", "",
+             f"{'code':<32}{'n_a':>5}{'%agree':>8}{'kappa':>7}{'alpha':>7}"]
+    for code, m in report["per_code"].items():
+        lines.append(f"{code:<32}{m['support']:>5}{m['agreement'] * 100:>7.1f}%{_fmt(m['kappa']):>7}{_fmt(m['alpha']):>7}")
+    lines += ["", f"Krippendorff's alpha over all codes: {report['alpha_all']:.3f}",
+              f"{len(report['disagreements'])} segments with disagreements:"]
+    for item in report["disagreements"][:50]:
+        lines.append(f"  {item['segment']}: only {a}: {', '.join(item['only_a']) or '-'}; only {b}: {', '.join(item['only_b']) or '-'}")
+    return "\n".join(lines)
