@@ -213,10 +213,21 @@ def _read_lines(path: Path) -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
-def _deduce_src() -> Path:
+def _import_deduce():
+    """Import deduce without letting it reconfigure the root logger (it switches on DEBUG output)."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     import deduce
 
-    return Path(deduce.__file__).parent / "data" / "lookup" / "src"
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    return deduce
+
+
+def _deduce_src() -> Path:
+    return Path(_import_deduce().__file__).parent / "data" / "lookup" / "src"
 
 
 @functools.lru_cache(maxsize=1)
@@ -230,6 +241,13 @@ def load_dutch_words() -> frozenset:
     with gzip.open(table, "rt", encoding="utf-8") as handle:
         lookup = json.load(handle)
     words = {w.lower() for w in lookup} | {w.lower() for w in lookup.values()}
+    # spaCy's table lacks many everyday forms ("goede", "vanuit", "bent"): add the 60,000 most
+    # frequent Dutch words (wordfreq). Names and places among them are taken out in _base_lists.
+    from wordfreq import top_n_list, zipf_frequency
+
+    # Only frequent words (Zipf >= 4): rarer entries of a frequency list are mostly names and
+    # foreign places ("aleppo" 3.8, "kabul" 3.2), which must stay detectable.
+    words.update(w for w in top_n_list("nl", 30000) if zipf_frequency(w, "nl") >= 4.0)
     src = _deduce_src() / "whitelist"
     for name in ("lst_common_word", "lst_stop_word"):
         words.update(w.lower() for w in _read_lines(src / name / "items.txt"))
@@ -255,8 +273,18 @@ def _base_lists() -> tuple:
                         foreign.add(fold(token))
     # spaCy's lookup table also holds many names ("mehari"): a name from our curated lists counts as a
     # Dutch word only when the exclusions list says it is one.
-    dutch = frozenset(dutch - (foreign - ambiguous))
+    from wordfreq import zipf_frequency
+
+    common = {w.lower() for sub in ("lst_common_word", "lst_stop_word")
+              for w in _read_lines(_deduce_src() / "whitelist" / sub / "items.txt")}
     deduce_names = _deduce_src() / "names"
+    dutch_names = {fold(n) for sub in ("lst_first_name", "lst_surname") for n in _read_lines(deduce_names / sub / "items.txt")}
+    # A frequency list holds names and places too ("mohammed", "tilburg"): they are no Dutch words
+    # for us, unless deduce's common-word list or our exclusions say they are.
+    not_words = {n for n in foreign - ambiguous if n not in common and zipf_frequency(n, "nl") < 4.5}
+    not_words |= {n for n in dutch_names if n not in common and zipf_frequency(n, "nl") < 4.0}
+    not_words |= {fold(p) for p in _raw_place_names() if " " not in p and "-" not in p and fold(p) not in common}
+    dutch = frozenset(dutch - not_words)
     first.update(fold(n) for n in _read_lines(deduce_names / "lst_first_name" / "items.txt") if len(n) >= 3)
     surnames.update(fold(n) for n in _read_lines(deduce_names / "lst_surname" / "items.txt") if len(n) >= 3)
     ambiguous.update(n for n in first | surnames if n in dutch)
@@ -264,12 +292,17 @@ def _base_lists() -> tuple:
     return dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places)
 
 
-def _place_names(dutch: frozenset) -> tuple[dict, set]:
+def _raw_place_names() -> set[str]:
     src = _deduce_src() / "locations" / "lst_placename"
     names = set()
     for sub in ("lst_municipality", "lst_residence"):
         names.update(_read_lines(src / sub / "items.txt"))
     names.update(_read_lines(_data_path("places_extra.txt")))
+    return names
+
+
+def _place_names(dutch: frozenset) -> tuple[dict, set]:
+    names = _raw_place_names()
     places: dict = {}
     ambiguous = set()
     common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
@@ -282,7 +315,7 @@ def _place_names(dutch: frozenset) -> tuple[dict, set]:
         places[tokens] = name
         if len(tokens) == 1 and tokens[0] in dutch:
             ambiguous.add(tokens)
-        for form in _adjectival_forms(name) if len(tokens) == 1 and tokens not in ambiguous else ():
+        for form in _adjectival_forms(name) if len(tokens) == 1 else ():
             key = (fold(form),)
             if form.lower() not in common and key not in places and (form.lower() not in dutch or form.endswith("se")):
                 places[key] = name
@@ -361,10 +394,13 @@ def load_corpus_settings(corpus_dir: Path) -> dict:
 def _deduce():
     import logging
 
-    import deduce
-
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
-    return deduce.Deduce()
+    deduce = _import_deduce()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    model = deduce.Deduce()
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    return model
 
 
 def warm_up() -> None:
@@ -582,7 +618,7 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     previous = tokens[i - 1][2].lower() if i > 0 else ""
     if not first[0].isupper():
         # "in alphen aan den rijn": a lower-case multi-word place only after a place preposition.
-        return length > 1 and previous in PLACE_CONTEXT
+        return length > 1 and previous in PLACE_CONTEXT and first not in ("het", "de", "'t", "een")
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
@@ -719,8 +755,8 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
 
 def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
-    if entity.label not in NUMBERED or entity.source == "force_remove":
-        return entity
+    if entity.label not in NUMBERED or entity.source in ("force_remove", "places"):
+        return entity   # exact list matches need no trimming
     words = list(WORD.finditer(text, entity.start, entity.end))
     def droppable(word: str, leading: bool) -> bool:
         if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and TITLE_WORD.fullmatch(word))):
@@ -763,6 +799,8 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
     words = WORD.findall(entity.text)
     if entity.source == "deduce" and len(words) == 1 and words[0].lower() in lists.dutch_words and _is_plain_word(words[0], lists):
         return True
+    if entity.source == "deduce" and entity.text.islower() and all(w in load_dutch_words() for w in words):
+        return True   # "het noorden"
     return bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words)
 
 
@@ -1010,8 +1048,8 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
         canonical, index = canonical_text(text)
         extra = names.find(canonical, [])
         extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], True, e.source) for e in extra]
-        entities = merge_entities(first_pass[doc_id] + extra, text)
-        results[doc_id] = apply_pseudonyms(text, entities, key)
+        entities = [_tidy(e, text, lists) for e in merge_entities(first_pass[doc_id] + extra, text)]
+        results[doc_id] = apply_pseudonyms(text, [e for e in entities if e is not None], key)
     return results
 
 

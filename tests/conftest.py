@@ -1,0 +1,84 @@
+"""Shared fixtures: a real demo database built once per session, and a real Datasette server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = ROOT / "corpus" / "demo"
+CODEBOOK = ROOT / "codebook.yaml"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory) -> Path:
+    """A copy of the demo corpus and codebook in a temporary project folder (db/ and keys/ inside)."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(DEMO_CORPUS, root / "corpus" / "demo")
+    shutil.copy(CODEBOOK, root / "codebook.yaml")
+    (root / "db").mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_workspace) -> Path:
+    """The demo database, built with the library call the CLI uses."""
+    from pipeline.build import build
+
+    db_path = demo_workspace / "db" / "demo.db"
+    build(demo_workspace / "corpus" / "demo", db_path, demo_workspace / "codebook.yaml")
+    return db_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def users_file(demo_workspace) -> Path:
+    from datasette_plugins.workbench import hash_password
+
+    path = demo_workspace / "keys" / "users.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(demo_db, users_file):
+    """`qcode serve` as a real server process on a free port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--db", str(demo_db), "--port", str(port),
+         "--users", str(users_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/-/qcode", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError("qcode serve did not start: " + process.stdout.read().decode()[-2000:])
+    yield base
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()

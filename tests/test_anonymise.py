@@ -1,0 +1,389 @@
+"""pipeline/anonymise.py: every recogniser on real Dutch sentences, with the real lists and deduce.
+
+The lists and deduce load once per module (about 10 s); every test then runs the full anonymiser.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import stat
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from pipeline.anonymise import (
+    PseudonymKey, anonymise_corpus, anonymise_text, find_entities, key_path_for, load_corpus_settings,
+    load_key, load_lists, review_items, save_key,
+)
+from pipeline.errors import QcodeError
+
+
+@pytest.fixture(scope="module")
+def lists():
+    yield load_lists()
+    # deduce and the lists are millions of objects; without this the garbage collector walks them
+    # all again at interpreter exit, which adds about 13 s to every run that loaded them.
+    gc.freeze()
+
+
+def anonymised(text: str, lists) -> str:
+    return anonymise_text(text, lists).text
+
+
+def detections(text: str, lists) -> list[tuple[str, str]]:
+    return [(e.label, e.text) for e in anonymise_text(text, lists).entities]
+
+
+# ---------------------------------------------------------------- patterns
+
+
+@pytest.mark.parametrize("text, expected, entity", [
+    ("Bel me op 06-12345678 als het niet lukt.",
+     "Bel me op [TELEFOON] als het niet lukt.", ("PHONE", "06-12345678")),
+    ("Mijn nummer is +31 6 1234 5678, bel gerust.",
+     "Mijn nummer is [TELEFOON], bel gerust.", ("PHONE", "+31 6 1234 5678")),
+    ("Het kantoor heeft nummer 071-5123456 voor vragen.",
+     "Het kantoor heeft nummer [TELEFOON] voor vragen.", ("PHONE", "071-5123456")),
+    ("Mail naar a.jansen@gemeente-voorbeeld.nl voor het verslag.",
+     "Mail naar [EMAIL] voor het verslag.", ("EMAIL", "a.jansen@gemeente-voorbeeld.nl")),
+    ("Kijk op https://www.taalschool-voorbeeld.nl/aanmelden voor de info.",
+     "Kijk op [URL] voor de info.", ("URL", "https://www.taalschool-voorbeeld.nl/aanmelden")),
+    # 123456782 passes the elfproef: 9*1+8*2+7*3+6*4+5*5+4*6+3*7+2*8 - 2 = 154 = 14*11
+    ("Zijn nummer is 123456782 volgens het dossier.",
+     "Zijn nummer is [ID-NUMMER] volgens het dossier.", ("ID_NUMBER", "123456782")),
+    # 123456789 fails the elfproef; "BSN" before it is enough, and the comma is no part of it
+    ("BSN 123456789, staat in het systeem.",
+     "BSN [ID-NUMMER], staat in het systeem.", ("ID_NUMBER", "123456789")),
+    ("Zijn V-nummer: 1234567890 staat op de brief.",
+     "Zijn V-nummer: [ID-NUMMER] staat op de brief.", ("ID_NUMBER", "1234567890")),
+    ("Ze is geboren op 3 mei 1988 en woont hier sinds 2019.",
+     "Ze is geboren op [GEBOORTEDATUM] en woont hier sinds 2019.", ("DATE_OF_BIRTH", "3 mei 1988")),
+    ("Zijn geboortedatum: 12-04-1990.",
+     "Zijn geboortedatum: [GEBOORTEDATUM].", ("DATE_OF_BIRTH", "12-04-1990")),
+])
+def test_pattern_recognisers(lists, text, expected, entity):
+    result = anonymise_text(text, lists)
+    assert result.text == expected
+    assert [(e.label, e.text) for e in result.entities] == [entity]
+
+
+def test_street_address_with_postcode(lists):
+    text = "Hij woont op de Kerkstraat 12, 2311 AB Leiden sinds vorig jaar."
+    result = anonymise_text(text, lists)
+    assert result.text == "Hij woont op [ADRES] sinds vorig jaar."
+    [entity] = result.entities
+    assert entity.label == "ADDRESS"
+    assert entity.text.endswith("Kerkstraat 12, 2311 AB Leiden")
+    assert text[entity.start:entity.end] == entity.text
+
+
+@pytest.mark.parametrize("text", [
+    "Het overleg was op 14 maart 2023 in het gemeentehuis.",   # a meeting date is no identifier
+    "Hij is 32 jaar en wil graag werken.",                     # nor is an age
+    "Het budget was 250000000 euro.",                          # 9 digits failing the elfproef, no BSN context
+])
+def test_non_identifying_numbers_kept(lists, text):
+    result = anonymise_text(text, lists)
+    assert (result.text, result.entities) == (text, [])
+
+
+# ---------------------------------------------------------------- persons
+
+
+@pytest.mark.parametrize("text, expected, names", [
+    ("Ik sprak gisteren met Tesfay Gebremedhin over zijn opleiding.",
+     "Ik sprak gisteren met [PERSOON-1] over zijn opleiding.", ["Tesfay Gebremedhin"]),
+    ("Ik sprak gisteren met Mohammed Al-Khatib over zijn opleiding.",
+     "Ik sprak gisteren met [PERSOON-1] over zijn opleiding.", ["Mohammed Al-Khatib"]),
+    ("ik sprak gisteren met ahmad hassan over zijn opleiding.",
+     "ik sprak gisteren met [PERSOON-1] over zijn opleiding.", ["ahmad hassan"]),
+    ("De brief ging naar A. Yılmaz op het oude adres.",
+     "De brief ging naar [PERSOON-1] op het oude adres.", ["A. Yılmaz"]),
+    ("Ik heb meneer Haddad gebeld.", "Ik heb meneer [PERSOON-1] gebeld.", ["Haddad"]),
+    ("Daarna kwam Mw. Van den Heuvel binnen.", "Daarna kwam Mw. [PERSOON-1] binnen.", ["Van den Heuvel"]),
+    ("Gisteren kwam mijn neef Yonas ook mee naar de les.",
+     "Gisteren kwam mijn neef [PERSOON-1] ook mee naar de les.", ["Yonas"]),
+    ("De nieuwe deelnemer, hij heet Dawit, komt uit Eritrea.",
+     "De nieuwe deelnemer, hij heet [PERSOON-1], komt uit Eritrea.", ["Dawit"]),
+    ("محمد zegt dat hij wil werken.", "[PERSOON-1] zegt dat hij wil werken.", ["محمد"]),
+])
+def test_person_recognisers(lists, text, expected, names):
+    result = anonymise_text(text, lists)
+    assert result.text == expected
+    assert [(e.label, e.text) for e in result.entities] == [("PERSON", name) for name in names]
+
+
+@pytest.mark.xfail(reason="BUG: after a title the capitalised tussenvoegsel is dropped from the name "
+                          "('mw. De Vries' -> 'mw. De [PERSOON-1]'); the gold file removes the whole "
+                          "surname ('Mw. Van den Heuvel' -> 'Van den Heuvel')", strict=True)
+def test_title_with_capitalised_tussenvoegsel(lists):
+    assert anonymised("Ik heb mw. De Vries gebeld.", lists) == "Ik heb mw. [PERSOON-1] gebeld."
+
+
+def test_speaker_labels_names_removed_roles_kept(lists):
+    text = ("Amal: Ik wil graag verpleegkundige worden.\n\n"
+            "Tolk: Ze wil verpleegkundige worden.\n\n"
+            "Klantmanager: Dat kan via een opleiding.")
+    result = anonymise_text(text, lists)
+    assert result.text == ("[PERSOON-1]: Ik wil graag verpleegkundige worden.\n\n"
+                           "Tolk: Ze wil verpleegkundige worden.\n\n"
+                           "Klantmanager: Dat kan via een opleiding.")
+    assert [(e.label, e.text, e.source) for e in result.entities] == [("PERSON", "Amal", "speaker")]
+
+
+# ---------------------------------------------------------------- organisations and places
+
+
+@pytest.mark.parametrize("text, expected, entity", [
+    ("Ze volgt les bij Taalschool De Brug in het centrum.",
+     "Ze volgt les bij [ORGANISATIE-1] in het centrum.", ("ORGANISATION", "Taalschool De Brug")),
+    ("Hij werkt nu bij Metaalbedrijf Van Dijk B.V. als lasser.",
+     "Hij werkt nu bij [ORGANISATIE-1] als lasser.", ("ORGANISATION", "Metaalbedrijf Van Dijk B.V.")),
+    ("De begeleiding loopt via Stichting Vluchtelingenwerk Oost sinds januari.",
+     "De begeleiding loopt via [ORGANISATIE-1] sinds januari.",
+     ("ORGANISATION", "Stichting Vluchtelingenwerk Oost")),
+    ("Ze woont nu in Tilburg bij haar zus.",
+     "Ze woont nu in [GEMEENTE-1] bij haar zus.", ("MUNICIPALITY_OR_TOWN", "Tilburg")),
+    ("De Tilburgse aanpak werkt goed.", "De [GEMEENTE-1] aanpak werkt goed.", ("MUNICIPALITY_OR_TOWN", "Tilburgse")),
+    ("De Emmense klantmanagers doen het anders.",
+     "De [GEMEENTE-1] klantmanagers doen het anders.", ("MUNICIPALITY_OR_TOWN", "Emmense")),
+    ("Hij woont in Sas van Gent sinds de zomer.",
+     "Hij woont in [GEMEENTE-1] sinds de zomer.", ("MUNICIPALITY_OR_TOWN", "Sas van Gent")),
+    ("Hij zat eerst in het azc Budel en toen in een noodopvang.",
+     "Hij zat eerst in het azc [GEMEENTE-1] en toen in een noodopvang.", ("MUNICIPALITY_OR_TOWN", "Budel")),
+])
+def test_organisation_and_place_recognisers(lists, text, expected, entity):
+    result = anonymise_text(text, lists)
+    assert result.text == expected
+    assert [(e.label, e.text) for e in result.entities] == [entity]
+
+
+# ---------------------------------------------------------------- allow-list
+
+
+@pytest.mark.parametrize("text", [
+    "Het COA en de IND werken samen met DUO en Blik op Werk aan de Participatiewet.",
+    "De B1-route en de Z-route zijn nieuw sinds de wet.",
+    "Veel mensen uit Syrië en Eritrese jongeren wonen in Zeeland.",
+    "De klantmanager belt volgende week.",
+    "Taal komt langzaam, maar het gaat vooruit.",
+    "Hij sprak met de klantmanager en de IND over zijn zaak.",
+    "De gemeente organiseert de inburgering samen met de taalschool.",
+])
+def test_allow_listed_terms_kept(lists, text):
+    result = anonymise_text(text, lists)
+    assert (result.text, result.entities) == (text, [])
+
+
+@pytest.mark.xfail(reason="BUG: ORG_BEFORE reads lower-case 'taalschool' + 'en het' + 'COA' as an "
+                          "organisation; the name part becomes 'en het COA' -> '[ORGANISATIE-1]', removing "
+                          "the allow-listed COA and two plain words", strict=True)
+def test_organisation_keyword_before_allow_listed_body_kept(lists):
+    text = "Ze volgt les bij de taalschool en het COA helpt met huisvesting."
+    assert detections(text, lists) == []
+
+
+# ---------------------------------------------------------------- corpus propagation and the key
+
+
+def test_speaker_label_name_propagates_to_other_documents(lists):
+    key = PseudonymKey()
+    results = anonymise_corpus({
+        "a": "Yılmaz: Ik wil graag werken in de zorg.\n\nTolk: Hij wil in de zorg werken.",
+        "b": "De klantmanager belde Yilmaz over de les. YILMAZ kwam niet.",
+    }, lists, key)
+    assert results["a"].text == "[PERSOON-1]: Ik wil graag werken in de zorg.\n\nTolk: Hij wil in de zorg werken."
+    assert results["b"].text == "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet."
+    assert key.to_dict() == {
+        "entries": {"PERSOON-1": {"label": "PERSON", "forms": ["Yılmaz", "Yilmaz", "YILMAZ"]}},
+        "documents": {}, "counters": {"PERSON": 1},
+    }
+
+
+def test_unlisted_name_propagates_in_any_case(lists):
+    """'Qorvelian' is in no list: doc b on its own catches only the capitalised form (weakly)."""
+    b = "De klantmanager belde Qorvelian over de les. QORVELIAN kwam niet, en qorvelian belde later terug."
+    alone = anonymise_text(b, lists)
+    assert alone.text == "De klantmanager belde [PERSOON-1] over de les. QORVELIAN kwam niet, en qorvelian belde later terug."
+    results = anonymise_corpus({"a": "Qorvelian: Ik wil graag werken in de zorg.", "b": b}, lists, PseudonymKey())
+    assert results["b"].text == (
+        "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet, en [PERSOON-1] belde later terug.")
+    assert [e.source for e in results["b"].entities] == ["weak", "propagated", "propagated"]
+    assert results["b"].replacements == [
+        (22, 31, 22, 33, "[PERSOON-1]"), (45, 54, 47, 58, "[PERSOON-1]"), (69, 78, 73, 84, "[PERSOON-1]")]
+
+
+def test_name_variants_share_one_pseudonym(lists):
+    key = PseudonymKey()
+    results = anonymise_corpus({
+        "a": "Ik sprak met Ahmad Al-Khatib over werk. Later belde meneer Al-Khatib terug.",
+        "b": "Ahmad was er niet. Meneer Al-Khatib wel.",
+    }, lists, key)
+    assert results["a"].text == "Ik sprak met [PERSOON-1] over werk. Later belde meneer [PERSOON-1] terug."
+    assert results["b"].text == "[PERSOON-1] was er niet. Meneer [PERSOON-1] wel."
+    assert key.entries == {"PERSOON-1": {"label": "PERSON", "forms": ["Ahmad Al-Khatib", "Al-Khatib", "Ahmad"]}}
+    assert key.original_of("[PERSOON-1]") == {"label": "PERSON", "forms": ["Ahmad Al-Khatib", "Al-Khatib", "Ahmad"]}
+    assert key.original_of("[PERSOON-9]") is None
+    assert key.lookup("ahmad al-khatib") == "[PERSOON-1]"
+    assert key.lookup("AHMAD AL KHATIB") == "[PERSOON-1]"
+    assert key.lookup("Onbekend") is None
+
+
+def test_key_numbers_per_label_and_tags_fixed_labels():
+    key = PseudonymKey()
+    assert key.pseudonym_for("PERSON", "Amal") == "[PERSOON-1]"
+    assert key.pseudonym_for("MUNICIPALITY_OR_TOWN", "Tilburg") == "[GEMEENTE-1]"
+    assert key.pseudonym_for("PERSON", "Dawit") == "[PERSOON-2]"
+    assert key.pseudonym_for("PERSON", "AMAL") == "[PERSOON-1]"
+    assert key.pseudonym_for("PHONE", "06-12345678") == "[TELEFOON]"
+    assert key.counters == {"PERSON": 2, "MUNICIPALITY_OR_TOWN": 1}
+    assert "06-12345678" not in key.all_forms()
+
+
+def test_save_key_is_owner_only_and_round_trips(tmp_path):
+    key = PseudonymKey()
+    key.pseudonym_for("PERSON", "Amal")
+    path = tmp_path / "keys" / "demo.key.json"
+    save_key(key, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert list(path.parent.iterdir()) == [path]          # no temporary file left behind
+    assert json.loads(path.read_text(encoding="utf-8"))["entries"] == {"PERSOON-1": {"label": "PERSON", "forms": ["Amal"]}}
+    assert load_key(path).to_dict() == key.to_dict()
+    assert load_key(tmp_path / "missing.key.json").to_dict() == {"entries": {}, "documents": {}, "counters": {}}
+
+
+def test_key_path_is_beside_db_not_inside(tmp_path):
+    assert key_path_for(Path("x/db/demo.db")) == Path("x/keys/demo.key.json").resolve()
+    assert key_path_for(tmp_path / "elders" / "demo.db") == tmp_path / "elders" / "keys" / "demo.key.json"
+    assert "db" not in key_path_for(Path("x/db/demo.db")).relative_to(Path("x").resolve()).parts
+
+
+# ---------------------------------------------------------------- bad and unusual input
+
+
+def test_empty_text(lists):
+    result = anonymise_text("", lists)
+    assert (result.text, result.entities, result.replacements) == ("", [], [])
+    assert find_entities("   \n\n  ", lists) == []
+
+
+def test_very_long_line(lists):
+    text = ("De gemeente organiseert de inburgering samen met de taalschool. " * 3200)[:200_000]
+    result = anonymise_text(text, lists)
+    assert (result.text, result.entities) == (text, [])
+    unbroken = "x" * 200_000
+    assert anonymise_text(unbroken, lists).text == unbroken
+
+
+def test_decomposed_diacritics_removed_offsets_into_input(lists):
+    text = unicodedata.normalize("NFD", "Ik sprak met Ayşe Yi\u0307lmaz over haar opleiding.")
+    assert text != unicodedata.normalize("NFC", text)
+    result = anonymise_text(text, lists)
+    assert result.text == "Ik sprak met [PERSOON-1] over haar opleiding."
+    [entity] = result.entities
+    assert (entity.label, entity.start) == ("PERSON", 13)
+    assert text[entity.start:entity.end] == entity.text
+    assert unicodedata.normalize("NFC", entity.text) == unicodedata.normalize("NFC", "Ayşe Yi\u0307lmaz")
+
+
+def test_zero_width_inside_name_removed_offsets_into_input(lists):
+    text = "Ik sprak met Ah\u200bmad Hassan over zijn opleiding."
+    result = anonymise_text(text, lists)
+    assert result.text == "Ik sprak met [PERSOON-1] over zijn opleiding."
+    assert [(e.start, e.end, e.text) for e in result.entities] == [(13, 26, "Ah\u200bmad Hassan")]
+    assert [(e.start, e.end) for e in find_entities(text, lists)] == [(13, 26)]
+
+
+# ---------------------------------------------------------------- review report
+
+
+def test_review_items_list_weak_detections_with_context(lists):
+    text = "Gisteren sprak ik met de coördinator van Polderlicht over de groep."
+    entities = find_entities(text, lists)
+    assert [(e.text, e.label, e.strong, e.source) for e in entities] == [("Polderlicht", "PERSON", False, "weak")]
+    assert review_items(text, entities, width=10) == [{
+        "text": "Polderlicht", "label": "PERSON", "start": 41, "end": 52,
+        "context": "nator van «Polderlicht» over de g",
+    }]
+
+
+def test_review_items_skip_strong_detections(lists):
+    text = "Bel Tesfay Gebremedhin op 06-12345678."
+    entities = find_entities(text, lists)
+    assert entities and all(e.strong for e in entities)
+    assert review_items(text, entities) == []
+
+
+# ---------------------------------------------------------------- corpus settings
+
+
+def write_settings(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "anonymise.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_force_keep_and_force_remove(tmp_path, lists):
+    write_settings(tmp_path, "force_keep:\n  - Polderlicht\nforce_remove:\n  - Wegwijs\n"
+                             "  - {text: Hoekstra Groep, label: ORGANISATION}\n")
+    settings = load_corpus_settings(tmp_path)
+    assert settings == {"force_keep": ["Polderlicht"],
+                        "force_remove": ["Wegwijs", {"text": "Hoekstra Groep", "label": "ORGANISATION"}]}
+    custom = load_lists(settings)
+    kept = "Gisteren sprak ik met de coördinator van Polderlicht over de groep."
+    assert anonymised(kept, lists) == "Gisteren sprak ik met de coördinator van [PERSOON-1] over de groep."
+    assert anonymised(kept, custom) == kept
+    assert anonymised("Ze gaat naar wegwijs voor hulp.", lists) == "Ze gaat naar wegwijs voor hulp."
+    assert anonymised("Ze gaat naar wegwijs voor hulp.", custom) == "Ze gaat naar [PERSOON-1] voor hulp."
+    assert anonymised("Ze werkt bij hoekstra groep.", custom) == "Ze werkt bij [ORGANISATIE-1]."
+
+
+def test_no_settings_file(tmp_path):
+    assert load_corpus_settings(tmp_path) == {}
+
+
+def test_invalid_settings_yaml_names_file_and_line(tmp_path):
+    path = write_settings(tmp_path, "force_keep:\n\t- Polderlicht\n")
+    with pytest.raises(QcodeError) as exc:
+        load_corpus_settings(tmp_path)
+    assert str(exc.value) == f"{path}: line 2 invalid YAML (found character '\\t' that cannot start any token)"
+
+
+def test_settings_unknown_key_and_label(tmp_path):
+    path = write_settings(tmp_path, "force_keep: [a]\nforce_remov: [b]\n")
+    with pytest.raises(QcodeError) as exc:
+        load_corpus_settings(tmp_path)
+    assert str(exc.value) == f"{path}: unknown keys ['force_remov']; use force_keep and force_remove"
+    write_settings(tmp_path, "force_remove:\n  - {text: X, label: NAME}\n")
+    with pytest.raises(QcodeError) as exc:
+        load_corpus_settings(tmp_path)
+    assert str(exc.value) == (f"{path}: unknown label 'NAME'; use one of PERSON, PHONE, EMAIL, URL, ID_NUMBER, "
+                              "ADDRESS, DATE_OF_BIRTH, MUNICIPALITY_OR_TOWN, ORGANISATION")
+
+
+@pytest.mark.xfail(reason="BUG: malformed anonymise.yaml crashes instead of a QcodeError: a top-level "
+                          "list gives TypeError (unhashable dict), a force_remove entry without 'text' "
+                          "passes validation and load_lists raises KeyError 'text'", strict=True)
+@pytest.mark.parametrize("text", ["- {text: Wegwijs}\n", "force_remove:\n  - {label: PERSON}\n"],
+                         ids=["top-level-list", "force-remove-without-text"])
+def test_malformed_settings_raise_qcode_error(tmp_path, text):
+    path = write_settings(tmp_path, text)
+    with pytest.raises(QcodeError, match=str(path)):
+        load_lists(load_corpus_settings(tmp_path))
+
+
+@pytest.mark.xfail(reason="BUG: 'force_keep: Polderlicht' (a string, not a list) is accepted and split "
+                          "into single letters; the word is not kept and no error says why", strict=True)
+def test_force_keep_string_is_not_silently_ignored(tmp_path):
+    write_settings(tmp_path, "force_keep: Polderlicht\n")
+    text = "Gisteren sprak ik met de coördinator van Polderlicht over de groep."
+    try:
+        settings = load_corpus_settings(tmp_path)
+    except QcodeError as exc:
+        assert "force_keep" in str(exc)
+    else:
+        assert anonymised(text, load_lists(settings)) == text

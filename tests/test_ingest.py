@@ -1,0 +1,392 @@
+"""pipeline/ingest.py: every reader on real files written to tmp_path, and every way a file can be bad."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from fpdf import FPDF
+
+from pipeline.errors import IngestError
+from pipeline.ingest import list_corpus_files, normalise_text, read_document, speaker_of
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+LONG_LINE = (
+    "De klantmanager licht toe dat de wachttijd voor een taalschool in de regio nog steeds lang is "
+    "en dat de gemeente met de aanbieder in gesprek gaat over extra groepen in het voorjaar."
+)
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def make_pdf(path: Path, blocks: list[str]) -> Path:
+    """A PDF with a real text layer: one multi_cell per block ("" gives an empty line)."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=DEJAVU)
+    pdf.set_font("DejaVu", size=11)
+    for block in blocks:
+        pdf.multi_cell(0, 6, block, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+# ---------------------------------------------------------------- plain text and encodings
+
+
+def test_utf8_speaker_turns_become_paragraphs(tmp_path):
+    path = write(tmp_path, "gesprek.txt", (
+        "Klantmanager: Welkom allemaal.\n"
+        "Tolk: Hij zegt dank u.\n"
+        "\n"
+        "Deelnemer 2: Ik wacht al lang\n"
+        "op een huis.\n"
+    ).encode("utf-8"))
+    doc = read_document(path)
+    assert doc.paragraphs == [
+        "Klantmanager: Welkom allemaal.",
+        "Tolk: Hij zegt dank u.",
+        "Deelnemer 2: Ik wacht al lang op een huis.",
+    ]
+    assert [speaker_of(p) for p in doc.paragraphs] == [("Klantmanager", 14), ("Tolk", 6), ("Deelnemer 2", 13)]
+    assert doc.format == "txt"
+    assert doc.paragraph_attrs == [{}, {}, {}]
+    assert len(doc.content_hash) == 64
+
+
+@pytest.mark.parametrize("paragraph, expected", [
+    ("Klantmanager: Welkom.", ("Klantmanager", 14)),
+    ("Mw. De Vries: Goedemorgen.", ("Mw. De Vries", 14)),
+    ("[PERSOON-3]: Ik wil werken.", ("[PERSOON-3]", 13)),
+    ("Aanwezig: Tolk, klantmanager", (None, 0)),     # minutes, not somebody speaking
+    ("Actiepunt: bellen met COA", (None, 0)),
+    ("De taal komt langzaam.", (None, 0)),
+    ("Tolk:", (None, 0)),                            # a label with nothing said
+])
+def test_speaker_of(paragraph, expected):
+    assert speaker_of(paragraph) == expected
+
+
+def test_cp1252_dialogue_decoded(tmp_path):
+    text = "Klantmanager: De coördinator zei dat er één taalschool is.\nTolk: Hij zegt dat hij dat begrijpt.\n"
+    doc = read_document(write(tmp_path, "oud.txt", text.encode("cp1252")))
+    assert doc.paragraphs == [
+        "Klantmanager: De coördinator zei dat er één taalschool is.",
+        "Tolk: Hij zegt dat hij dat begrijpt.",
+    ]
+
+
+@pytest.mark.xfail(reason="BUG: charset_normalizer guesses mac_latin2 for a short cp1252 note and the "
+                          "guess is accepted: 'één' becomes 'ťťn', 'coördinator' becomes 'coŲrdinator'",
+                   strict=True)
+def test_cp1252_short_note_decoded(tmp_path):
+    text = "De coördinator zei: één keer per week les. Dat is te weinig voor de deelnemers.\n"
+    doc = read_document(write(tmp_path, "notitie.txt", text.encode("cp1252")))
+    assert doc.paragraphs == ["De coördinator zei: één keer per week les. Dat is te weinig voor de deelnemers."]
+
+
+def test_latin1_decoded(tmp_path):
+    text = "Café in Zeeland: de coördinator vond het prima. Ça va très bien, zei hij.\n"
+    doc = read_document(write(tmp_path, "latin.txt", text.encode("latin-1")))
+    assert doc.paragraphs == ["Café in Zeeland: de coördinator vond het prima. Ça va très bien, zei hij."]
+
+
+@pytest.mark.parametrize("data", [
+    "Tolk: één coördinator\n".encode("utf-16"),                 # BOM + little-endian
+    "\ufeffTolk: één coördinator\n".encode("utf-16-be"),
+    "\ufeffTolk: één coördinator\n".encode("utf-8"),
+], ids=["utf-16-le", "utf-16-be", "utf-8-bom"])
+def test_byte_order_marks(tmp_path, data):
+    doc = read_document(write(tmp_path, "bom.txt", data))
+    assert doc.paragraphs == ["Tolk: één coördinator"]
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\n\t \r\n"], ids=["zero-bytes", "whitespace"])
+def test_empty_file(tmp_path, data):
+    path = write(tmp_path, "leeg.txt", data)
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == f"{path}: empty file: nothing to ingest"
+    assert exc.value.path == str(path)
+
+
+def test_binary_with_nul_bytes(tmp_path):
+    path = write(tmp_path, "foto.txt", bytes(range(256)) * 4)
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == (
+        f"{path}: binary data, not text (it contains NUL bytes); is this really a text file?")
+
+
+def test_binary_with_control_characters(tmp_path):
+    path = write(tmp_path, "data.txt", bytes(range(1, 32)) * 50)
+    with pytest.raises(IngestError, match="binary data") as exc:
+        read_document(path)
+    assert str(exc.value).startswith(f"{path}: ")
+
+
+def test_undecodable_bytes_name_file_and_line(tmp_path):
+    garbage = bytes([0x80, 0x81, 0x8D, 0x8F, 0x90, 0x9D, 0x98, 0xFF, 0xFE, 0xC0, 0xC1, 0xF5, 0xF8] * 20)
+    path = write(tmp_path, "kapot.txt", b"Tolk: hallo\nKlantmanager: ja\n" + garbage + b"\n")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == (
+        f"{path}: line 3: not valid UTF-8 and the encoding could not be determined; re-save the file as UTF-8")
+
+
+def test_invalid_utf8_after_utf8_bom_names_line(tmp_path):
+    path = write(tmp_path, "bom.txt", b"\xef\xbb\xbfTolk: goed\nKlantmanager: \xc3\x28\n")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == f"{path}: line 2: invalid utf-8 byte sequence; re-save the file as UTF-8"
+
+
+@pytest.mark.xfail(reason="BUG: a UTF-8 file cut off inside a character is decoded as a legacy "
+                          "encoding without error: 'één' comes back as 'ﾃｩﾃｩn'", strict=True)
+def test_truncated_utf8_is_not_silently_garbled(tmp_path):
+    path = write(tmp_path, "afgebroken.txt", "Tolk: één\nKlantmanager: coördinator \n".encode("utf-8") + b"\xc3")
+    try:
+        doc = read_document(path)
+    except IngestError as exc:
+        assert str(exc).startswith(f"{path}: line 3")
+    else:
+        assert doc.paragraphs == ["Tolk: één", "Klantmanager: coördinator"]
+
+
+@pytest.mark.xfail(reason="BUG: a UTF-8 file with one cp1252 line is decoded wholly as cp1252: "
+                          "the UTF-8 lines turn into 'Ã©Ã©n coÃ¶rdinator' without any error", strict=True)
+def test_mixed_encodings_are_not_silently_garbled(tmp_path):
+    data = "Tolk: één coördinator\n\nKlantmanager: prima\n".encode("utf-8") + "Deelnemer 2: café\n".encode("cp1252")
+    path = write(tmp_path, "gemengd.txt", data)
+    try:
+        doc = read_document(path)
+    except IngestError as exc:
+        assert str(exc).startswith(f"{path}: line 4")
+    else:
+        assert doc.paragraphs[0] == "Tolk: één coördinator"
+
+
+def test_unsupported_suffix(tmp_path):
+    path = write(tmp_path, "verslag.rtf", b"{\\rtf1 hallo}")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == (
+        f"{path}: unsupported file type '.rtf'; use one of .txt, .md, .docx, .pdf, .odt, .vtt, .srt")
+
+
+def test_nfc_and_zero_width_characters(tmp_path):
+    text = "Tolk: Ye\u0301s coo\u0308rdinator A\u200bmad zei\u00ad het\u00a0echt.\n"
+    doc = read_document(write(tmp_path, "nfd.txt", text.encode("utf-8")))
+    assert doc.paragraphs == ["Tolk: Yés coördinator Amad zei het echt."]
+    assert normalise_text("  a\tb \u2060c\n d ") == "a b c d"
+
+
+def test_markdown_speaker_labels(tmp_path):
+    text = "# Gesprek\n\n**Tolk:** Hij zegt dat hij werk zoekt.\n\n**Klantmanager:** Dat gaan we regelen.\n\n> Een citaat.\n"
+    doc = read_document(write(tmp_path, "gesprek.md", text.encode("utf-8")))
+    assert doc.paragraphs == [
+        "Gesprek",
+        "Tolk: Hij zegt dat hij werk zoekt.",
+        "Klantmanager: Dat gaan we regelen.",
+        "Een citaat.",
+    ]
+    assert speaker_of(doc.paragraphs[1]) == ("Tolk", 6)
+    assert doc.format == "md"
+
+
+# ---------------------------------------------------------------- Word, ODF, PDF
+
+
+def test_docx_that_is_not_a_zip(tmp_path):
+    path = write(tmp_path, "verslag.docx", b"dit is geen zip-bestand")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == (
+        f"{path}: not a valid .docx file (it is not a ZIP archive); open and re-save it in Word")
+
+
+def test_docx_damaged_zip(tmp_path):
+    path = tmp_path / "kapot.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("iets.txt", "geen word")
+    with pytest.raises(IngestError, match=r"damaged \.docx file") as exc:
+        read_document(path)
+    assert str(exc.value).startswith(f"{path}: ")
+
+
+def test_docx_paragraphs_and_table(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("Klantmanager: Hoe gaat het met de taalles?")
+    document.add_paragraph("Deelnemer 2: Het gaat goed, maar de reistijd is lang.")
+    document.add_paragraph("")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Onderwerp", "Actie"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Wachttijd", "Navragen bij COA"
+    path = tmp_path / "gesprek.docx"
+    document.save(str(path))
+    doc = read_document(path)
+    assert doc.paragraphs == [
+        "Klantmanager: Hoe gaat het met de taalles?",
+        "Deelnemer 2: Het gaat goed, maar de reistijd is lang.",
+        "Onderwerp | Actie",
+        "Wachttijd | Navragen bij COA",
+    ]
+    assert doc.format == "docx"
+    assert speaker_of(doc.paragraphs[1])[0] == "Deelnemer 2"
+
+
+def test_odt_paragraphs_and_heading(tmp_path):
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        "<office:body><office:text>"
+        '<text:h text:outline-level="1">Verslag</text:h>'
+        "<text:p>Klantmanager: De <text:span>taalschool</text:span> is vol.</text:p>"
+        "<text:p/>"
+        "<text:p>Tolk: Hij begrijpt het.</text:p>"
+        "</office:text></office:body></office:document-content>"
+    )
+    path = tmp_path / "verslag.odt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+    doc = read_document(path)
+    assert doc.paragraphs == ["Verslag", "Klantmanager: De taalschool is vol.", "Tolk: Hij begrijpt het."]
+    assert doc.format == "odt"
+
+
+def test_odt_without_content_xml(tmp_path):
+    path = tmp_path / "leeg.odt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+    with pytest.raises(IngestError, match=r"not a valid \.odt file") as exc:
+        read_document(path)
+    assert str(exc.value).startswith(f"{path}: ")
+
+
+def test_pdf_numbered_heading_is_its_own_paragraph(tmp_path):
+    path = make_pdf(tmp_path / "notulen.pdf", [
+        "Notulen overleg inburgering",
+        "",
+        "3. Signalen uit de praktijk",
+        LONG_LINE,
+        "",
+        "Er is één coördinator voor alle statushouders.",
+    ])
+    doc = read_document(path)
+    assert doc.paragraphs == [
+        "Notulen overleg inburgering",
+        "3. Signalen uit de praktijk",
+        LONG_LINE,
+        "Er is één coördinator voor alle statushouders.",
+    ]
+    assert doc.format == "pdf"
+
+
+def test_pdf_headings_without_blank_lines(tmp_path):
+    path = make_pdf(tmp_path / "agenda.pdf", ["2. Stand van zaken", LONG_LINE, "3. Signalen uit de praktijk", LONG_LINE])
+    assert read_document(path).paragraphs == ["2. Stand van zaken", LONG_LINE, "3. Signalen uit de praktijk", LONG_LINE]
+
+
+def test_pdf_without_text_layer(tmp_path):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 50, 30)
+    path = tmp_path / "scan.pdf"
+    pdf.output(str(path))
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == f"{path}: PDF has no text layer (a scan?); OCR it first, e.g. with ocrmypdf"
+    assert "OCR" in str(exc.value)
+
+
+def test_damaged_pdf(tmp_path):
+    path = write(tmp_path, "kapot.pdf", b"%PDF-1.4\nthis is not really a pdf\n")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value).startswith(f"{path}: damaged PDF (")
+
+
+# ---------------------------------------------------------------- transcripts
+
+
+VTT = """WEBVTT
+
+NOTE opgenomen in het gemeentehuis
+
+1
+00:00:01.000 --> 00:00:04.500
+<v Klantmanager>Welkom bij het gesprek.
+
+2
+00:00:04.500 --> 00:00:07.000
+<v Klantmanager>We beginnen met
+de taalles.</v>
+
+3
+00:00:07.000 --> 00:00:10.250
+<v.loud Deelnemer 2>Ik wacht nog op een plek.
+
+4
+00:00:10.250 --> 00:00:12.000
+<v Klantmanager>Dat begrijp ik.
+"""
+
+
+def test_vtt_voice_tags_and_merged_cues(tmp_path):
+    doc = read_document(write(tmp_path, "opname.vtt", VTT.encode("utf-8")))
+    assert doc.paragraphs == [
+        "Klantmanager: Welkom bij het gesprek. We beginnen met de taalles.",
+        "Deelnemer 2: Ik wacht nog op een plek.",
+        "Klantmanager: Dat begrijp ik.",
+    ]
+    assert doc.paragraph_attrs == [
+        {"start_time": "00:00:01.000", "end_time": "00:00:07.000"},
+        {"start_time": "00:00:07.000", "end_time": "00:00:10.250"},
+        {"start_time": "00:00:10.250", "end_time": "00:00:12.000"},
+    ]
+    assert doc.format == "vtt"
+
+
+def test_srt_speaker_labels_and_times(tmp_path):
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\nTolk: Hij zegt dat het goed gaat.\n\n"
+        "2\n00:00:03,000 --> 00:00:06,500\nKlantmanager: Mooi om te horen.\n\n"
+        "3\n00:00:06,500 --> 00:00:08,000\nKlantmanager: Tot volgende week.\n"
+    )
+    doc = read_document(write(tmp_path, "opname.srt", srt.encode("utf-8")))
+    assert doc.paragraphs == [
+        "Tolk: Hij zegt dat het goed gaat.",
+        "Klantmanager: Mooi om te horen. Tot volgende week.",
+    ]
+    assert doc.paragraph_attrs == [
+        {"start_time": "00:00:01.000", "end_time": "00:00:03.000"},
+        {"start_time": "00:00:03.000", "end_time": "00:00:08.000"},
+    ]
+
+
+def test_transcript_without_cues(tmp_path):
+    path = write(tmp_path, "leeg.vtt", b"WEBVTT\n\nNOTE niets opgenomen\n")
+    with pytest.raises(IngestError) as exc:
+        read_document(path)
+    assert str(exc.value) == f"{path}: no cues with timestamps found; is this a WebVTT/SRT file?"
+
+
+# ---------------------------------------------------------------- corpus folders
+
+
+def test_list_corpus_files_skips_metadata_hidden_and_underscore(tmp_path):
+    corpus = tmp_path / "corpus"
+    for name in ["README.md", "Readme.txt", "planted_identifiers.txt", ".verborgen.txt", "_concept.txt",
+                 "a.txt", "b.docx", "sub/c.vtt", "notities.csv", ".git/x.txt", "_oud/d.txt"]:
+        path = corpus / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x", encoding="utf-8")
+    assert list_corpus_files(corpus) == [corpus / "a.txt", corpus / "b.docx", corpus / "sub" / "c.vtt"]

@@ -1,0 +1,49 @@
+"""pipeline/nlp.py: the shared spaCy pipeline gives Dutch inflected forms their lemma."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.nlp import lemma_text, load_nlp
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_nlp()
+
+
+@pytest.mark.parametrize("word, lemma", [
+    ("gemeenten", "gemeente"),
+    ("statushouders", "statushouder"),
+    ("werkte", "werken"),
+    ("taallessen", "taalles"),
+    ("klantmanagers", "klantmanager"),
+    pytest.param("taalscholen", "taalschool", marks=pytest.mark.xfail(
+        reason="BUG: the fallback tries 'taalschole' (drop the n) first and accepts it as a compound "
+               "because its tail ('hole') is in the lexicon since wordfreq words were added; the "
+               "lemma becomes 'taalschole', so lemma search for 'taalschool' misses 'taalscholen'",
+        strict=True)),
+    ("aanbestedingen", "aanbesteding"),
+    ("gewerkt", "werken"),
+])
+def test_lemmas_of_inflected_forms(nlp, word, lemma):
+    assert [t.lemma_ for t in nlp(word)] == [lemma]
+
+
+def test_lemmas_are_lower_case_and_short_words_unchanged(nlp):
+    assert [t.lemma_ for t in nlp("Gemeenten en de IND")] == ["gemeente", "en", "de", "ind"]
+
+
+def test_load_nlp_is_shared(nlp):
+    assert load_nlp() is nlp
+    assert nlp.pipe_names == ["lemmatizer", "qcode_lemma_fallback"]
+
+
+def test_lemma_text_maps_pseudonyms(nlp):
+    assert lemma_text(nlp("[PERSOON-3] zegt dat [GEMEENTE-1] en [ORGANISATIE-12] samenwerken.")) == (
+        "persoon zeggen dat gemeente en organisatie samenwerken")
+    assert lemma_text(nlp("[PERSOON-3]")) == "persoon"
+
+
+def test_lemma_text_drops_punctuation(nlp):
+    assert lemma_text(nlp("De klantmanagers, en de taallessen!")) == "de klantmanager en de taalles"
