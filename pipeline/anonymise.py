@@ -87,7 +87,7 @@ ORG_SUFFIX_WORDS = re.compile(
     rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt)(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
 ORG_BEFORE = re.compile(
-    rf"\b(?:{ORG_KEYWORDS})\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor|en|&)\s+)*{NAME_TOKEN}(?:\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)\s+)*{NAME_TOKEN})*"
+    rf"\b(?:{ORG_KEYWORDS})\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)\s+)*{NAME_TOKEN}(?:\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)\s+)*{NAME_TOKEN})*"
 )
 ORG_AFTER = re.compile(
     rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])"
@@ -118,7 +118,7 @@ INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:(?:van|de|der|den|ter|te
 TITLE_NAME = re.compile(rf"\b{TITLES}\s+(?P<name>(?:(?:[A-Z]\.\s?){{1,3}})?(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_SEQ})")
 KINSHIP_NAME = re.compile(rf"\b{KINSHIP}(?:,)?\s+(?P<name>{NAME_SEQ})")
 CALLED_NAME = re.compile(rf"\b(?:heet|heette|heten|genaamd|naam is|noemen (?:hem|haar)|noemt zich)\s+(?P<name>{NAME_SEQ})")
-TITLE_WORD = re.compile(rf"{TITLES}|[Dd]e|[Hh]eer|[Aa]an|[Nn]aam|[Vv]oor|(?i:mw|mevr|dhr|dr|drs|mr|ir|ing|prof|ds|fam|familie)")
+TITLE_WORD = re.compile(rf"{TITLES}|[Hh]eer|[Aa]an|[Nn]aam|[Vv]oor|(?i:mw|mevr|dhr|dr|drs|mr|ir|ing|prof|ds|fam|familie)")
 # A speaker label at the start of a paragraph, or inline after a sentence end ("... langzaam. Tesfay: ...").
 INLINE_SPEAKER = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))(?=[A-ZÀ-Þ\u0130\[])", re.MULTILINE)
 # Lower-case slips ("ik sprak ahmad gisteren") are only caught by the lists or by propagation.
@@ -378,10 +378,22 @@ def load_corpus_settings(corpus_dir: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise QcodeError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise QcodeError(f"{path}: expected a mapping with force_keep and force_remove lists")
     unknown = set(data) - {"force_keep", "force_remove"}
     if unknown:
         raise QcodeError(f"{path}: unknown keys {sorted(unknown)}; use force_keep and force_remove")
+    for key in ("force_keep", "force_remove"):
+        if not isinstance(data.get(key) or [], list):
+            raise QcodeError(f"{path}: {key} must be a list (one entry per line starting with '- ')")
+    for item in data.get("force_keep") or []:
+        if not isinstance(item, str):
+            raise QcodeError(f"{path}: force_keep entries must be strings, not {item!r}")
     for item in data.get("force_remove") or []:
+        if isinstance(item, dict) and not isinstance(item.get("text"), str):
+            raise QcodeError(f"{path}: force_remove entry {item!r} needs a 'text'")
+        if not isinstance(item, (str, dict)):
+            raise QcodeError(f"{path}: force_remove entries must be strings or {{text, label}}")
         if isinstance(item, dict) and item.get("label", "PERSON") not in LABELS:
             raise QcodeError(f"{path}: unknown label {item.get('label')!r}; use one of {', '.join(LABELS)}")
     return data
@@ -495,6 +507,9 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         start, end = m.start(), _trim_org(text, m.start(), m.end(), lists)
         if text[start].islower():  # "via uitzendbureau Werkkracht": the name is what follows
             start = WORD.search(text, start).end() + 1
+        name_words = [w for w in WORD.findall(text[start:end]) if w.lower() not in TUSSENVOEGSELS]
+        if text[m.start()].islower() and all(fold(w) in lists.allow for w in name_words):
+            continue   # "bij de taalschool het COA": COA is no school's name
         found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
     for m in ORG_SUFFIX_WORDS.finditer(text):
         start = _skip_common_words(text, m.start(), m.end(), lists)
@@ -763,8 +778,13 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
             return True
         return word[0].islower() and word.lower() in lists.dutch_words and (
             word.lower() not in TUSSENVOEGSELS or not leading)
-    while words and droppable(words[0].group(), True) and entity.label != "ORGANISATION":
-        words.pop(0)
+    while words and entity.label != "ORGANISATION":
+        if len(words) > 1 and words[0].group().lower() == "de" and words[1].group().lower() == "heer":
+            words = words[2:]   # "De heer Van Leeuwen"
+        elif droppable(words[0].group(), True):
+            words.pop(0)
+        else:
+            break
     while words and droppable(words[-1].group(), False):
         words.pop()
     if not words:

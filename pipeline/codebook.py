@@ -166,9 +166,13 @@ def _parse_code(path: Path, item, node, problems: list[str]) -> Code | None:
     colour = item.get("colour", item.get("color", "#888888"))
     if not isinstance(colour, str) or not COLOUR.match(colour):
         problems.append(f"{where}: colour {colour!r} must look like '#1f77b4'")
+    parent = item.get("parent")
+    if parent is not None and not isinstance(parent, str):
+        problems.append(f"{where}: parent must be one code id, not {parent!r}")
+        parent = None
     rules = _parse_rules(path, code_id, item.get("rules") or [], _mapping_value(node, "rules"), problems)
     return Code(
-        id=code_id, label=str(item.get("label", "")), parent=item.get("parent"), colour=str(colour),
+        id=code_id, label=str(item.get("label", "")), parent=parent, colour=str(colour),
         definition=" ".join(str(item.get("definition", "")).split()), include=str(item.get("include") or ""),
         exclude=str(item.get("exclude") or ""), examples=tuple(item.get("examples") or ()), rules=tuple(rules), line=line,
     )
@@ -198,10 +202,18 @@ def _parse_rules(path: Path, code_id: str, items, node, problems: list[str]) -> 
             phrases = []
         for pattern_problem in _check_patterns(patterns):
             problems.append(f"{where}: {pattern_problem}")
+        unless_near = item.get("unless_near") or []
+        if not isinstance(unless_near, list) or not all(isinstance(w, str) for w in unless_near):
+            problems.append(f"{where}: 'unless_near' must be a list of words")
+            unless_near = []
+        window = item.get("window", 3)
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            problems.append(f"{where}: 'window' must be a whole number of tokens, not {window!r}")
+            window = 3
         rules.append(Rule(
             id=rule_id, code_id=code_id, phrases=tuple(phrases),
             patterns=tuple(json.dumps(p, sort_keys=True) for p in patterns if isinstance(p, list)),
-            unless_near=tuple(item.get("unless_near") or ()), window=int(item.get("window", 3)),
+            unless_near=tuple(unless_near), window=window,
         ))
     return rules
 

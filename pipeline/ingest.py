@@ -143,26 +143,28 @@ def _strict_decode(path: Path, data: bytes, encoding: str) -> str:
         raise IngestError(path, f"line {line}: invalid {encoding} byte sequence; re-save the file as UTF-8") from exc
 
 
-def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeError) -> str:
-    """Windows-1252 / Latin-1 are what Dutch Word-era text files use; accept only a clear guess."""
-    from charset_normalizer import from_bytes
+UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
-    best = from_bytes(data[:200000]).best()
+
+def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeError) -> str:
+    """Not UTF-8: Dutch text files from the Word era are Windows-1252 (a superset of Latin-1).
+
+    A file that mixes valid UTF-8 sequences with invalid bytes (a truncated or pasted-together
+    file) is refused with the line of the first bad byte: guessing would garble it silently.
+    """
     line = data[: utf8_error.start].count(b"\n") + 1
-    if best is None or best.chaos > 0.25:
-        raise IngestError(
-            path,
-            f"line {line}: not valid UTF-8 and the encoding could not be determined; "
-            "re-save the file as UTF-8",
-        )
-    encoding = best.encoding
-    # charset_normalizer often names a sibling of cp1252 for Dutch text; cp1252 decodes all of them.
-    if encoding.replace("_", "").lower() in {"latin1", "iso88591", "iso885915", "cp1250", "cp1252"}:
-        encoding = "cp1252"
+    if UTF8_MULTIBYTE.search(data):
+        raise IngestError(path, f"line {line}: invalid UTF-8 (the file mixes UTF-8 with another encoding or is "
+                                "truncated); re-save it as UTF-8")
     try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return data.decode("latin-1")
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise IngestError(path, f"line {line}: not valid UTF-8 and the encoding could not be determined; "
+                                "re-save the file as UTF-8") from exc
+    if sum(1 for ch in text if ch in "ÿþÀÁõø") > max(5, len(text) // 50):
+        raise IngestError(path, f"line {line}: not valid UTF-8 and the encoding could not be determined; "
+                                "re-save the file as UTF-8")
+    return text
 
 
 def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:

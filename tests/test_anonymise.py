@@ -116,9 +116,6 @@ def test_person_recognisers(lists, text, expected, names):
     assert [(e.label, e.text) for e in result.entities] == [("PERSON", name) for name in names]
 
 
-@pytest.mark.xfail(reason="BUG: after a title the capitalised tussenvoegsel is dropped from the name "
-                          "('mw. De Vries' -> 'mw. De [PERSOON-1]'); the gold file removes the whole "
-                          "surname ('Mw. Van den Heuvel' -> 'Van den Heuvel')", strict=True)
 def test_title_with_capitalised_tussenvoegsel(lists):
     assert anonymised("Ik heb mw. De Vries gebeld.", lists) == "Ik heb mw. [PERSOON-1] gebeld."
 
@@ -178,9 +175,6 @@ def test_allow_listed_terms_kept(lists, text):
     assert (result.text, result.entities) == (text, [])
 
 
-@pytest.mark.xfail(reason="BUG: ORG_BEFORE reads lower-case 'taalschool' + 'en het' + 'COA' as an "
-                          "organisation; the name part becomes 'en het COA' -> '[ORGANISATIE-1]', removing "
-                          "the allow-listed COA and two plain words", strict=True)
 def test_organisation_keyword_before_allow_listed_body_kept(lists):
     text = "Ze volgt les bij de taalschool en het COA helpt met huisvesting."
     assert detections(text, lists) == []
@@ -365,9 +359,6 @@ def test_settings_unknown_key_and_label(tmp_path):
                               "ADDRESS, DATE_OF_BIRTH, MUNICIPALITY_OR_TOWN, ORGANISATION")
 
 
-@pytest.mark.xfail(reason="BUG: malformed anonymise.yaml crashes instead of a QcodeError: a top-level "
-                          "list gives TypeError (unhashable dict), a force_remove entry without 'text' "
-                          "passes validation and load_lists raises KeyError 'text'", strict=True)
 @pytest.mark.parametrize("text", ["- {text: Wegwijs}\n", "force_remove:\n  - {label: PERSON}\n"],
                          ids=["top-level-list", "force-remove-without-text"])
 def test_malformed_settings_raise_qcode_error(tmp_path, text):
@@ -376,8 +367,6 @@ def test_malformed_settings_raise_qcode_error(tmp_path, text):
         load_lists(load_corpus_settings(tmp_path))
 
 
-@pytest.mark.xfail(reason="BUG: 'force_keep: Polderlicht' (a string, not a list) is accepted and split "
-                          "into single letters; the word is not kept and no error says why", strict=True)
 def test_force_keep_string_is_not_silently_ignored(tmp_path):
     write_settings(tmp_path, "force_keep: Polderlicht\n")
     text = "Gisteren sprak ik met de coördinator van Polderlicht over de groep."

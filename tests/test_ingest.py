@@ -82,9 +82,6 @@ def test_cp1252_dialogue_decoded(tmp_path):
     ]
 
 
-@pytest.mark.xfail(reason="BUG: charset_normalizer guesses mac_latin2 for a short cp1252 note and the "
-                          "guess is accepted: 'één' becomes 'ťťn', 'coördinator' becomes 'coŲrdinator'",
-                   strict=True)
 def test_cp1252_short_note_decoded(tmp_path):
     text = "De coördinator zei: één keer per week les. Dat is te weinig voor de deelnemers.\n"
     doc = read_document(write(tmp_path, "notitie.txt", text.encode("cp1252")))
@@ -147,8 +144,6 @@ def test_invalid_utf8_after_utf8_bom_names_line(tmp_path):
     assert str(exc.value) == f"{path}: line 2: invalid utf-8 byte sequence; re-save the file as UTF-8"
 
 
-@pytest.mark.xfail(reason="BUG: a UTF-8 file cut off inside a character is decoded as a legacy "
-                          "encoding without error: 'één' comes back as 'ﾃｩﾃｩn'", strict=True)
 def test_truncated_utf8_is_not_silently_garbled(tmp_path):
     path = write(tmp_path, "afgebroken.txt", "Tolk: één\nKlantmanager: coördinator \n".encode("utf-8") + b"\xc3")
     try:
@@ -159,8 +154,6 @@ def test_truncated_utf8_is_not_silently_garbled(tmp_path):
         assert doc.paragraphs == ["Tolk: één", "Klantmanager: coördinator"]
 
 
-@pytest.mark.xfail(reason="BUG: a UTF-8 file with one cp1252 line is decoded wholly as cp1252: "
-                          "the UTF-8 lines turn into 'Ã©Ã©n coÃ¶rdinator' without any error", strict=True)
 def test_mixed_encodings_are_not_silently_garbled(tmp_path):
     data = "Tolk: één coördinator\n\nKlantmanager: prima\n".encode("utf-8") + "Deelnemer 2: café\n".encode("cp1252")
     path = write(tmp_path, "gemengd.txt", data)

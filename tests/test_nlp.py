@@ -18,15 +18,20 @@ def nlp():
     ("werkte", "werken"),
     ("taallessen", "taalles"),
     ("klantmanagers", "klantmanager"),
-    pytest.param("taalscholen", "taalschool", marks=pytest.mark.xfail(
-        reason="BUG: the fallback tries 'taalschole' (drop the n) first and accepts it as a compound "
-               "because its tail ('hole') is in the lexicon since wordfreq words were added; the "
-               "lemma becomes 'taalschole', so lemma search for 'taalschool' misses 'taalscholen'",
-        strict=True)),
+    ("taalscholen", "taalschool"),
     ("aanbestedingen", "aanbesteding"),
     ("gewerkt", "werken"),
 ])
 def test_lemmas_of_inflected_forms(nlp, word, lemma):
+    assert [t.lemma_ for t in nlp(word)] == [lemma]
+
+
+@pytest.mark.xfail(reason="BUG: LemmaFallback.lemma_of returns a word unchanged when it is itself a "
+                          "lemma in the lookup table; 'huizen' and 'straten' are listed as (verb) lemmas, so "
+                          "the noun plurals keep their form although _candidates yields 'huis'/'straat' "
+                          "(its own comment says 'huizen -> huis')", strict=True)
+@pytest.mark.parametrize("word, lemma", [("huizen", "huis"), ("straten", "straat")])
+def test_noun_plurals_that_are_also_verb_lemmas(nlp, word, lemma):
     assert [t.lemma_ for t in nlp(word)] == [lemma]
 
 
