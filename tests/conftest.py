@@ -59,9 +59,13 @@ def users_file(demo_workspace) -> Path:
 @pytest.fixture(scope="session")
 def server(demo_db, users_file):
     """`qcode serve` as a real server process on a free port; yields its base URL."""
+    yield from start_server(demo_db, users_file)
+
+
+def start_server(db_path, users_file):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--db", str(demo_db), "--port", str(port),
+        [sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db_path), "--port", str(port),
          "--users", str(users_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -1,0 +1,119 @@
+"""The workbench in a real headless Debian chromium, driven by Playwright (no browser download).
+
+Screenshots of every page land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTIFACTS, start_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make test installs it)")]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_search_open_quote_and_document(server, page):
+    page.goto(server + "/-/qcode/search")
+    page.fill("input[name=q]", "taalles")
+    page.click("#search-form button")
+    page.wait_for_selector(".result")
+    assert "taalles" in page.inner_text(".result mark").lower()
+    shot(page, "search")
+    coded = page.locator(".result:has(.badge) .quote-link").first
+    coded.click()
+    page.wait_for_selector("#quote-text")
+    assert page.locator(".coding .badge").count() >= 1
+    assert page.locator("#quote-text mark").count() >= 1     # the span a rule matched
+    shot(page, "quote")
+    page.click("#document-link")
+    page.wait_for_url("**/-/qcode/document/**")
+    assert page.locator(".turn").count() > 5
+    assert page.locator(".turn.coded .badge").count() >= 1
+    shot(page, "document")
+
+
+def test_finding_shows_supporting_quotes(server, page):
+    page.goto(server + "/-/qcode/findings")
+    shot(page, "findings")
+    page.click("a[href='/-/qcode/finding/F07']")
+    page.wait_for_selector("#triangulation")
+    assert page.locator(".quote.supporting").count() >= 3
+    assert "rollen" in page.inner_text("#triangulation")
+    shot(page, "finding")
+
+
+def test_other_pages_render(server, page):
+    for name, path in [("codebook", "/-/qcode/codebook"), ("matrix-role", "/-/qcode/matrix/role"),
+                       ("matrix-cooccurrence", "/-/qcode/matrix/cooccurrence"), ("diff", "/-/qcode/diff"),
+                       ("home", "/-/qcode")]:
+        page.goto(server + path)
+        assert page.locator("h1").count() >= 1
+        shot(page, name)
+
+
+def test_anonymous_visitor_cannot_review(server, page):
+    page.goto(server + "/-/qcode/search?q=werk")
+    page.locator(".quote-link").first.click()
+    page.wait_for_selector("#quote-text")
+    assert page.locator("form[action='/-/qcode/review']").count() == 0
+
+
+def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_workspace):
+    from pipeline.build import build
+
+    conn = sqlite3.connect(demo_db)
+    segment_id, code_id = conn.execute(
+        "select segment_id, code_id from codings where source = 'rule' and code_id like '%.%' "
+        "and segment_id not in (select segment_id from manual_codings where code_id = codings.code_id) limit 1").fetchone()
+    conn.close()
+    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
+    page.fill("#username", "tester")
+    page.fill("#password", "geheim")
+    page.click("#login-button")
+    page.wait_for_selector("#quote-text")
+    page.click(f"tr[data-code='{code_id}'] button:has-text('reject')")
+    page.wait_for_selector("#quote-text")
+    assert f"tester: reject {code_id}" in page.inner_text("body")
+    shot(page, "review")
+
+    build(demo_workspace / "corpus" / "demo", demo_db, demo_workspace / "codebook.yaml")
+
+    page.goto(server + f"/-/qcode/quote/{segment_id}")
+    assert f"tester: reject {code_id}" in page.inner_text("body")
+    assert page.locator(f".coding[data-code='{code_id}']").count() == 0
+    conn = sqlite3.connect(demo_db)
+    status = conn.execute("select status from manual_codings where segment_id = ? and code_id = ? and coder = 'tester'",
+                          [segment_id, code_id]).fetchone()
+    assert status == ("anchored",)
+    shot(page, "review-after-rebuild")
