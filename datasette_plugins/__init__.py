@@ -62,7 +62,7 @@ async def index(datasette, request):
 
 async def search_page(datasette, request):
     query = request.args.get("q", "")
-    filters = {k: request.args.get(k, "") for k in ("code", "role", "municipality_type", "source")}
+    filters = {k: request.args.get(k, "") for k in ("code", "role", "municipality_type", "source", "status")}
     lemmas = _lemmas(query)
     result = await _read(datasette, workbench.search, query, lemmas, filters) if query else {"results": [], "facets": {}, "total": 0}
     return await _render(datasette, request, "qcode_search.html", q=query, filters=filters, **result)
@@ -100,7 +100,8 @@ async def documents_page(datasette, request):
 
 async def codebook_page(datasette, request):
     codes = await _read(datasette, workbench.codebook_tree)
-    return await _render(datasette, request, "qcode_codebook.html", codes=codes)
+    memos = await _read(datasette, workbench.memos_by_target, "code")
+    return await _render(datasette, request, "qcode_codebook.html", codes=codes, memos=memos)
 
 
 async def findings_page(datasette, request):

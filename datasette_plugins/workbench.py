@@ -121,6 +121,13 @@ def codebook_tree(conn) -> list[dict]:
     return codes
 
 
+def memos_by_target(conn, target_type: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for memo in rows(conn, "select * from memos where target_type = ? order by created", [target_type]):
+        out.setdefault(memo["target_id"], []).append(memo)
+    return out
+
+
 def finding(conn, finding_id: str) -> dict | None:
     found = rows(conn, "select * from findings where id = ?", [finding_id])
     if not found:
@@ -206,6 +213,9 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
     if filters.get("source"):
         where.append("s.id in (select segment_id from segment_codes where source = ?)")
         params.append(filters["source"])
+    if filters.get("status"):
+        where.append("s.id in (select segment_id from quote_status where status = ?)")
+        params.append(filters["status"])
     base = f"""from segments_fts join segments s on s.rowid = segments_fts.rowid
                join documents d on d.id = s.document_id where {' and '.join(where)}"""
     results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by rank limit ?", params + [limit])
@@ -217,6 +227,7 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
         "code": rows(conn, f"select sc.code_id as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
         "role": rows(conn, f"select s.role as value, count(*) as n {base} group by 1 order by n desc", params),
         "municipality_type": rows(conn, f"select d.municipality_type as value, count(*) as n {base} group by 1 order by n desc", params),
+        "status": rows(conn, f"select q.status as value, count(*) as n {base.replace('where', 'join quote_status q on q.segment_id = s.id where', 1)} group by 1 order by n desc", params),
         "source": rows(conn, f"select sc.source as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
     }
     total = rows(conn, f"select count(*) as n {base}", params)[0]["n"]

@@ -149,6 +149,7 @@ class AnonymisedText:
 # ---------------------------------------------------------------- text folding
 
 
+@functools.lru_cache(maxsize=500_000)
 def fold(text: str) -> str:
     """Case-, diacritic- and punctuation-insensitive form: "Yılmaz", "YILMAZ", "Yilmaz" -> "yilmaz"."""
     text = text.translate(ZERO_WIDTH).replace("ı", "i").replace("İ", "I").replace("ß", "ss")
@@ -159,6 +160,8 @@ def fold(text: str) -> str:
 
 def canonical_text(text: str) -> tuple[str, list[int]]:
     """NFC text without zero-width characters, and for each of its characters the input index."""
+    if unicodedata.is_normalized("NFC", text) and not any(ord(ch) in ZERO_WIDTH for ch in text):
+        return text, range(len(text))
     out_chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -430,7 +433,9 @@ DEDUCE_LABELS = {
 
 
 def _deduce_entities(text: str) -> list[Entity]:
-    doc = _deduce().deidentify(text, disabled={"date", "age"}) if False else _deduce().deidentify(text)
+    # Dates and ages are not identifiers by themselves (dates of birth are our pattern's job), and
+    # phones, e-mail and URLs are caught by our own patterns: skipping those deduce groups halves its time.
+    doc = _deduce().deidentify(text, disabled={"dates", "ages", "phone_numbers", "email_addresses", "urls"})
     found = []
     for ann in doc.annotations:
         label = DEDUCE_LABELS.get(ann.tag.split("_")[0].lower()) or DEDUCE_LABELS.get(ann.tag.lower())

@@ -1,0 +1,96 @@
+"""The workbench: plugin functions on a real demo database, pages through datasette.client."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from datasette.app import Datasette
+from markupsafe import Markup
+
+from datasette_plugins import workbench
+
+
+@pytest.fixture
+def conn(demo_db):
+    connection = sqlite3.connect(demo_db)
+    yield connection
+    connection.close()
+
+
+def test_highlight_escapes_every_piece():
+    html = workbench.highlight("<b>taal</b> & <script>x</script>", [[3, 7]])
+    assert isinstance(html, Markup)
+    assert str(html) == '&lt;b&gt;<mark style="background:#ffe066">taal</mark>&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;'
+
+
+def test_search_handles_dutch_inflection(conn):
+    result = workbench.search(conn, "taalles", ["taalles"], {})
+    assert result["total"] >= 3
+    assert any("taallessen" in r["text"] for r in result["results"])
+    assert {f["value"] for f in result["facets"]["role"]}
+    only_statushouders = workbench.search(conn, "taalles", ["taalles"], {"role": "statushouder"})
+    assert all(r["role"] == "statushouder" for r in only_statushouders["results"])
+
+
+def test_finding_triangulation(conn):
+    data = workbench.finding(conn, "F07")
+    assert data["triangulation"]["quotes"] > 5
+    assert len(data["triangulation"]["roles"]) >= 2 and not data["weak"]
+    assert set(data["groups"]) == set(data["triangulation"]["roles"])
+
+
+def test_matrix_counts_match_segment_codes(conn):
+    data = workbench.matrix(conn, "role")
+    total = sum(n for (code, _), n in data["cells"].items() if code == "taal")
+    direct = conn.execute("select count(distinct segment_id) from segment_codes where code_id = 'taal'").fetchone()[0]
+    assert total == direct
+    assert workbench.matrix(conn, "cooccurrence")["cells"]
+
+
+def test_record_decision_is_a_manual_coding(tmp_path, demo_db):
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(demo_db.read_bytes())
+    conn = sqlite3.connect(copy)
+    segment_id, code_id = conn.execute("select segment_id, code_id from codings limit 1").fetchone()
+    row = workbench.record_decision(conn, segment_id, code_id, "reject", "tester")
+    assert (row["decision"], row["coder"], row["origin"], row["status"]) == ("reject", "tester", "workbench", "anchored")
+    assert conn.execute("select count(*) from segment_codes where segment_id = ? and code_id = ?", [segment_id, code_id]).fetchone()[0] == 0
+    with pytest.raises(ValueError):
+        workbench.record_decision(conn, segment_id, code_id, "delete", "tester")
+    workbench.add_memo(conn, "finding", "F07", "tester", "Check with CBS table 3")
+    assert workbench.memos_by_target(conn, "finding")["F07"][0]["text"] == "Check with CBS table 3"
+    workbench.set_quote_status(conn, segment_id, "approved", "tester")
+    assert tuple(conn.execute("select status from quote_status where segment_id = ?", [segment_id]).fetchone()) == ("approved",)
+
+
+def test_passwords():
+    stored = workbench.hash_password("geheim", salt="abc")
+    assert workbench.check_password("geheim", stored)
+    assert not workbench.check_password("fout", stored)
+
+
+
+def test_pages_through_datasette_client(demo_db):
+    import asyncio
+
+    async def run():
+        datasette = Datasette([str(demo_db)])
+        await datasette.invoke_startup()
+        paths = ["/-/qcode", "/-/qcode/search?q=werk", "/-/qcode/codebook", "/-/qcode/findings",
+                 "/-/qcode/finding/F07", "/-/qcode/matrix/municipality_type", "/-/qcode/diff", "/-/qcode/documents",
+                 "/demo/code_by_role.json"]
+        statuses = {}
+        for path in paths:
+            statuses[path] = (await datasette.client.get(path)).status_code
+        segment = sqlite3.connect(demo_db).execute("select id, document_id from segments limit 1").fetchone()
+        statuses["quote"] = (await datasette.client.get(f"/-/qcode/quote/{segment[0]}")).status_code
+        statuses["document"] = (await datasette.client.get(f"/-/qcode/document/{segment[1]}")).status_code
+        statuses["missing"] = (await datasette.client.get("/-/qcode/quote/ffff")).status_code
+        anonymous_post = await datasette.client.post("/-/qcode/review", data={"segment_id": segment[0], "code_id": "taal", "decision": "add"})
+        return statuses, anonymous_post.status_code
+
+    statuses, post_status = asyncio.run(run())
+    assert statuses.pop("missing") == 404
+    assert set(statuses.values()) == {200}, statuses
+    assert post_status in (403, 400)   # no login (403) or no CSRF token (403/400): never written
