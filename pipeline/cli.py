@@ -342,6 +342,37 @@ def diff(runs, db_path, as_json):
     click.echo(json.dumps(report, indent=1, ensure_ascii=False) if as_json else format_diff(report))
 
 
+@cli.command(context_settings=CONTEXT)
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx", "docx", "matrix"]), default="md", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout for md, csv, matrix).")
+@click.option("--code", "codes", multiple=True, help="Only this code and its sub-codes (repeatable).")
+@click.option("--finding", default=None, help="Only the codes linked to this finding (e.g. F07).")
+@click.option("--role", default=None, help="Only quotes of this role category.")
+@click.option("--municipality-type", default=None)
+@click.option("--source", type=click.Choice(["manual", "rule", "classifier"]), default=None)
+@click.option("--min-score", type=float, default=None)
+@click.option("--confirmed-only", is_flag=True, help="Only codings a researcher confirmed.")
+@click.option("--approved-only", is_flag=True, help="Only quotes their speaker approved.")
+@click.option("--limit", type=int, default=None)
+@friendly_errors
+def export(db_path, fmt, output, codes, finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit):
+    """Export coded quotes (anonymised, attributed by role and municipality type).
+
+    Formats: md, docx (report), csv, xlsx (one row per coded quote), matrix (code x document, 0/1).
+
+    Example: qcode export --db db/demo.db --format docx --code taal --role statushouder --output taal.docx
+    """
+    from .export import ExportFilters, export as run_export
+
+    filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit)
+    text = run_export(db_path, fmt, filters, output)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"wrote {output}", err=True)
+
+
 @cli.command("check-codebook", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CODEBOOK)
 @friendly_errors
