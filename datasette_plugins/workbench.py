@@ -144,6 +144,10 @@ def finding(conn, finding_id: str) -> dict | None:
     for q in quotes:
         entry = by_segment.setdefault(q["id"], {**q, "codes": []})
         entry["codes"].append(q["code_id"])
+    badges = segment_codes(conn, list(by_segment))
+    for segment_id, q in by_segment.items():
+        q["badges"] = badges.get(segment_id, [])
+        q["html"] = highlight(q["text"], [span for c in q["badges"] if c["code_id"] in codes for span in c["spans"]])
     groups: dict[str, list] = {}
     for q in by_segment.values():
         groups.setdefault(q["role"] or "onbekend", []).append(q)
