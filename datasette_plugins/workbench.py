@@ -164,13 +164,15 @@ def finding(conn, finding_id: str) -> dict | None:
 
 
 def findings_overview(conn) -> list[dict]:
-    out = []
-    for f in rows(conn, "select * from findings order by id"):
-        detail = finding(conn, f["id"])
-        f["quotes"] = detail["triangulation"]["quotes"]
-        f["roles"] = len(detail["triangulation"]["roles"])
-        f["weak"] = detail["weak"]
-        out.append(f)
+    """Every finding with its number of supporting quotes and role categories (one query)."""
+    out = rows(conn, """select f.*, count(distinct s.id) as quotes,
+        count(distinct case when s.role not in ('notulen', 'onbekend') then s.role end) as roles
+        from findings f left join finding_codes fc on fc.finding_id = f.id
+        left join segment_codes sc on sc.code_id = fc.code_id
+        left join segments s on s.id = sc.segment_id and s.role != 'interviewer'
+        group by f.id order by f.id""")
+    for f in out:
+        f["weak"] = f["roles"] < 2
     return out
 
 

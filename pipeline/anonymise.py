@@ -453,7 +453,7 @@ def _deduce_entities(text: str) -> list[Entity]:
     return found
 
 
-def _pattern_entities(text: str) -> list[Entity]:
+def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
     for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
         found += [Entity(m.start(), m.end(), label, m.group()) for m in regex.finditer(text)]
@@ -476,6 +476,8 @@ def _pattern_entities(text: str) -> list[Entity]:
     for m in OLD_FULL_DATE.finditer(text):
         found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
+        if lists is not None and fold(m.group()) in lists.allow:
+            continue   # "het Werkplein" when a corpus keeps it
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group()))
     return found
@@ -759,7 +761,7 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     """Every identifier in one (canonical) text, overlaps merged, allow-listed terms dropped."""
     if not text.strip():
         return []
-    found = _pattern_entities(text) + _context_entities(text, lists) + _list_entities(text, lists)
+    found = _pattern_entities(text, lists) + _context_entities(text, lists) + _list_entities(text, lists)
     found += _forced_entities(text, lists)
     if use_deduce:
         orgs = [e for e in found if e.label == "ORGANISATION"]
