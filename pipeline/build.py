@@ -27,7 +27,7 @@ from .classify import load_model, model_path_for, save_model, training_hash
 from .codebook import Codebook, load_codebook
 from .coding import Prepared, assign_codes, prepare, train_model, with_themes
 from .errors import BuildLockedError, IngestError, ModelError
-from .ingest import Document, list_corpus_files, read_document
+from .ingest import MAX_DOCUMENT_BYTES, Document, list_corpus_files, read_document
 from .manifest import UNKNOWN, CodingRow, DocumentInfo, load_codings_file, load_manifest, role_for
 from .nlp import load_nlp
 from .rules import RuleSet
@@ -88,16 +88,18 @@ class _Silent:
 
 
 def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: bool = False,
-          key_path: Path | None = None, model_path: Path | None = None) -> BuildResult:
+          key_path: Path | None = None, model_path: Path | None = None,
+          max_document_bytes: int | None = None) -> BuildResult:
     """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings."""
     corpus_dir, db_path = Path(corpus_dir), Path(db_path)
     key_path = Path(key_path) if key_path else key_path_for(db_path)
     model_path = Path(model_path) if model_path else model_path_for(db_path)
     with build_lock(db_path):
-        return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path)
+        return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
+                      max_document_bytes or MAX_DOCUMENT_BYTES)
 
 
-def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path) -> BuildResult:
+def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes) -> BuildResult:
     timings, started = {}, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
@@ -107,7 +109,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path) -
     previous = store.copy_researcher_tables(db_path, None)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path)
 
-    documents, infos = _ingest(corpus_dir, manifest, result, progress)
+    documents, infos = _ingest(corpus_dir, manifest, result, progress, max_bytes)
     timings["ingest"] = _lap(clock); clock = time.perf_counter()
 
     key = load_key(key_path)
@@ -170,14 +172,14 @@ def _lap(clock: float) -> float:
     return round(time.perf_counter() - clock, 3)
 
 
-def _ingest(corpus_dir, manifest, result, progress) -> tuple[dict[str, Document], dict[str, DocumentInfo]]:
+def _ingest(corpus_dir, manifest, result, progress, max_bytes) -> tuple[dict[str, Document], dict[str, DocumentInfo]]:
     documents, infos = {}, {}
     files = list_corpus_files(corpus_dir)
     bar = progress.bar(len(files), "ingest docs")
     for path in files:
         relative = path.relative_to(corpus_dir).as_posix()
         try:
-            document = read_document(path)
+            document = read_document(path, max_bytes)
         except IngestError as exc:
             result.errors.append(str(exc))
         else:

@@ -53,16 +53,18 @@ def cli():
 @codebook_option
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
+@click.option("--max-document-mb", type=float, default=20, show_default=True, help="Refuse larger documents.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly_errors
-def build(corpus_dir, db_path, codebook_path, key_path, quiet):
+def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, quiet):
     """Run every stage over a corpus and (re)build the database atomically.
 
     Example: qcode build --corpus corpus/demo --db db/demo.db
     """
     from .build import build as run_build
 
-    result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path)
+    result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
+                       max_document_bytes=int(max_document_mb * 1024 * 1024))
     for error in result.errors:
         click.secho(f"error: {error}", fg="red", err=True)
     for warning in result.warnings:

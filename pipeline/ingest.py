@@ -18,6 +18,10 @@ from xml.etree import ElementTree
 
 from .errors import IngestError
 
+# A single document above this size is almost always a mistake (a log, a database dump); it is
+# refused with a clear message rather than tying up a build for an hour. `qcode build
+# --max-document-mb` raises the limit.
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".odt", ".vtt", ".srt")
 # Files in a corpus folder that describe the corpus rather than being part of it.
 NON_DOCUMENT_NAMES = {"readme.md", "readme.txt", "planted_identifiers.txt"}
@@ -80,9 +84,13 @@ def list_corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def read_document(path: Path) -> Document:
+def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
     """Read one file into a Document, raising IngestError with the file (and line) on failure."""
     path = Path(path)
+    if path.exists() and path.stat().st_size > max_bytes:
+        raise IngestError(path, f"{path.stat().st_size / 1024 / 1024:.0f} MB is more than the limit of "
+                                f"{max_bytes / 1024 / 1024:.0f} MB for one document; split it, or raise "
+                                "the limit with qcode build --max-document-mb")
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
