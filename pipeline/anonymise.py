@@ -122,8 +122,11 @@ KINSHIP_NAME = re.compile(rf"\b{KINSHIP}(?:,)?\s+(?P<name>{NAME_SEQ})")
 CALLED_NAME = re.compile(rf"\b(?:heet|heette|heten|genaamd|naam is|noemen (?:hem|haar)|noemt zich)\s+(?P<name>{NAME_SEQ})")
 TITLE_WORD = re.compile(rf"{TITLES}|[Hh]eer|[Aa]an|[Nn]aam|[Vv]oor|(?i:mw|mevr|dhr|dr|drs|mr|ir|ing|prof|ds|fam|familie)")
 # A speaker label at the start of a paragraph, or inline after a sentence end ("... langzaam. Tesfay: ...").
-INLINE_SPEAKER = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))(?=[A-ZÀ-Þ\u0130\[])", re.MULTILINE)
+INLINE_SPEAKER = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))(?=[A-ZÀ-Þ\u0130\[][^\n:.!?]{0,45}:\s)", re.MULTILINE)
 # Lower-case slips ("ik sprak ahmad gisteren") are only caught by the lists or by propagation.
+
+
+ZERO_WIDTH_RE = re.compile("[" + "".join(map(chr, ZERO_WIDTH)) + "]")
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def fold(text: str) -> str:
 
 def canonical_text(text: str) -> tuple[str, list[int]]:
     """NFC text without zero-width characters, and for each of its characters the input index."""
-    if unicodedata.is_normalized("NFC", text) and not any(ord(ch) in ZERO_WIDTH for ch in text):
+    if unicodedata.is_normalized("NFC", text) and not ZERO_WIDTH_RE.search(text):
         return text, range(len(text))
     out_chars: list[str] = []
     index: list[int] = []
@@ -668,10 +671,22 @@ def _list_entities(text: str, lists: Lists) -> list[Entity]:
 
 
 def _match_place(folded: list[str], i: int, lists: Lists) -> int:
-    for length in (5, 4, 3, 2, 1):
-        if i + length <= len(folded) and tuple(folded[i:i + length]) in lists.places:
+    longest = _place_lengths(lists).get(folded[i], 0)
+    for length in range(min(longest, len(folded) - i), 0, -1):
+        if tuple(folded[i:i + length]) in lists.places:
             return length
     return 0
+
+
+def _place_lengths(lists: Lists) -> dict[str, int]:
+    """For each first word of a place name, the longest place name starting with it."""
+    cached = getattr(lists, "_place_lengths", None)
+    if cached is None:
+        cached = {}
+        for words in lists.places:
+            cached[words[0]] = max(cached.get(words[0], 0), len(words))
+        object.__setattr__(lists, "_place_lengths", cached)
+    return cached
 
 
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "dorp", "stad", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
@@ -796,7 +811,17 @@ def _coverage(entities: list[Entity]) -> list[tuple[int, int]]:
 
 
 def _covered(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s <= start and end <= e for s, e in spans)
+    """Is [start, end) inside one of the sorted spans? (bisect: texts have thousands of spans)"""
+    import bisect
+
+    index = bisect.bisect_right(spans, (start, float("inf"))) - 1
+    while index >= 0 and spans[index][0] <= start:
+        if end <= spans[index][1]:
+            return True
+        index -= 1
+        if start - spans[index + 1][0] > 200:
+            break
+    return False
 
 
 def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[Entity]:
@@ -868,7 +893,7 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
     words = WORD.findall(entity.text)
     if entity.source == "deduce" and len(words) == 1 and words[0].lower() in lists.dutch_words and _is_plain_word(words[0], lists):
         return True
-    if entity.source == "deduce" and entity.text.islower() and all(w in load_dutch_words() for w in words):
+    if entity.source == "deduce" and entity.text.islower() and all(w in lists.dutch_words for w in words):
         return True   # "het noorden"
     return bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words)
 
