@@ -1,0 +1,59 @@
+"""The classifier: trained on real codings, saved with its provenance, refused for another codebook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.classify import load_model, save_model
+from pipeline.codebook import load_codebook
+from pipeline.coding import assign_codes, prepare, train_model, with_themes
+from pipeline.errors import ModelError
+from pipeline.nlp import load_nlp
+from pipeline.rules import RuleSet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    items = [json.loads(line) for line in (ROOT / "corpus" / "demo" / "gold_codings.jsonl").read_text(encoding="utf-8").splitlines()][:300]
+    prepared = prepare([i["text"] for i in items], RuleSet(codebook, load_nlp()))
+    model = train_model(codebook, prepared, [set(i["codes"]) for i in items])
+    path = tmp_path_factory.mktemp("model") / "m.pkl"
+    save_model(model, path)
+    return codebook, prepared, model, path
+
+
+def test_model_records_its_provenance(trained):
+    codebook, _, model, path = trained
+    loaded = load_model(path, codebook)
+    assert loaded.codebook_hash == codebook.hash
+    assert len(loaded.training_hash) == 16 and loaded.sklearn_version
+    assert set(loaded.classifier.thresholds_) == set(loaded.classifier.trained_codes_)
+    assert "taal" in loaded.classifier.trained_codes_
+
+
+def test_model_refuses_another_codebook(trained, tmp_path):
+    _, _, _, path = trained
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    data["codes"][0]["definition"] += " Gewijzigd."
+    other = tmp_path / "codebook.yaml"
+    other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ModelError) as error:
+        load_model(path, load_codebook(other))
+    assert "rebuild (qcode build) to retrain it for this codebook" in str(error.value)
+
+
+def test_assignments_respect_the_hierarchy(trained):
+    codebook, prepared, model, _ = trained
+    for assignments in assign_codes(codebook, prepared, model):
+        codes = {a.code_id for a in assignments}
+        assert with_themes(codebook, codes) == codes          # a sub-code always comes with its theme
+        assert all(a.source in ("rule", "classifier") and 0 <= a.score <= 1 for a in assignments)
+        assert all(a.rule_id for a in assignments if a.source == "rule")
