@@ -160,12 +160,30 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         db.execute(f"insert into run_codings (run_id, segment_id, code_id, source) "
                    f"select {int(result.run_id)}, segment_id, code_id, source from segment_codes")
         db.conn.commit()
+        _catch_up(db, db_path, segments, codebook, result)
         db.execute("vacuum")   # leaves no freed pages holding text of an earlier state
         db.close()
         store.replace_database(tmp_path, db_path)
     finally:
         store.remove_quietly(tmp_path)
     return result
+
+
+def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, result: BuildResult) -> None:
+    """Decisions a researcher saved in the workbench while this build ran went to the old file:
+    copy them into the new one just before the swap, so none is lost."""
+    latest = store.copy_researcher_tables(db_path, None)
+    known = {row["id"] for row in db["manual_codings"].rows}
+    late = [row for row in latest.get("manual_codings", []) if row["id"] not in known
+            and not str(row.get("origin", "")).startswith("file:")]
+    if late:
+        by_document: dict[str, list[Segment]] = {}
+        for segment in segments:
+            by_document.setdefault(segment.document_id, []).append(segment)
+        store.save_rows(db, "manual_codings", _reanchor_previous(late, by_document, codebook, result))
+    for table in ("memos", "quote_status"):
+        store.save_rows(db, table, latest.get(table, []))
+    db.conn.commit()
 
 
 def _lap(clock: float) -> float:
