@@ -128,6 +128,8 @@ def main() -> None:
         shutil.rmtree(OUT / "keys", ignore_errors=True)
         build = build_in_subprocess(corpus, db)
         words = build["counts"]["words"]
+        print(f"scale {scale}x built: {words} words in {build['seconds']:.1f} s, timings {build['timings']}, "
+              f"peak {build['peak_mb']:.0f} MB", flush=True)
         entry = {
             "documents": build["counts"]["documents"], "words": words, "build_s": round(build["seconds"], 1),
             "end_to_end_words_per_s": round(words / build["seconds"]),

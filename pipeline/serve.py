@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -51,10 +50,11 @@ def serve_database(db_path: Path, host: str = "127.0.0.1", port: int = 8001, use
     if host not in LOCAL_HOSTS and not users:
         raise QcodeError(f"refusing to serve on {host} without researcher logins; pass --users FILE "
                          "(or keep the default --host 127.0.0.1)")
-    with tempfile.TemporaryDirectory(prefix="qcode-serve-") as tmp:
-        command = datasette_command(db_path, host, port, users, Path(tmp) / "metadata.json")
-        print(f"qcode workbench: http://{host}:{port}/-/qcode   (tables: http://{host}:{port}/{db_path.stem})", flush=True)
-        try:
-            subprocess.run(command, check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        except KeyboardInterrupt:
-            pass
+    # The metadata file holds the login hashes: owner-only, in the system's temporary folder.
+    handle, metadata = tempfile.mkstemp(prefix="qcode-serve-", suffix=".json")
+    os.close(handle)
+    os.chmod(metadata, 0o600)
+    command = datasette_command(db_path, host, port, users, Path(metadata))
+    print(f"qcode workbench: http://{host}:{port}/-/qcode   (tables: http://{host}:{port}/{db_path.stem})", flush=True)
+    # Become the Datasette process, so that stopping `qcode serve` stops the server too.
+    os.execve(command[0], command, {**os.environ, "PYTHONUNBUFFERED": "1"})
