@@ -975,7 +975,7 @@ class PseudonymKey:
             return None
         owners = set().union(*(self._tokens.get((label, t), set()) for t in tokens))
         matches = [p for p in sorted(owners, key=_pseudonym_number)
-                   if any(tokens <= set(_name_tokens(f)) or set(_name_tokens(f)) <= tokens
+                   if any(tokens <= _name_tokens_cached(f) or _name_tokens_cached(f) <= tokens
                           for f in self.entries[p]["forms"])]
         return matches[-1] if matches else None
 
@@ -995,6 +995,11 @@ class PseudonymKey:
 
     def to_dict(self) -> dict:
         return {"entries": self.entries, "documents": self.documents, "counters": self.counters}
+
+
+@functools.lru_cache(maxsize=200_000)
+def _name_tokens_cached(text: str) -> frozenset:
+    return frozenset(_name_tokens(text))
 
 
 def _name_tokens(text: str) -> list[str]:
@@ -1067,10 +1072,14 @@ def apply_pseudonyms(text: str, entities: list[Entity], key: PseudonymKey) -> An
 
 
 class NameIndex:
-    """Names found anywhere in a corpus, searchable in any case or diacritic form."""
+    """Names found anywhere in a corpus, searchable in any case or diacritic form.
+
+    Indexed by first word, then by length, so that a common first name ("mohammed") shared by
+    hundreds of people costs a few set look-ups per occurrence, not a scan of every name.
+    """
 
     def __init__(self, dutch_words: frozenset = frozenset()):
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._by_first: dict[str, dict[int, dict[tuple, str]]] = {}
         self.dutch_words = dutch_words
 
     def add(self, name: str, label: str, lists: Lists) -> None:
@@ -1094,28 +1103,32 @@ class NameIndex:
                     self._add((word,), label)
 
     def _add(self, words: tuple, label: str) -> None:
-        bucket = self._by_first.setdefault(words[0], [])
-        if (words, label) not in bucket:
-            bucket.append((words, label))
-            bucket.sort(key=lambda item: -len(item[0]))
+        by_length = self._by_first.setdefault(words[0], {})
+        by_length.setdefault(len(words), {}).setdefault(words, label)
 
     def find(self, text: str, already: list[Entity]) -> list[Entity]:
         tokens = [(m.start(), m.end()) for m in WORD.finditer(text)]
         folded = [fold(text[s:e]) for s, e in tokens]
         found = []
         for i, word in enumerate(folded):
-            for words, label in self._by_first.get(word, ()):
-                if tuple(folded[i:i + len(words)]) == words:
-                    start, end = tokens[i][0], tokens[i + len(words) - 1][1]
-                    surface = text[start:end]
-                    if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
-                        continue  # "best goed" is not the town Best
-                    found.append(Entity(start, end, label, text[start:end], True, "propagated"))
-                    break
+            by_length = self._by_first.get(word)
+            if not by_length:
+                continue
+            for length in sorted(by_length, reverse=True):
+                words = tuple(folded[i:i + length])
+                label = by_length[length].get(words)
+                if label is None:
+                    continue
+                start, end = tokens[i][0], tokens[i + length - 1][1]
+                surface = text[start:end]
+                if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
+                    continue  # "best goed" is not the town Best
+                found.append(Entity(start, end, label, surface, True, "propagated"))
+                break
         return found
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_first.values())
+        return sum(len(names) for by_length in self._by_first.values() for names in by_length.values())
 
 
 def anonymise_text(text: str, lists: Lists, key: PseudonymKey | None = None) -> AnonymisedText:
