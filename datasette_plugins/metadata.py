@@ -5,6 +5,8 @@ Canned queries take named parameters; none is built by string formatting.
 
 from __future__ import annotations
 
+from pipeline.store import RUN_DIFF_SQL
+
 CANNED_QUERIES = {
     "quotes_for_code": {
         "title": "Quotes for a code (with sub-codes), with role and municipality type",
@@ -44,16 +46,7 @@ order by s.role, s.document_id, s.seq""",
     },
     "run_diff": {
         "title": "What a coding run changed, per code (segments gained and lost)",
-        "sql": """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
-left join segments s on s.id = n.segment_id
-where n.run_id = :run_b and not exists (select 1 from run_codings o where o.run_id = :run_a
-  and o.segment_id = n.segment_id and o.code_id = n.code_id)
-union all
-select o.code_id, 'lost', o.segment_id, s.text from run_codings o
-left join segments s on s.id = o.segment_id
-where o.run_id = :run_a and not exists (select 1 from run_codings n where n.run_id = :run_b
-  and n.segment_id = o.segment_id and n.code_id = o.code_id)
-order by 1, 2""",
+        "sql": RUN_DIFF_SQL,
         "params": ["run_a", "run_b"],
     },
 }

@@ -15,6 +15,8 @@ import sqlite3
 
 from markupsafe import Markup, escape
 
+from pipeline.store import RUN_DIFF_SQL
+
 MATRIX_DIMENSIONS = {
     "role": ("s.role", "Rol"),
     "municipality": ("d.municipality", "Gemeente (pseudoniem)"),
@@ -255,12 +257,7 @@ def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> d
         if len(runs) < 2:
             return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1] if runs else None}
         run_a, run_b = runs[-2], runs[-1]
-    data = rows(conn, """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
-        left join segments s on s.id = n.segment_id where n.run_id = ? and not exists (select 1 from run_codings o
-        where o.run_id = ? and o.segment_id = n.segment_id and o.code_id = n.code_id)
-        union all select o.code_id, 'lost', o.segment_id, s.text from run_codings o left join segments s on s.id = o.segment_id
-        where o.run_id = ? and not exists (select 1 from run_codings n where n.run_id = ? and n.segment_id = o.segment_id
-        and n.code_id = o.code_id) order by 1, 2""", [run_b, run_a, run_a, run_b])
+    data = rows(conn, RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})
     codes: dict[str, dict] = {}
     for r in data:
         codes.setdefault(r["code_id"], {"gained": [], "lost": []})[r["change"]].append(r)

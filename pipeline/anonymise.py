@@ -208,6 +208,8 @@ class Lists:
     allow: frozenset        # folded allow-listed words and phrases
     force_remove: list      # (text, label)
     allow_phrases: re.Pattern | None = None  # multi-word allow-listed phrases, to protect in context
+    place_lengths: dict = field(default_factory=dict)  # first word of a place name -> longest length
+    allow_prefixes: tuple = ()   # allow-listed words that may open a compound ("Arabisch|sprekenden")
 
 
 def _data_path(*parts: str) -> Path:
@@ -241,13 +243,9 @@ def _deduce_src() -> Path:
 @functools.lru_cache(maxsize=1)
 def load_dutch_words() -> frozenset:
     """Dutch word forms (spaCy lookup table + deduce's common words), lower-case."""
-    import gzip
+    from .nlp import load_lemma_lookup
 
-    import spacy_lookups_data
-
-    table = Path(spacy_lookups_data.__file__).parent / "data" / "nl_lemma_lookup.json.gz"
-    with gzip.open(table, "rt", encoding="utf-8") as handle:
-        lookup = json.load(handle)
+    lookup = load_lemma_lookup()
     words = {w.lower() for w in lookup} | {w.lower() for w in lookup.values()}
     # spaCy's table lacks many everyday forms ("goede", "vanuit", "bent"): add the 60,000 most
     # frequent Dutch words (wordfreq). Names and places among them are taken out in _base_lists.
@@ -396,6 +394,7 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
     """All lists, with a corpus's force_keep / force_remove (from <corpus>/anonymise.yaml) applied."""
     settings = corpus_settings or {}
     dutch, first, surnames, ambiguous, places, ambiguous_places = _base_lists()
+    allow = load_allow_list(settings.get("force_keep") or [])
     force_remove = []
     for item in settings.get("force_remove") or []:
         if isinstance(item, str):
@@ -405,9 +404,18 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
     return Lists(
         dutch_words=dutch, first_names=first, surnames=surnames, ambiguous_names=ambiguous,
         places=places, ambiguous_places=ambiguous_places,
-        allow=load_allow_list(settings.get("force_keep") or []), force_remove=force_remove,
+        allow=allow, force_remove=force_remove,
         allow_phrases=_allow_phrase_pattern(settings.get("force_keep") or []),
+        place_lengths=_first_word_lengths(places),
+        allow_prefixes=tuple(a for a in allow if len(a) >= 5 and a.isalpha()),
     )
+
+
+def _first_word_lengths(places: dict) -> dict[str, int]:
+    lengths: dict[str, int] = {}
+    for words in places:
+        lengths[words[0]] = max(lengths.get(words[0], 0), len(words))
+    return lengths
 
 
 def load_corpus_settings(corpus_dir: Path) -> dict:
@@ -672,22 +680,11 @@ def _list_entities(text: str, lists: Lists) -> list[Entity]:
 
 
 def _match_place(folded: list[str], i: int, lists: Lists) -> int:
-    longest = _place_lengths(lists).get(folded[i], 0)
+    longest = lists.place_lengths.get(folded[i], 0)
     for length in range(min(longest, len(folded) - i), 0, -1):
         if tuple(folded[i:i + length]) in lists.places:
             return length
     return 0
-
-
-def _place_lengths(lists: Lists) -> dict[str, int]:
-    """For each first word of a place name, the longest place name starting with it."""
-    cached = getattr(lists, "_place_lengths", None)
-    if cached is None:
-        cached = {}
-        for words in lists.places:
-            cached[words[0]] = max(cached.get(words[0], 0), len(words))
-        object.__setattr__(lists, "_place_lengths", cached)
-    return cached
 
 
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "dorp", "stad", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
@@ -755,10 +752,6 @@ def _continues_name(text, tokens, folded, j, lists) -> bool:
     return (key in lists.first_names or key in lists.surnames) and word.lower() not in lists.dutch_words
 
 
-def _allowed_prefixes(lists: Lists) -> tuple:
-    return tuple(a for a in lists.allow if len(a) >= 5 and a.isalpha())
-
-
 PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek", "hoven", "dam", "meer", "burg",
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
 
@@ -783,20 +776,11 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if any(fold(p) in lists.allow for p in parts if p) or fold(word[:-1]) in lists.allow:
             continue   # "Syriërs", "DUO-overzicht"
-        if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in _allowed_prefixes(lists)):
+        if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in lists.allow_prefixes):
             continue   # "Arabischsprekenden"
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
-
-
-def _is_compound_of_dutch(word: str, dutch: frozenset) -> bool:
-    """Dutch writes compounds as one word: 'Taalschoolcoördinator' is two known words."""
-    for cut in range(3, len(word) - 2):
-        head, tail = word[:cut], word[cut:]
-        if (head in dutch or head.rstrip("s") in dutch) and (tail in dutch or _is_compound_of_dutch(tail, dutch) if len(tail) > 5 else tail in dutch):
-            return True
-    return False
 
 
 def _forced_entities(text: str, lists: Lists) -> list[Entity]:

@@ -106,7 +106,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     manifest = load_manifest(corpus_dir)
     settings = load_corpus_settings(corpus_dir)
     codings_rows = load_codings_file(corpus_dir / "codings.csv")
-    previous = store.copy_researcher_tables(db_path, None)
+    previous = store.copy_researcher_tables(db_path)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path)
 
     documents, infos = _ingest(corpus_dir, manifest, result, progress, max_bytes)
@@ -172,7 +172,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
 def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, result: BuildResult) -> None:
     """Decisions a researcher saved in the workbench while this build ran went to the old file:
     copy them into the new one just before the swap, so none is lost."""
-    latest = store.copy_researcher_tables(db_path, None)
+    latest = store.copy_researcher_tables(db_path)
     known = {row["id"] for row in db["manual_codings"].rows}
     late = [row for row in latest.get("manual_codings", []) if row["id"] not in known
             and not str(row.get("origin", "")).startswith("file:")]

@@ -80,7 +80,7 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
             by_code.setdefault(hit.code_id, []).append(hit)
         chosen: dict[str, Assignment] = {}
         for code_id in code_ids:
-            score, fired = _score(model, scores, row, code_id, by_code.get(code_id, []))
+            score = _score(model, scores, row, code_id, by_code.get(code_id, []))
             if score is None:
                 continue
             code_hits = by_code.get(code_id, [])
@@ -104,12 +104,12 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
     return results
 
 
-def _score(model, scores, row, code_id, hits) -> tuple[float | None, bool]:
-    """Score of one code for one segment if it is assigned, else (None, fired)."""
+def _score(model, scores, row, code_id, hits) -> float | None:
+    """Score of one code for one segment if it is assigned, else None."""
     if model is not None and code_id in model.classifier.trained_codes_:
         score = float(scores.iloc[row][code_id])
-        return (score if score >= model.classifier.thresholds_[code_id] else None), bool(hits)
-    return (1.0 if hits else None), bool(hits)
+        return score if score >= model.classifier.thresholds_[code_id] else None
+    return 1.0 if hits else None
 
 
 def all_scores(codebook: Codebook, prepared: Prepared, model: SavedModel | None) -> list[dict[str, float]]:

@@ -7,15 +7,9 @@ from pathlib import Path
 import sqlite_utils
 
 from .errors import QcodeError
+from .store import RUN_DIFF_SQL
 
-DIFF_SQL = """
-select code_id, 'gained' as change, segment_id from run_codings where run_id = :run_b
-  and not exists (select 1 from run_codings o where o.run_id = :run_a and o.segment_id = run_codings.segment_id and o.code_id = run_codings.code_id)
-union all
-select code_id, 'lost' as change, segment_id from run_codings where run_id = :run_a
-  and not exists (select 1 from run_codings n where n.run_id = :run_b and n.segment_id = run_codings.segment_id and n.code_id = run_codings.code_id)
-order by code_id, change, segment_id
-"""
+
 
 
 def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None) -> dict:
@@ -31,16 +25,10 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
         if run not in runs:
             raise QcodeError(f"{db_path}: no run {run}; runs are {', '.join(map(str, runs))}")
     codes: dict[str, dict] = {}
-    texts = {}
-    for row in db.query(DIFF_SQL, {"run_a": run_a, "run_b": run_b}):
+    for row in db.query(RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b}):
         entry = codes.setdefault(row["code_id"], {"gained": [], "lost": []})
-        entry[row["change"]].append(row["segment_id"])
-    ids = [s for e in codes.values() for k in ("gained", "lost") for s in e[k]]
-    for row in db.query(f"select id, text from segments where id in ({','.join('?' * len(ids))})", ids) if ids else []:
-        texts[row["id"]] = row["text"]
-    for entry in codes.values():
-        for change in ("gained", "lost"):
-            entry[change] = [{"segment": s, "text": texts.get(s, "(segment no longer in the corpus)")} for s in entry[change]]
+        entry[row["change"]].append({"segment": row["segment_id"],
+                                     "text": row["text"] or "(segment no longer in the corpus)"})
     return {"run_a": run_a, "run_b": run_b, "codes": codes}
 
 

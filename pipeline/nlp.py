@@ -97,7 +97,8 @@ def _lookup_words() -> frozenset:
 
 
 @functools.lru_cache(maxsize=1)
-def _lookup_lemmas() -> frozenset:
+def load_lemma_lookup() -> dict[str, str]:
+    """spaCy's Dutch lemma lookup table (form -> lemma), read once per process."""
     import gzip
     import json
     from pathlib import Path
@@ -106,7 +107,12 @@ def _lookup_lemmas() -> frozenset:
 
     table = Path(spacy_lookups_data.__file__).parent / "data" / "nl_lemma_lookup.json.gz"
     with gzip.open(table, "rt", encoding="utf-8") as handle:
-        return frozenset(v.lower() for v in json.load(handle).values())
+        return json.load(handle)
+
+
+@functools.lru_cache(maxsize=1)
+def _lookup_lemmas() -> frozenset:
+    return frozenset(v.lower() for v in load_lemma_lookup().values())
 
 
 @functools.lru_cache(maxsize=1)

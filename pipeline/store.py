@@ -8,7 +8,6 @@ carried over from the previous database on every build and never replaced.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import sqlite_utils
@@ -118,6 +117,19 @@ VIEWS = {
 
 FTS_COLUMNS = ["text", "lemmas"]
 
+# What a coding run changed: per code the segments gained and lost between two runs. Used by
+# `qcode diff`, the workbench's diff page and the `run_diff` canned query.
+RUN_DIFF_SQL = """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
+left join segments s on s.id = n.segment_id
+where n.run_id = :run_b and not exists (select 1 from run_codings o where o.run_id = :run_a
+  and o.segment_id = n.segment_id and o.code_id = n.code_id)
+union all
+select o.code_id, 'lost', o.segment_id, s.text from run_codings o
+left join segments s on s.id = o.segment_id
+where o.run_id = :run_a and not exists (select 1 from run_codings n where n.run_id = :run_b
+  and n.segment_id = o.segment_id and n.code_id = o.code_id)
+order by 1, 2, 3"""
+
 
 def open_db(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(str(path))
@@ -145,7 +157,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         db.create_view(name, sql, replace=True)
 
 
-def copy_researcher_tables(source: Path, db: sqlite_utils.Database) -> dict[str, list[dict]]:
+def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
     """Rows of the researcher tables of an existing database (empty when it does not exist)."""
     source = Path(source)
     if not source.exists():
@@ -183,6 +195,3 @@ def remove_quietly(path: Path) -> None:
     except FileNotFoundError:
         pass
 
-
-def copy_file(source: Path, target: Path) -> None:
-    shutil.copyfile(source, target)
