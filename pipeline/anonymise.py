@@ -1132,9 +1132,9 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
                 names.add(e.text, e.label, lists)
         if progress:
             progress(1)
-    for form in key.all_forms():  # names found in earlier runs stay propagated
-        entry_label = next((v["label"] for v in key.entries.values() if form in v["forms"]), "PERSON")
-        names.add(form, entry_label, lists)
+    for entry in key.entries.values():  # names found in earlier runs stay propagated
+        for form in entry["forms"]:
+            names.add(form, entry["label"], lists)
     results = {}
     for doc_id, text in texts.items():
         canonical, index = canonical_text(text)

@@ -114,10 +114,13 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
 
     key = load_key(key_path)
     lists = load_lists(settings)
-    bar = progress.bar(len(documents), "anonymise docs")
-    anonymised = anonymise_corpus({i: d.text for i, d in documents.items()}, lists, key, progress=bar.update)
+    # Titles go through the same corpus pass as the texts (one name index, one key), not one by one.
+    title_ids = {f"title\x1f{i}": i for i in documents if infos[i].title}
+    texts = {i: d.text for i, d in documents.items()} | {t: infos[i].title for t, i in title_ids.items()}
+    bar = progress.bar(len(texts), "anonymise texts")
+    anonymised = anonymise_corpus(texts, lists, key, progress=bar.update)
     bar.close()
-    titles = {i: anonymise_corpus({i: infos[i].title}, lists, key)[i].text for i in documents if infos[i].title}
+    titles = {i: anonymised.pop(t).text for t, i in title_ids.items()}
     municipality_ids = {i: key.pseudonym_for("MUNICIPALITY_OR_TOWN", infos[i].municipality).strip("[]")
                         for i in documents if infos[i].municipality}
     for doc_id, document in documents.items():
