@@ -12,8 +12,8 @@ CANNED_QUERIES = {
         "title": "Quotes for a code (with sub-codes), with role and municipality type",
         "sql": """select q.segment_id, q.code_id, q.source, round(q.score, 2) as score, q.role, q.municipality,
        q.municipality_type, q.kind, q.date, q.text
-from quotes q join codes c on c.id = q.code_id
-where (c.id = :code or c.parent = :code or c.theme = :code)
+from quotes q
+where q.code_id in (select id from codes where id = :code or parent = :code or theme = :code)
   and (:role = '' or q.role = :role)
   and (:municipality_type = '' or q.municipality_type = :municipality_type)
 order by q.document_id, q.segment_id""",
@@ -21,9 +21,8 @@ order by q.document_id, q.segment_id""",
     },
     "code_by_role": {
         "title": "Code × role: segments per code and role category",
-        "sql": """select sc.code_id, s.role, count(distinct sc.segment_id) as segments
-from segment_codes sc join segments s on s.id = sc.segment_id
-group by sc.code_id, s.role order by sc.code_id, segments desc""",
+        "sql": """select code_id, role, count(*) as segments from segment_codes
+group by code_id, role order by code_id, segments desc""",
     },
     "code_cooccurrence": {
         "title": "Code co-occurrence: segments carrying both codes",
@@ -37,7 +36,7 @@ group by a.code_id, b.code_id order by segments desc""",
        d.municipality_type, d.kind, s.text, s.id as segment_id
 from findings f
 join finding_codes fc on fc.finding_id = f.id
-join segment_codes sc on sc.code_id = fc.code_id
+join segment_codes sc on sc.code_id = fc.code_id and sc.role != 'interviewer'
 join segments s on s.id = sc.segment_id
 join documents d on d.id = s.document_id
 where f.id = :finding

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import sqlite3
@@ -17,14 +18,15 @@ from markupsafe import Markup, escape
 
 from pipeline.store import RUN_DIFF_SQL
 
+# Matrix dimension -> (column of segment_codes, label).
 MATRIX_DIMENSIONS = {
-    "role": ("s.role", "Rol"),
-    "municipality": ("d.municipality", "Gemeente (pseudoniem)"),
-    "municipality_type": ("d.municipality_type", "Type gemeente"),
-    "size_class": ("d.size_class", "Grootteklasse"),
-    "region": ("d.region", "Regio"),
-    "urbanisation": ("d.urbanisation", "Stedelijkheid"),
-    "kind": ("d.kind", "Soort document"),
+    "role": ("role", "Rol"),
+    "municipality": ("municipality", "Gemeente (pseudoniem)"),
+    "municipality_type": ("municipality_type", "Type gemeente"),
+    "size_class": ("size_class", "Grootteklasse"),
+    "region": ("region", "Regio"),
+    "urbanisation": ("urbanisation", "Stedelijkheid"),
+    "kind": ("kind", "Soort document"),
 }
 DECISIONS = ("confirm", "reject", "add")
 QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
@@ -81,8 +83,8 @@ def quote(conn, segment_id: str) -> dict | None:
     return {
         "segment": segment, "codes": codes, "html": highlight(segment["text"], spans),
         "context": context,
-        "findings": rows(conn, """select distinct f.* from findings f join finding_codes fc on fc.finding_id = f.id
-                                  join segment_codes sc on sc.code_id = fc.code_id where sc.segment_id = ? order by f.id""", [segment_id]),
+        "findings": rows(conn, """select * from findings where id in (select finding_id from finding_codes where
+                                  code_id in (select code_id from segment_codes where segment_id = ?)) order by id""", [segment_id]),
         "manual": rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id]),
         "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),
         "status": (rows(conn, "select status from quote_status where segment_id = ?", [segment_id]) or [{"status": ""}])[0]["status"],
@@ -114,7 +116,7 @@ def segments_index(segments: list[dict], segment_id: str) -> int:
 
 
 def codebook_tree(conn) -> list[dict]:
-    counts = {r["code_id"]: r["n"] for r in rows(conn, "select code_id, count(distinct segment_id) as n from segment_codes group by code_id")}
+    counts = {r["code_id"]: r["n"] for r in rows(conn, "select code_id, count(*) as n from segment_codes group by code_id")}
     codes = rows(conn, "select * from codes order by sort")
     for c in codes:
         c["count"] = counts.get(c["id"], 0)
@@ -130,36 +132,35 @@ def memos_by_target(conn, target_type: str) -> dict[str, list[dict]]:
     return out
 
 
+QUOTES_PER_ROLE = 25    # the finding page shows this many quotes per role; counts cover them all
+
+
 def finding(conn, finding_id: str) -> dict | None:
     found = rows(conn, "select * from findings where id = ?", [finding_id])
     if not found:
         return None
     codes = [r["code_id"] for r in rows(conn, "select code_id from finding_codes where finding_id = ?", [finding_id])]
-    marks = ",".join("?" * len(codes)) or "''"
-    quotes = rows(conn, f"""select distinct s.id, s.text, s.role, s.document_id, d.kind, d.municipality,
-                            d.municipality_type, sc.code_id from segment_codes sc
-                            join codes c on c.id = sc.code_id
-                            join segments s on s.id = sc.segment_id join documents d on d.id = s.document_id
-                            where sc.code_id in ({marks}) and s.role not in ('interviewer')
-                            order by s.role, s.document_id, s.seq""", codes)
-    by_segment: dict[str, dict] = {}
+    supporting = f"""select distinct segment_id, role, document_id, kind, municipality, municipality_type
+                     from segment_codes where code_id in ({",".join("?" * len(codes)) or "''"})
+                     and role != 'interviewer'"""
+    counts = {r["role"] or "onbekend": r["n"] for r in rows(
+        conn, f"select role, count(distinct segment_id) as n from ({supporting}) group by role", codes)}
+    quotes = rows(conn, f"""select * from (
+        select s.id, s.text, s.role, s.document_id, sc.kind, sc.municipality, sc.municipality_type,
+               row_number() over (partition by s.role order by s.document_id, s.seq) as n
+        from ({supporting}) sc join segments s on s.id = sc.segment_id) where n <= ? order by role, n""",
+        codes + [QUOTES_PER_ROLE])
+    badges = segment_codes(conn, [q["id"] for q in quotes])
+    groups: dict[str, dict] = {role: {"count": n, "quotes": []} for role, n in sorted(counts.items())}
     for q in quotes:
-        entry = by_segment.setdefault(q["id"], {**q, "codes": []})
-        entry["codes"].append(q["code_id"])
-    badges = segment_codes(conn, list(by_segment))
-    for segment_id, q in by_segment.items():
-        q["badges"] = badges.get(segment_id, [])
+        q["badges"] = badges.get(q["id"], [])
         q["html"] = highlight(q["text"], [span for c in q["badges"] if c["code_id"] in codes for span in c["spans"]])
-    groups: dict[str, list] = {}
-    for q in by_segment.values():
-        groups.setdefault(q["role"] or "onbekend", []).append(q)
+        groups[q["role"] or "onbekend"]["quotes"].append(q)
+    distinct = lambda column: [r["v"] for r in rows(
+        conn, f"select distinct {column} as v from ({supporting}) where {column} is not null order by 1", codes)]
     roles = sorted(groups)
-    triangulation = {
-        "roles": roles,
-        "municipalities": sorted({q["municipality"] for q in by_segment.values() if q["municipality"]}),
-        "kinds": sorted({q["kind"] for q in by_segment.values() if q["kind"]}),
-        "quotes": len(by_segment),
-    }
+    triangulation = {"roles": roles, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
+                     "quotes": rows(conn, f"select count(distinct segment_id) as n from ({supporting})", codes)[0]["n"]}
     return {"finding": found[0], "codes": codes, "groups": groups, "triangulation": triangulation,
             "weak": len([r for r in roles if r not in ("notulen", "onbekend")]) < 2,
             "memos": rows(conn, "select * from memos where target_type = 'finding' and target_id = ? order by created", [finding_id])}
@@ -167,11 +168,10 @@ def finding(conn, finding_id: str) -> dict | None:
 
 def findings_overview(conn) -> list[dict]:
     """Every finding with its number of supporting quotes and role categories (one query)."""
-    out = rows(conn, """select f.*, count(distinct s.id) as quotes,
-        count(distinct case when s.role not in ('notulen', 'onbekend') then s.role end) as roles
+    out = rows(conn, """select f.*, count(distinct sc.segment_id) as quotes,
+        count(distinct case when sc.role not in ('notulen', 'onbekend') then sc.role end) as roles
         from findings f left join finding_codes fc on fc.finding_id = f.id
-        left join segment_codes sc on sc.code_id = fc.code_id
-        left join segments s on s.id = sc.segment_id and s.role != 'interviewer'
+        left join segment_codes sc on sc.code_id = fc.code_id and sc.role != 'interviewer'
         group by f.id order by f.id""")
     for f in out:
         f["weak"] = f["roles"] < 2
@@ -182,20 +182,30 @@ def matrix(conn, dimension: str) -> dict:
     """Counts of coded segments per code and attribute value (or per code pair for co-occurrence)."""
     codes = rows(conn, "select id, label, colour, parent from codes order by sort")
     if dimension == "cooccurrence":
-        data = rows(conn, """select a.code_id as row, b.code_id as col, count(distinct a.segment_id) as n
-                             from segment_codes a join segment_codes b on a.segment_id = b.segment_id
-                             and a.code_id != b.code_id group by 1, 2""")
+        cells = cooccurrence(conn)
         columns = [c["id"] for c in codes]
     else:
-        expression = MATRIX_DIMENSIONS[dimension][0]
-        data = rows(conn, f"""select sc.code_id as row, coalesce({expression}, 'onbekend') as col,
-                              count(distinct sc.segment_id) as n from segment_codes sc
-                              join segments s on s.id = sc.segment_id join documents d on d.id = s.document_id
-                              group by 1, 2""")
-        columns = sorted({r["col"] for r in data})
-    cells = {(r["row"], r["col"]): r["n"] for r in data}
+        # segment_codes holds one row per segment and code, so count(*) counts segments.
+        column = MATRIX_DIMENSIONS[dimension][0]
+        cells = {(r["row"], r["col"]): r["n"] for r in rows(
+            conn, f"select code_id as row, coalesce({column}, 'onbekend') as col, count(*) as n "
+                  f"from segment_codes group by code_id, {column}")}
+        columns = sorted({col for _, col in cells})
     peak = max(cells.values(), default=1)
     return {"dimension": dimension, "codes": codes, "columns": columns, "cells": cells, "peak": peak}
+
+
+def cooccurrence(conn) -> dict[tuple[str, str], int]:
+    """Segments carrying both codes, per code pair. SQL first reduces the segments to their distinct
+    code sets (a few hundred even at 100x the demo corpus); the pairs are counted from those, which
+    is an order of magnitude faster than a self-join of segment_codes."""
+    cells: dict[tuple[str, str], int] = {}
+    for code_set in rows(conn, """select codes, count(*) as n from (select group_concat(code_id, ' ') as codes
+                                  from segment_codes group by segment_id) group by codes"""):
+        present = set(code_set["codes"].split(" "))
+        for a, b in itertools.permutations(present, 2):
+            cells[(a, b)] = cells.get((a, b), 0) + code_set["n"]
+    return cells
 
 
 def heat(n: int, peak: int) -> str:
@@ -224,19 +234,23 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
     if filters.get("status"):
         where.append("s.id in (select segment_id from quote_status where status = ?)")
         params.append(filters["status"])
-    base = f"""from segments_fts join segments s on s.rowid = segments_fts.rowid
-               join documents d on d.id = s.document_id where {' and '.join(where)}"""
+
+    def source(join: str = "") -> str:
+        return (f"from segments_fts join segments s on s.rowid = segments_fts.rowid join documents d "
+                f"on d.id = s.document_id {join} where {' and '.join(where)}")
+
+    base, with_codes = source(), source("join segment_codes sc on sc.segment_id = s.id")
     results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by rank limit ?", params + [limit])
     codes = segment_codes(conn, [r["id"] for r in results])
     for r in results:
         r["codes"] = codes.get(r["id"], [])
         r["html"] = _mark_terms(r["text"], terms, lemmas)
     facets = {
-        "code": rows(conn, f"select sc.code_id as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
+        "code": rows(conn, f"select sc.code_id as value, count(*) as n {with_codes} group by 1 order by n desc", params),
         "role": rows(conn, f"select s.role as value, count(*) as n {base} group by 1 order by n desc", params),
         "municipality_type": rows(conn, f"select d.municipality_type as value, count(*) as n {base} group by 1 order by n desc", params),
-        "status": rows(conn, f"select q.status as value, count(*) as n {base.replace('where', 'join quote_status q on q.segment_id = s.id where', 1)} group by 1 order by n desc", params),
-        "source": rows(conn, f"select sc.source as value, count(distinct s.id) as n {base.replace('where', 'join segment_codes sc on sc.segment_id = s.id where', 1)} group by 1 order by n desc", params),
+        "status": rows(conn, f"select q.status as value, count(*) as n {source('join quote_status q on q.segment_id = s.id')} group by 1 order by n desc", params),
+        "source": rows(conn, f"select sc.source as value, count(distinct s.id) as n {with_codes} group by 1 order by n desc", params),
     }
     total = rows(conn, f"select count(*) as n {base}", params)[0]["n"]
     return {"results": results, "facets": facets, "total": total}

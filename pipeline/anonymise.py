@@ -108,7 +108,7 @@ DATE_OF_BIRTH = re.compile(
 )
 # A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
 OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
-BARE_STREET = re.compile(rf"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
+BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
 STREET_SUFFIX = "straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(

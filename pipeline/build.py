@@ -149,6 +149,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         store.ensure_db_shape(db)
         _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
               prepared, assignments, manual, previous, model, result)
+        store.refresh_segment_codes(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
         result.counts = counts
         timings["store"] = _lap(clock)

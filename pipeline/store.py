@@ -12,6 +12,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+# The segment's role and document attributes are copied into segment_codes (see below), so that
+# the matrices and finding counts group one indexed table instead of joining 100,000s of rows.
+SEGMENT_ATTRIBUTES = ("document_id", "role", "kind", "municipality", "municipality_type", "size_class", "region",
+                      "urbanisation")
+
 TABLES = {
     "runs": {
         "columns": {"id": int, "started": str, "finished": str, "status": str, "codebook_hash": str,
@@ -55,6 +60,11 @@ TABLES = {
         "pk": "id",
         "foreign_keys": [("segment_id", "segments", "id"), ("code_id", "codes", "id")],
     },
+    "segment_codes": {
+        "columns": {"segment_id": str, "code_id": str, "theme": str, "source": str, "score": float,
+                    "rule_id": str, "spans": str, **{column: str for column in SEGMENT_ATTRIBUTES}},
+        "pk": ("segment_id", "code_id"),
+    },
     "manual_codings": {
         "columns": {"id": str, "segment_id": str, "document_id": str, "code_id": str, "coder": str,
                     "decision": str, "created": str, "origin": str, "anchor_text": str, "status": str,
@@ -87,23 +97,46 @@ TABLES = {
 # Tables researchers write to: copied from the previous database into every new build.
 RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs", "run_codings")
 
+# The codes that count for each segment: automatic codings the researchers did not decide on,
+# plus the codes they added or confirmed (manual decisions win; a reject removes the code). Kept
+# as a table rather than a view because every workbench page joins it: as a view it made pages
+# take seconds at 100x the demo corpus. `refresh_segment_codes` fills it after a build; triggers
+# keep it current when a manual coding is written (workbench, import, late decisions).
+SEGMENT_CODES_SELECT = """
+    select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans, s.document_id, s.role,
+           d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
+    from codings c join segments s on s.id = c.segment_id join documents d on d.id = s.document_id
+    where {codings_filter}
+      and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id and m.code_id = c.code_id
+                      and m.decision in ('reject', 'add', 'confirm') and m.status = 'anchored')
+    union all
+    select m.segment_id, m.code_id, codes.theme, 'manual', 1.0, null, null, s.document_id, s.role,
+           d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
+    from manual_codings m join codes on codes.id = m.code_id join segments s on s.id = m.segment_id
+    join documents d on d.id = s.document_id
+    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored'
+      and m.rowid = (select min(m2.rowid) from manual_codings m2 where m2.segment_id = m.segment_id
+                     and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored')
+"""
+SEGMENT_CODES_COLUMNS = ("segment_id, code_id, theme, source, score, rule_id, spans, "
+                         + ", ".join(SEGMENT_ATTRIBUTES))
+
+
+def _refresh_one_segment(which: str) -> str:
+    return (f"delete from segment_codes where segment_id = {which}.segment_id;\n"
+            f"insert into segment_codes ({SEGMENT_CODES_COLUMNS}) "
+            + SEGMENT_CODES_SELECT.format(codings_filter=f"c.segment_id = {which}.segment_id",
+                                          manual_filter=f"m.segment_id = {which}.segment_id") + ";")
+
+
+TRIGGERS = {
+    "manual_codings_refresh_insert": f"after insert on manual_codings begin {_refresh_one_segment('new')} end",
+    "manual_codings_refresh_delete": f"after delete on manual_codings begin {_refresh_one_segment('old')} end",
+    "manual_codings_refresh_update": (f"after update on manual_codings begin {_refresh_one_segment('old')} "
+                                      f"{_refresh_one_segment('new')} end"),
+}
+
 VIEWS = {
-    # The codes that count for each segment: automatic codings the researchers did not reject, plus
-    # the codes they added or confirmed. Manual decisions win.
-    "segment_codes": """
-        select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans
-        from codings c
-        where not exists (select 1 from manual_codings m where m.segment_id = c.segment_id
-                          and m.code_id = c.code_id and m.decision = 'reject' and m.status = 'anchored')
-          and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id
-                          and m.code_id = c.code_id and m.decision in ('add', 'confirm') and m.status = 'anchored')
-        union all
-        select m.segment_id, m.code_id, codes.theme, 'manual', 1.0, null, null
-        from manual_codings m join codes on codes.id = m.code_id
-        where m.decision in ('add', 'confirm') and m.status = 'anchored'
-          and m.rowid = (select min(m2.rowid) from manual_codings m2 where m2.segment_id = m.segment_id
-                         and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored')
-    """,
     "quotes": """
         select s.id as segment_id, s.document_id, d.kind, d.date, s.speaker, s.role, d.municipality,
                d.municipality_type, d.size_class, d.region, d.urbanisation, sc.code_id, sc.theme,
@@ -131,6 +164,14 @@ where o.run_id = :run_a and not exists (select 1 from run_codings n where n.run_
 order by 1, 2, 3"""
 
 
+INDEXES = (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings", ["code_id"]),
+           ("manual_codings", ["segment_id"]), ("run_codings", ["run_id", "code_id"]),
+           ("participants", ["document_id"]), ("finding_codes", ["code_id"]),
+           ("segment_codes", ["code_id", "role", "segment_id"]), ("segment_codes", ["theme", "segment_id"]),
+           ("segment_codes", ["source", "segment_id"]),
+           *(("segment_codes", ["code_id", column]) for column in SEGMENT_ATTRIBUTES[2:]))
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(str(path))
     db.execute("pragma foreign_keys = off")
@@ -139,6 +180,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create every table, index, view and the full-text index; safe to run again."""
+    if "segment_codes" in db.view_names():   # databases built before it became a table
+        db["segment_codes"].drop()
     for name, spec in TABLES.items():
         table = db[name]
         if not table.exists():
@@ -147,14 +190,32 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
             for column, column_type in missing.items():
                 table.add_column(column, column_type)
-    for table, columns in (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings", ["code_id"]),
-                           ("manual_codings", ["segment_id"]), ("run_codings", ["run_id", "code_id"]),
-                           ("participants", ["document_id"]), ("finding_codes", ["code_id"])):
-        db[table].create_index(columns, if_not_exists=True)
+    _create_indexes(db)
     if not db["segments"].detect_fts():
         db["segments"].enable_fts(FTS_COLUMNS, tokenize="unicode61 remove_diacritics 2", create_triggers=True)
     for name, sql in VIEWS.items():
         db.create_view(name, sql, replace=True)
+    for name, body in TRIGGERS.items():
+        db.execute(f"drop trigger if exists {name}")
+        db.execute(f"create trigger {name} {body}")
+
+
+def _create_indexes(db: sqlite_utils.Database) -> None:
+    for table, columns in INDEXES:
+        db[table].create_index(columns, if_not_exists=True)
+
+
+def refresh_segment_codes(db: sqlite_utils.Database) -> None:
+    """Recompute the whole segment_codes table from codings and manual codings."""
+    with db.conn:
+        # Filling the table without its indexes and indexing afterwards is 2-3x faster.
+        for index in db["segment_codes"].indexes:
+            if not index.name.startswith("sqlite_autoindex"):
+                db.execute(f"drop index [{index.name}]")
+        db.execute("delete from segment_codes")
+        db.execute(f"insert into segment_codes ({SEGMENT_CODES_COLUMNS}) "
+                   + SEGMENT_CODES_SELECT.format(codings_filter="1 = 1", manual_filter="1 = 1"))
+    _create_indexes(db)
 
 
 def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:

@@ -94,3 +94,35 @@ def test_pages_through_datasette_client(demo_db):
     assert statuses.pop("missing") == 404
     assert set(statuses.values()) == {200}, statuses
     assert post_status in (403, 400)   # no login (403) or no CSRF token (403/400): never written
+
+
+def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db):
+    """segment_codes is a table kept current by triggers: after adds, confirms, rejects and deletes
+    it equals a fresh computation from codings and manual codings."""
+    from pipeline.store import SEGMENT_CODES_SELECT, open_db, refresh_segment_codes
+
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(demo_db.read_bytes())
+    conn = sqlite3.connect(copy)
+    conn.row_factory = None
+    coded = conn.execute("select segment_id, code_id from codings order by id limit 3").fetchall()
+    uncoded = conn.execute("""select s.id, c.id from segments s, codes c where not exists (select 1 from codings x
+                              where x.segment_id = s.id and x.code_id = c.id) order by s.id limit 1""").fetchone()
+    workbench.record_decision(conn, *coded[0], "reject", "tester")
+    workbench.record_decision(conn, *coded[1], "confirm", "tester")
+    workbench.record_decision(conn, *uncoded, "add", "tester")
+    conn.row_factory = None
+    assert conn.execute("select source from segment_codes where segment_id = ? and code_id = ?", uncoded).fetchone() == ("manual",)
+    conn.execute("delete from manual_codings where segment_id = ? and code_id = ? and origin = 'workbench'", coded[0])
+    conn.commit()
+    assert conn.execute("select source from segment_codes where segment_id = ? and code_id = ?", coded[0]).fetchone()[0] != "manual"
+
+    def table():
+        conn.row_factory = None
+        return sorted(conn.execute("select segment_id, code_id, source, role, municipality from segment_codes").fetchall())
+
+    incremental = table()
+    refresh_segment_codes(open_db(copy))
+    assert incremental == table()
+    fresh = SEGMENT_CODES_SELECT.format(codings_filter="1 = 1", manual_filter="1 = 1")
+    assert len(incremental) == len(conn.execute(fresh).fetchall())
