@@ -28,11 +28,11 @@ from .codebook import Codebook, load_codebook
 from .coding import Prepared, assign_codes, prepare, train_model, with_themes
 from .errors import BuildLockedError, IngestError, ModelError
 from .ingest import MAX_DOCUMENT_BYTES, Document, list_corpus_files, read_document
-from .manifest import UNKNOWN, CodingRow, DocumentInfo, load_codings_file, load_manifest, role_for
+from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
 from .nlp import load_nlp
 from .rules import RuleSet
 from .segment import Segment, segment_document
-from . import store
+from . import cache, store
 
 
 @dataclass
@@ -89,17 +89,20 @@ class _Silent:
 
 def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: bool = False,
           key_path: Path | None = None, model_path: Path | None = None,
-          max_document_bytes: int | None = None) -> BuildResult:
-    """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings."""
+          max_document_bytes: int | None = None, use_cache: bool = True) -> BuildResult:
+    """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings.
+
+    With use_cache, documents unchanged since the last build are not read or anonymised again
+    (see cache.py); use_cache=False redoes every document."""
     corpus_dir, db_path = Path(corpus_dir), Path(db_path)
     key_path = Path(key_path) if key_path else key_path_for(db_path)
     model_path = Path(model_path) if model_path else model_path_for(db_path)
     with build_lock(db_path):
         return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
-                      max_document_bytes or MAX_DOCUMENT_BYTES)
+                      max_document_bytes or MAX_DOCUMENT_BYTES, use_cache)
 
 
-def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes) -> BuildResult:
+def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes, use_cache) -> BuildResult:
     timings, started = {}, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
@@ -109,18 +112,13 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     previous = store.copy_researcher_tables(db_path)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path)
 
-    documents, infos = _ingest(corpus_dir, manifest, result, progress, max_bytes)
+    key = load_key(key_path)
+    fingerprint = cache.anonymiser_fingerprint(settings)
+    cached = cache.load_cache(cache.cache_path_for(key_path), fingerprint, key) if use_cache else {}
+    documents, infos, files = _ingest(corpus_dir, manifest, result, progress, max_bytes, cached)
     timings["ingest"] = _lap(clock); clock = time.perf_counter()
 
-    key = load_key(key_path)
-    lists = load_lists(settings)
-    # Titles go through the same corpus pass as the texts (one name index, one key), not one by one.
-    title_ids = {f"title\x1f{i}": i for i in documents if infos[i].title}
-    texts = {i: d.text for i, d in documents.items()} | {t: infos[i].title for t, i in title_ids.items()}
-    bar = progress.bar(len(texts), "anonymise texts")
-    anonymised = anonymise_corpus(texts, lists, key, progress=bar.update)
-    bar.close()
-    titles = {i: anonymised.pop(t).text for t, i in title_ids.items()}
+    anonymised, titles = _anonymise(documents, infos, files, cached, settings, key, progress, result)
     municipality_ids = {i: key.pseudonym_for("MUNICIPALITY_OR_TOWN", infos[i].municipality).strip("[]")
                         for i in documents if infos[i].municipality}
     for doc_id, document in documents.items():
@@ -151,14 +149,14 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
               prepared, assignments, manual, previous, model, result)
         store.refresh_segment_codes(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
-        result.counts = counts
+        result.counts = {**result.counts, **counts}
         timings["store"] = _lap(clock)
         result.timings = timings
         db["runs"].upsert({
             "id": result.run_id, "started": started, "status": "complete",
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "codebook_hash": codebook.hash, "model_version": model.version if model else "rules-only",
-            "corpus_hash": _corpus_hash(documents), "counts": store.to_json(counts),
+            "corpus_hash": _corpus_hash(documents), "counts": store.to_json(result.counts),
             "timings": store.to_json(timings), "qcode_version": __version__,
         }, pk="id")
         db.execute(f"insert into run_codings (run_id, segment_id, code_id, source) "
@@ -170,6 +168,10 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         store.replace_database(tmp_path, db_path)
     finally:
         store.remove_quietly(tmp_path)
+    cache.save_cache(cache.cache_path_for(key_path), fingerprint, key, {
+        files[doc_id]: cache.CachedDocument(documents[doc_id].content_hash, documents[doc_id], anonymised[doc_id],
+                                            infos[doc_id].title or "", titles.get(doc_id, ""))
+        for doc_id in documents})
     return result
 
 
@@ -194,26 +196,67 @@ def _lap(clock: float) -> float:
     return round(time.perf_counter() - clock, 3)
 
 
-def _ingest(corpus_dir, manifest, result, progress, max_bytes) -> tuple[dict[str, Document], dict[str, DocumentInfo]]:
-    documents, infos = {}, {}
-    files = list_corpus_files(corpus_dir)
-    bar = progress.bar(len(files), "ingest docs")
-    for path in files:
+def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str, cache.CachedDocument]):
+    """Documents and manifest info by document id, and each document's corpus-relative file name.
+    A file whose bytes are unchanged since the last build is taken from the cache, not parsed."""
+    documents, infos, files = {}, {}, {}
+    paths = list_corpus_files(corpus_dir)
+    bar = progress.bar(len(paths), "ingest docs")
+    for path in paths:
         relative = path.relative_to(corpus_dir).as_posix()
         try:
-            document = read_document(path, max_bytes)
+            entry = cached.get(relative)
+            if entry is not None and path.stat().st_size <= max_bytes and cache.file_hash(path) == entry.content_hash:
+                document = entry.document
+                document.path = path
+            else:
+                document = read_document(path, max_bytes)
         except IngestError as exc:
             result.errors.append(str(exc))
+        except OSError as exc:
+            result.errors.append(str(IngestError(path, f"cannot read file ({exc.strerror})")))
         else:
             info = manifest.info_for(relative)
-            documents[info.id] = document
-            infos[info.id] = info
+            documents[info.id], infos[info.id], files[info.id] = document, info, relative
         bar.update(1)
     bar.close()
-    listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in files}
+    listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in paths}
     for missing in sorted(listed):
         result.warnings.append(f"{corpus_dir / 'manifest.yaml'}: lists {missing!r}, which is not in the corpus")
-    return documents, infos
+    return documents, infos, files
+
+
+def _anonymise(documents, infos, files, cached, settings, key, progress, result) -> tuple[dict, dict]:
+    """Anonymised text and title per document: new and changed documents through the anonymiser,
+    unchanged ones from the cache unless a name learnt from the new ones occurs in them."""
+    reusable = {i: cached[files[i]] for i in documents if files[i] in cached
+                and cached[files[i]].content_hash == documents[i].content_hash
+                and cached[files[i]].title == (infos[i].title or "")}
+    known_forms = cache.key_forms(key)
+    anonymised, titles = _anonymise_texts([i for i in documents if i not in reusable], documents, infos, settings,
+                                          key, progress)
+    new_forms = cache.names_to_recheck(known_forms, key)
+    recheck = [i for i in reusable if cache.needs_recheck(documents[i].text + "\n" + reusable[i].title, new_forms)]
+    if recheck:
+        more, more_titles = _anonymise_texts(recheck, documents, infos, settings, key, progress)
+        anonymised.update(more)
+        titles.update(more_titles)
+    for doc_id in set(reusable) - set(recheck):
+        anonymised[doc_id], titles[doc_id] = reusable[doc_id].anonymised, reusable[doc_id].anonymised_title
+    result.counts["documents_from_cache"] = len(reusable) - len(recheck)
+    return anonymised, titles
+
+
+def _anonymise_texts(doc_ids, documents, infos, settings, key, progress) -> tuple[dict, dict]:
+    # Titles go through the same corpus pass as the texts (one name index, one key), not one by one.
+    title_ids = {f"title\x1f{i}": i for i in doc_ids if infos[i].title}
+    texts = {i: documents[i].text for i in doc_ids} | {t: infos[i].title for t, i in title_ids.items()}
+    if not texts:
+        return {}, {}
+    bar = progress.bar(len(texts), "anonymise texts")
+    anonymised = anonymise_corpus(texts, load_lists(settings), key, progress=bar.update)
+    bar.close()
+    return anonymised, {i: anonymised.pop(t).text for t, i in title_ids.items()}
 
 
 def _corpus_hash(documents: dict[str, Document]) -> str:

@@ -54,9 +54,11 @@ def cli():
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
 @click.option("--max-document-mb", type=float, default=20, show_default=True, help="Refuse larger documents.")
+@click.option("--full", is_flag=True,
+              help="Re-read and re-anonymise every document (default: reuse unchanged ones from the last build).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly_errors
-def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, quiet):
+def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, quiet):
     """Run every stage over a corpus and (re)build the database atomically.
 
     Example: qcode build --corpus corpus/demo --db db/demo.db
@@ -64,7 +66,7 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, quiet):
     from .build import build as run_build
 
     result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
-                       max_document_bytes=int(max_document_mb * 1024 * 1024))
+                       max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full)
     for error in result.errors:
         click.secho(f"error: {error}", fg="red", err=True)
     for warning in result.warnings:
@@ -72,7 +74,8 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, quiet):
     counts, timings = result.counts, result.timings
     click.echo(f"Built {db_path} (run {result.run_id})")
     click.echo(f"  documents: {counts['documents']} ({len(result.errors)} failed)   words: {counts['words']}   "
-               f"segments: {counts['segments']}")
+               f"segments: {counts['segments']}   unchanged (from the last build): "
+               f"{counts.get('documents_from_cache', 0)}")
     click.echo(f"  identifiers replaced: {counts['identifiers_replaced']}   "
                f"review queue: {sum(len(v) for v in result.review.values())} weak detections "
                f"(qcode anonymise-report --corpus {corpus_dir})")

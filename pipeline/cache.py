@@ -1,0 +1,103 @@
+"""What an unchanged document needs from the previous build, so `qcode build` does not read,
+parse or anonymise it again.
+
+The cache holds original text (the parsed document and the anonymiser's entities), so it lives
+beside the pseudonym key (keys/<db>.cache.pickle, owner-only), never under db/. An entry is reused
+only when all of these still hold:
+
+  * the file's bytes hash to the same value;
+  * the anonymiser is the same: qcode's ingest and anonymise code, its data files and the corpus's
+    anonymise.yaml hash to the same fingerprint;
+  * the pseudonym key is the one the cached texts were made with (a deleted or replaced key
+    invalidates everything, as pseudonyms would no longer agree);
+  * no name first found in this build's new or changed documents occurs in the document's text
+    (names propagate across documents: a bare surname in an old document is caught once a new
+    document names that person in full). `names_to_recheck` and `needs_recheck` decide that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
+from .ingest import Document
+
+CACHE_FORMAT = 1
+
+
+@dataclass
+class CachedDocument:
+    content_hash: str              # sha256 of the file's bytes
+    document: Document
+    anonymised: AnonymisedText
+    title: str                     # the manifest title (original) the cached anonymised title is for
+    anonymised_title: str
+
+
+def cache_path_for(key_path: Path) -> Path:
+    key_path = Path(key_path)
+    return key_path.with_name(key_path.name.replace(".key.json", "") + ".cache.pickle")
+
+
+def anonymiser_fingerprint(corpus_settings: dict) -> str:
+    """Changes when anything that decides ingest or anonymisation output changes."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256(json.dumps(corpus_settings, sort_keys=True, default=str).encode())
+    sources = [package / "ingest.py", package / "anonymise.py"] + sorted((package / "data").rglob("*"))
+    for path in sources:
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def key_fingerprint(key: PseudonymKey) -> str:
+    return hashlib.sha256(json.dumps(key.entries, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_cache(path: Path, fingerprint: str, key: PseudonymKey) -> dict[str, CachedDocument]:
+    """Cached documents by corpus-relative file name; empty when the cache does not apply."""
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return {}
+    if (not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("fingerprint") != fingerprint
+            or data.get("key") != key_fingerprint(key)):
+        return {}
+    return data["documents"]
+
+
+def save_cache(path: Path, fingerprint: str, key: PseudonymKey, documents: dict[str, CachedDocument]) -> None:
+    """Write atomically and owner-only (it holds original text)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        pickle.dump({"format": CACHE_FORMAT, "fingerprint": fingerprint, "key": key_fingerprint(key),
+                     "documents": documents}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def key_forms(key: PseudonymKey) -> set[str]:
+    return {form for entry in key.entries.values() for form in entry["forms"]}
+
+
+def names_to_recheck(before: set[str], key: PseudonymKey) -> set[str]:
+    """The words of the names the key learnt in this build (from new or changed documents), folded.
+    Words, not whole names: the anonymiser also finds a known person by surname alone."""
+    return {token for form in key_forms(key) - before for token in _name_tokens(form)}
+
+
+def needs_recheck(text: str, new_words: set[str]) -> bool:
+    """True when one of the newly learnt name words occurs in the text."""
+    return bool(new_words) and not new_words.isdisjoint(fold(word) for word in WORD.findall(text))
