@@ -25,12 +25,11 @@ from .anonymise import (AnonymisedText, anonymise_corpus, key_path_for, load_cor
                         load_lists, review_items, save_key)
 from .classify import load_model, model_path_for, save_model, training_hash
 from .codebook import Codebook, load_codebook
-from .coding import Prepared, assign_codes, prepare, train_model, with_themes
+from .coding import (Prepared, assign_codes, cached_class_scores, prepare_incremental, rule_matrix,
+                     train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError
 from .ingest import MAX_DOCUMENT_BYTES, Document, list_corpus_files, read_document
 from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
-from .nlp import load_nlp
-from .rules import RuleSet
 from .segment import Segment, segment_document
 from . import cache, store
 
@@ -130,14 +129,18 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
     timings["segment"] = _lap(clock); clock = time.perf_counter()
 
-    ruleset = RuleSet(codebook, load_nlp())
+    coding_cache_path = cache.coding_cache_path_for(model_path)
+    previous_coding = cache.load_coding_cache(coding_cache_path) if use_cache else cache.CodingCache()
     bar = progress.bar(len(segments), "code segments")
-    prepared = prepare([s.text for s in segments], ruleset, progress=bar.update)
+    prepared, coding_cache, redone = prepare_incremental([s.text for s in segments], codebook, previous_coding,
+                                                         progress=bar.update)
     bar.close()
+    result.counts.update(redone)
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
     model = _model_for(codebook, prepared, segments, manual, model_path, result)
-    assignments = assign_codes(codebook, prepared, model)
+    scores = cached_class_scores(model, prepared.lemma_texts, coding_cache)
+    assignments = assign_codes(codebook, prepared, model, scores)
     timings["code"] = _lap(clock); clock = time.perf_counter()
 
     tmp_path = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
@@ -172,6 +175,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         files[doc_id]: cache.CachedDocument(documents[doc_id].content_hash, documents[doc_id], anonymised[doc_id],
                                             infos[doc_id].title or "", titles.get(doc_id, ""))
         for doc_id in documents})
+    cache.save_coding_cache(coding_cache_path, coding_cache)
     return result
 
 
@@ -388,6 +392,9 @@ def _model_for(codebook, prepared: Prepared, segments, manual, model_path, resul
     try:
         model = load_model(model_path, codebook)
         if model.training_hash == wanted:
+            # Same code tree, same manual codings: no retraining. The rules may have changed, so the
+            # thresholds are chosen again for the training segments' current rule hits.
+            model.classifier.choose_thresholds(rule_matrix(training, [c.id for c in codebook.codes]))
             result.counts["model_reused"] = True
             return model
     except ModelError:

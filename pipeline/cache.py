@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
@@ -101,3 +101,47 @@ def names_to_recheck(before: set[str], key: PseudonymKey) -> set[str]:
 def needs_recheck(text: str, new_words: set[str]) -> bool:
     """True when one of the newly learnt name words occurs in the text."""
     return bool(new_words) and not new_words.isdisjoint(fold(word) for word in WORD.findall(text))
+
+
+# ---------------------------------------------------------------- coding
+
+
+@dataclass
+class CodingCache:
+    """What coding an unchanged segment needs from the last build: its lemmas, its rule hits per
+    code (valid while that code's rules are unchanged) and the classifier's scores (valid while
+    the model is the same). It holds only anonymised text, so it lives beside the model in db/."""
+
+    rules: dict = field(default_factory=dict)        # code id -> hash of its rules when hits were found
+    segments: dict = field(default_factory=dict)     # text hash -> (lemma text, [RuleHit])
+    model_version: str = ""
+    scores: dict = field(default_factory=dict)       # lemma text hash -> scores row (model_version's codes)
+
+
+def coding_cache_path_for(model_path: Path) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name.replace(".model.pkl", "") + ".coding-cache.pickle")
+
+
+def load_coding_cache(path: Path) -> CodingCache:
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return CodingCache()
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
+        return CodingCache()
+    return data["cache"]
+
+
+def save_coding_cache(path: Path, coding_cache: CodingCache) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump({"format": CACHE_FORMAT, "cache": coding_cache}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()

@@ -1,19 +1,27 @@
 """Stage 4b: the multi-label classifier, and how its scores combine with the rules.
 
-Model: a scikit-learn Pipeline. Input rows are (lemma text, rule-hit indicators per code); word
-1-2-gram and character 2-5-gram TF-IDF plus the rule indicators feed one logistic regression per
-code, calibrated with sigmoid calibration. Per-code thresholds are chosen by cross-validation
-(the threshold that maximises F1 on out-of-fold scores).
+Model: a scikit-learn Pipeline over the segment's lemma text: word 1-2-gram and character 3-5-gram
+TF-IDF feed one logistic regression per code (one-vs-rest, class-balanced). Logistic regression's
+probabilities are calibrated by its log-loss; the thresholds that turn them into codings are
+chosen by cross-validation.
 
 How rules and classifier combine (one rule, documented in the README):
-  * With a trained model, a code is assigned when its calibrated score reaches the code's
-    threshold. The rule hits are features of the model, so the model learns how far to trust each
-    code's rules. The coding's source is "rule" (with the rule id) when one of the code's rules
-    fired, else "classifier".
-  * Without a model (no manual codings yet), a code is assigned when one of its rules fires,
-    score 1.0, source "rule".
-  * A theme is assigned when the theme itself or any of its sub-codes is.
-  * Manual codings always win over both (see build.py).
+  * With a trained model, each code has two thresholds, chosen together to maximise F1 on the
+    model's out-of-fold scores of the manually coded segments: one for segments where one of the
+    code's rules fires, one for segments where none does. A code is assigned when its score
+    reaches the threshold that applies. So the data decide how far to trust each code's rules (a
+    reliable rule gets a low threshold, down to 0: "the rule alone decides"; a rule that fires on
+    the wrong segments gets a high one). The coding's source is "rule" (with the rule id) when one
+    of the code's rules fired, else "classifier".
+  * Without a model (no manual codings yet), or for a code with too few manual codings to learn,
+    a code is assigned when one of its rules fires, score 1.0, source "rule".
+  * A sub-code counts only when its theme is assigned too; an assigned sub-code brings its
+    ancestors. Manual codings always win over both (see build.py).
+
+Why the rules are not features of the model: then an edit to one code's rules changes only that
+code's thresholds (recomputed in milliseconds from the stored out-of-fold scores) and only that
+code's codings; the model is not retrained and nothing else is re-scored. The model depends on the
+code tree only (`Codebook.tree_hash`) and on the manual codings (`training_hash`).
 """
 
 from __future__ import annotations
@@ -38,35 +46,29 @@ from sklearn.pipeline import Pipeline
 from .codebook import Codebook
 from .errors import ModelError
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 
 
-def feature_frame(lemma_texts: list[str], rule_codes: list[set[str]], code_ids: list[str]) -> pd.DataFrame:
-    """The model's input: one row per segment, the lemma text and one 0/1 column per code's rules."""
-    frame = pd.DataFrame({"text": lemma_texts})
-    for code_id in code_ids:
-        frame[f"rule:{code_id}"] = [1.0 if code_id in hits else 0.0 for hits in rule_codes]
-    return frame
+def text_frame(lemma_texts: list[str]) -> pd.DataFrame:
+    """The model's input: one row per segment, its lemma text."""
+    return pd.DataFrame({"text": lemma_texts})
 
 
-def make_pipeline(code_ids: list[str], C: float = 4.0, random_state: int = 0) -> Pipeline:
-    rule_columns = [f"rule:{code_id}" for code_id in code_ids]
+def make_pipeline(C: float = 4.0, random_state: int = 0) -> Pipeline:
     features = ColumnTransformer([
         ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True,
                                   max_features=20000), "text"),
-        ("rules", "passthrough", rule_columns),
     ])
-    # Logistic regression's probabilities are calibrated by its log-loss; the per-code thresholds
-    # chosen by cross-validation decide assignment. (CalibratedClassifierCV on top tripled training
-    # time for no gain in F1 on the demo codings.)
+    # (CalibratedClassifierCV on top tripled training time for no gain in F1 on the demo codings.)
     model = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000,
                                random_state=random_state)
     return Pipeline([("features", features), ("model", OneVsRestClassifier(model))])
 
 
 class CodeClassifier(BaseEstimator, ClassifierMixin):
-    """Multi-label classifier over codes with per-code thresholds chosen by cross-validation."""
+    """Multi-label classifier over codes; keeps its out-of-fold scores so that the rule-dependent
+    thresholds can be chosen again whenever the rules change (`choose_thresholds`)."""
 
     def __init__(self, code_ids: tuple = (), C: float = 4.0, folds: int = 5, random_state: int = 0):
         self.code_ids = code_ids
@@ -74,22 +76,29 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         self.folds = folds
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, Y: np.ndarray) -> "CodeClassifier":
+    def fit(self, X: pd.DataFrame, Y: np.ndarray, rule_hits: np.ndarray | None = None) -> "CodeClassifier":
+        """Y and rule_hits: one row per segment, one column per code in code_ids (0/1)."""
         codes = list(self.code_ids)
         # Codes with too few positives cannot be learned; they stay rule-only.
         positives = Y.sum(axis=0)
         self.trained_codes_ = [c for c, n in zip(codes, positives) if 3 <= n <= len(Y) - 3]
         columns = [codes.index(c) for c in self.trained_codes_]
-        Y_trained = Y[:, columns]
-        self.pipeline_ = make_pipeline(codes, C=self.C, random_state=self.random_state)
+        self.truth_ = Y[:, columns]
+        self.pipeline_ = make_pipeline(C=self.C, random_state=self.random_state)
         folds = min(self.folds, len(Y), 3)
-        oof = cross_val_predict(
-            self.pipeline_, X, Y_trained, method="predict_proba",
-            cv=KFold(folds, shuffle=True, random_state=self.random_state),
-        )
-        self.thresholds_ = {code: _best_threshold(Y_trained[:, i], oof[:, i]) for i, code in enumerate(self.trained_codes_)}
-        self.pipeline_.fit(X, Y_trained)
+        self.oof_ = cross_val_predict(self.pipeline_, X, self.truth_, method="predict_proba",
+                                      cv=KFold(folds, shuffle=True, random_state=self.random_state))
+        self.pipeline_.fit(X, self.truth_)
+        self.choose_thresholds(np.zeros_like(Y) if rule_hits is None else rule_hits)
         return self
+
+    def choose_thresholds(self, rule_hits: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Per trained code (threshold with a rule hit, threshold without), from the out-of-fold
+        scores and the training segments' rule hits under the current rules."""
+        codes = list(self.code_ids)
+        self.thresholds_ = {code: best_thresholds(self.truth_[:, i], self.oof_[:, i], rule_hits[:, codes.index(code)] > 0)
+                            for i, code in enumerate(self.trained_codes_)}
+        return self.thresholds_
 
     def predict_proba_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         if not self.trained_codes_:
@@ -98,7 +107,7 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         return pd.DataFrame(scores, columns=self.trained_codes_, index=X.index)
 
     def explain(self, X: pd.DataFrame, code_id: str, top: int = 5) -> list[tuple[str, float]]:
-        """The features that pushed a code's score up most for one row (words and rules)."""
+        """The words and character n-grams that pushed a code's score up most for one row."""
         if code_id not in self.trained_codes_:
             return []
         features = self.pipeline_.named_steps["features"]
@@ -111,17 +120,29 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         return [(names[i].split("__", 1)[-1], float(contribution[i])) for i in order if contribution[i] > 0]
 
 
-def _best_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
-    best, best_f1 = 0.5, -1.0
-    for threshold in np.arange(0.15, 0.86, 0.05):
-        predicted = scores >= threshold
-        tp = float(np.sum(predicted & (truth == 1)))
-        fp = float(np.sum(predicted & (truth == 0)))
-        fn = float(np.sum(~predicted & (truth == 1)))
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 > best_f1 + 1e-9:
-            best, best_f1 = float(round(threshold, 2)), f1
-    return best
+WITH_RULE_GRID = np.round(np.arange(0.0, 0.96, 0.05), 2)       # 0: the rule alone decides
+WITHOUT_RULE_GRID = np.append(np.round(np.arange(0.15, 0.96, 0.05), 2), 1.01)   # 1.01: never without a rule
+
+
+def best_thresholds(truth: np.ndarray, scores: np.ndarray, hit: np.ndarray) -> tuple[float, float]:
+    """The (with rule, without rule) threshold pair with the best F1. True positives, false
+    positives and false negatives add up over the two groups, so each group is counted once per
+    threshold and the pairs are combined as a small table."""
+    truth = truth == 1
+
+    def counts(mask, grid):
+        predicted = (scores[mask][None, :] >= grid[:, None])
+        positive = truth[mask][None, :]
+        return ((predicted & positive).sum(1), (predicted & ~positive).sum(1), (~predicted & positive).sum(1))
+
+    tp_a, fp_a, fn_a = counts(hit, WITH_RULE_GRID)
+    tp_b, fp_b, fn_b = counts(~hit, WITHOUT_RULE_GRID)
+    tp = tp_a[:, None] + tp_b[None, :]
+    fp = fp_a[:, None] + fp_b[None, :]
+    fn = fn_a[:, None] + fn_b[None, :]
+    f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    i, j = np.unravel_index(np.argmax(f1), f1.shape)    # first best: the lowest thresholds
+    return float(WITH_RULE_GRID[i]), float(WITHOUT_RULE_GRID[j])
 
 
 def label_matrix(code_sets: list[set[str]], code_ids: list[str]) -> np.ndarray:
@@ -136,15 +157,16 @@ def training_hash(lemma_texts: list[str], code_sets: list[set[str]]) -> str:
 @dataclass
 class SavedModel:
     classifier: CodeClassifier
-    codebook_hash: str
+    codebook_hash: str       # the codebook it was trained with (provenance)
     training_hash: str
+    tree_hash: str = ""      # the code tree it predicts: a model refuses a codebook with other codes
     sklearn_version: str = sklearn.__version__
     format: int = MODEL_FORMAT
     meta: dict = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        return f"model-{self.training_hash[:8]}-{self.codebook_hash[:8]}"
+        return f"model-{self.training_hash[:8]}-{self.tree_hash[:8]}"
 
 
 def save_model(model: SavedModel, path: Path) -> None:
@@ -168,10 +190,10 @@ def load_model(path: Path, codebook: Codebook) -> SavedModel:
         raise ModelError(f"{path}: not a qcode model file ({exc})") from exc
     if not isinstance(model, SavedModel) or model.format != MODEL_FORMAT:
         raise ModelError(f"{path}: not a qcode model file of format {MODEL_FORMAT}")
-    if model.codebook_hash != codebook.hash:
+    if model.tree_hash != codebook.tree_hash:
         raise ModelError(
-            f"{path}: model was trained for codebook {model.codebook_hash}, but {codebook.path} is "
-            f"{codebook.hash}; rebuild (qcode build) to retrain it for this codebook"
+            f"{path}: model was trained for the codes of codebook {model.codebook_hash}, but {codebook.path} "
+            f"({codebook.hash}) has other codes; rebuild (qcode build) to retrain it for this codebook"
         )
     if model.sklearn_version != sklearn.__version__:
         raise ModelError(f"{path}: model was saved with scikit-learn {model.sklearn_version}, "

@@ -58,6 +58,13 @@ class Codebook:
     codes: list[Code]
     path: Path
     hash: str
+
+    @property
+    def tree_hash(self) -> str:
+        """Hash of the code ids and their parents: what a trained classifier depends on (its labels).
+        Definitions and rules can change without retraining; see classify.py."""
+        tree = [[c.id, c.parent] for c in self.codes]
+        return hashlib.sha256(json.dumps(tree).encode()).hexdigest()[:16]
     by_id: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .anonymise import anonymise_text, load_lists
-from .classify import feature_frame, load_model
+from .classify import load_model, text_frame
 from .codebook import load_codebook
 from .coding import all_scores, assign_codes, prepare
 from .errors import ModelError
@@ -58,7 +58,6 @@ def _explanation(codebook, prepared, model, row, code_id) -> dict:
     hits = [h for h in prepared.hits[row] if h.code_id == code_id]
     result = {"rules": [{"rule": h.rule_id, "text": h.text} for h in hits]}
     if model is not None:
-        code_ids = [c.id for c in codebook.codes]
-        X = feature_frame(prepared.lemma_texts[row:row + 1], prepared.rule_codes[row:row + 1], code_ids)
+        X = text_frame(prepared.lemma_texts[row:row + 1])
         result["terms"] = [{"feature": f, "weight": round(w, 3)} for f, w in model.classifier.explain(X, code_id)]
     return result

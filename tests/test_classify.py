@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -39,15 +40,40 @@ def test_model_records_its_provenance(trained):
     assert "taal" in loaded.classifier.trained_codes_
 
 
-def test_model_refuses_another_codebook(trained, tmp_path):
+def test_model_refuses_a_codebook_with_other_codes(trained, tmp_path):
     _, _, _, path = trained
     data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
-    data["codes"][0]["definition"] += " Gewijzigd."
+    data["codes"].append({"id": "taal.extra", "parent": "taal", "label": "Extra", "definition": "Nieuw.",
+                          "rules": [{"id": "taal.extra.r", "phrases": ["docent"]}]})
     other = tmp_path / "codebook.yaml"
     other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ModelError) as error:
         load_model(path, load_codebook(other))
-    assert "rebuild (qcode build) to retrain it for this codebook" in str(error.value)
+    assert "has other codes; rebuild (qcode build) to retrain it for this codebook" in str(error.value)
+
+
+def test_model_survives_edits_to_definitions_and_rules(trained, tmp_path):
+    """The model predicts from text; rules only move a code's thresholds (classify.py)."""
+    codebook, prepared, _, path = trained
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    data["codes"][0]["definition"] += " Gewijzigd."
+    data["codes"][0]["rules"][0]["phrases"].append("regierol")
+    other = tmp_path / "codebook.yaml"
+    other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    edited = load_codebook(other)
+    assert load_model(path, edited).codebook_hash == codebook.hash != edited.hash
+
+
+def test_thresholds_follow_the_rules():
+    from pipeline.classify import best_thresholds
+
+    truth = np.array([1, 1, 1, 0, 0, 0, 1, 0])
+    scores = np.array([0.3, 0.35, 0.9, 0.2, 0.25, 0.1, 0.8, 0.6])
+    reliable_rule = np.array([1, 1, 0, 0, 0, 0, 0, 0], dtype=bool)      # fires on true positives only
+    with_rule, without_rule = best_thresholds(truth, scores, reliable_rule)
+    assert with_rule <= 0.3 < 0.6 < without_rule <= 0.8
+    # Without the rule the low-scoring positives can only be caught by a low threshold for all.
+    assert best_thresholds(truth, scores, np.zeros(8, dtype=bool))[1] <= 0.3
 
 
 def test_assignments_respect_the_hierarchy(trained):

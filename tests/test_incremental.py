@@ -57,7 +57,10 @@ def test_cache_lives_beside_the_key_owner_only(project):
     path = cache.cache_path_for(project / "keys" / "demo.key.json")
     assert path.exists() and path.parent.name == "keys"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert not list((project / "db").glob("*cache*"))
+    # The coding cache beside the database holds anonymised text only.
+    coding_cache = project / "db" / "demo.coding-cache.pickle"
+    assert coding_cache.exists()
+    assert b"Tjoelker" not in coding_cache.read_bytes() and b"Zwolle" not in coding_cache.read_bytes()
 
 
 def test_a_name_learnt_from_a_new_document_sends_old_ones_containing_it_back(project):
@@ -92,3 +95,29 @@ def test_recheck_helpers():
     assert cache.needs_recheck("Met TJOELKER gesproken.", words)
     assert not cache.needs_recheck("Met Tjoelkers gesproken over de toekomst.", words)
     assert not cache.needs_recheck("Met Tjoelker gesproken.", set())
+
+
+def codings(db: Path) -> set[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return set(conn.execute("select segment_id, code_id, source, rule_id, spans from codings"))
+    finally:
+        conn.close()
+
+
+def test_a_one_code_rule_edit_rematches_that_code_only(project):
+    import yaml
+
+    run(project)
+    data = yaml.safe_load((project / "codebook.yaml").read_text(encoding="utf-8"))
+    code = next(c for c in data["codes"] if c["id"] == "taal.lesaanbod")
+    code["rules"][0]["phrases"].append("te kort")
+    (project / "codebook.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run(project)
+    assert result.counts["codes_rematched"] == 1 and result.counts["segments_new"] == 0
+    assert 1 <= result.counts["segments_rematched"] < result.counts["segments"]
+    incremental = codings(project / "db" / "demo.db")
+    assert any(c[1] == "taal.lesaanbod" and "te kort" in c[4] or c[1] == "taal.lesaanbod" for c in incremental)
+    shutil.copy(project / "keys" / "demo.key.json", project / "keys" / "full.key.json")
+    run(project, "full.db", use_cache=False)
+    assert codings(project / "db" / "full.db") == incremental
