@@ -11,6 +11,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import sqlite_utils
 from datasette import hookimpl
 from datasette.database import Database
 from datasette.utils.asgi import Forbidden, NotFound, Response
@@ -128,6 +129,22 @@ async def diff_page(datasette, request):
     return await _render(datasette, request, "qcode_diff.html", **await _read(datasette, workbench.last_run_diff))
 
 
+async def export_download(datasette, request):
+    """/-/qcode/export?format=…&code=…&q=…: the page's current selection as a download.
+    Read-only (Datasette's read connection), anonymised database contents only."""
+    from pipeline.errors import QcodeError
+    from pipeline.export import MEDIA_TYPES, download_name, filters_from_params, render
+
+    fmt = request.args.get("format", "md")
+    try:
+        filters = filters_from_params(request.args, _lemmas(request.args.get("q", "")))
+        body = await _read(datasette, lambda conn: render(sqlite_utils.Database(conn), fmt, filters))
+    except QcodeError as exc:
+        return Response.text(str(exc), status=400)
+    return Response(body.encode("utf-8") if isinstance(body, str) else body, content_type=MEDIA_TYPES[fmt][0],
+                    headers={"Content-Disposition": f'attachment; filename="{download_name(fmt, filters)}"'})
+
+
 # ---------------------------------------------------------------- login and writes
 
 
@@ -211,6 +228,7 @@ def register_routes():
         (r"^/-/qcode/finding/(?P<finding_id>[\w-]+)$", finding_page),
         (r"^/-/qcode/matrix/(?P<dimension>[a-z_]+)$", matrix_page),
         (r"^/-/qcode/diff$", diff_page),
+        (r"^/-/qcode/export$", export_download),
         (r"^/-/qcode/login$", login),
         (r"^/-/qcode/logout$", logout),
         (r"^/-/qcode/review$", review),

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .errors import QcodeError
+from .export import FORMATS as EXPORT_FORMATS
 
 DEFAULT_DB = Path("db/demo.db")
 DEFAULT_CORPUS = Path("corpus/demo")
@@ -349,8 +350,9 @@ def diff(runs, db_path, as_json):
 
 @cli.command(context_settings=CONTEXT)
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "xlsx", "docx", "matrix"]), default="md", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout for md, csv, matrix).")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="md", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File (default: stdout for md, csv and the matrices; needed for xlsx, docx, qdc, qdpx).")
 @click.option("--code", "codes", multiple=True, help="Only this code and its sub-codes (repeatable).")
 @click.option("--finding", default=None, help="Only the codes linked to this finding (e.g. F07).")
 @click.option("--role", default=None, help="Only quotes of this role category.")
@@ -364,7 +366,9 @@ def diff(runs, db_path, as_json):
 def export(db_path, fmt, output, codes, finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit):
     """Export coded quotes (anonymised, attributed by role and municipality type).
 
-    Formats: md, docx (report), csv, xlsx (one row per coded quote), matrix (code x document, 0/1).
+    Formats: md, docx (report), csv, xlsx (one row per coded quote), matrix (code x document, 0/1),
+    participant-matrix (code x participant, 0/1), qdc (REFI-QDA codebook), qdpx (REFI-QDA project:
+    documents, the filtered codings with their coders, participants as cases, memos as notes).
 
     Example: qcode export --db db/demo.db --format docx --code taal --role statushouder --output taal.docx
     """
@@ -376,6 +380,47 @@ def export(db_path, fmt, output, codes, finding, role, municipality_type, source
         click.echo(text, nl=False)
     else:
         click.echo(f"wrote {output}", err=True)
+
+
+@cli.command("import", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["qdc", "qdpx"]), default=None,
+              help="REFI-QDA codebook or project (default: from the file's extension).")
+@db_option
+@click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_CODEBOOK, show_default=True, help="qdc: the codebook to add the new codes to.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="qdc: write the merged codebook here instead of appending to --codebook.")
+@friendly_errors
+def import_command(file, fmt, db_path, codebook_path, output):
+    """Import REFI-QDA: codes from a .qdc (or a .qdpx's codebook), codings from a .qdpx.
+
+    qdc: codes the codebook lacks (matched by GUID, id or label) are appended to its codes: list,
+    under their parent; existing codes are left as they are. The result is checked before writing.
+
+    qdpx: every human coding becomes a manual coding (decision add, coder = the other tool's user,
+    origin refi:<file>) on each segment its selection overlaps; the source is matched to a document
+    by name, GUID or identical text. A code missing from the codebook, a dangling GUID or an offset
+    outside the text stops the import with the line; nothing is imported then. Rebuilds keep them.
+
+    Example: qcode import --format qdpx other-tool.qdpx --db db/demo.db
+    """
+    from . import refi
+
+    fmt = fmt or file.suffix.lstrip(".").lower()
+    if fmt == "qdc":
+        report = refi.import_codebook(file, codebook_path, output)
+        click.echo(f"{file}: {report['codes']} codes, {len(report['existing'])} already in {codebook_path}, "
+                   f"{len(report['new'])} new" + (f" written to {report['output']}: {', '.join(report['new'])}" if report["new"] else ""))
+    elif fmt == "qdpx":
+        report = refi.import_project(file, db_path)
+        click.echo(f"Imported {report['imported']} manual codings from {file} into {db_path} "
+                   f"(coders: {', '.join(report['coders']) or 'none'}; {report['sources']} documents)")
+        click.echo(f"  skipped: {report['present']} already present, {report['machine']} by qcode's rules or classifier "
+                   f"(recomputed by every build), {report['whole_source']} of whole sources, "
+                   f"{report['between_segments']} between segments")
+    else:
+        raise QcodeError(f"{file}: give --format qdc or --format qdpx")
 
 
 @cli.command("check-codebook", context_settings=CONTEXT)

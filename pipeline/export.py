@@ -1,12 +1,15 @@
-"""`qcode export`: coded quotes out of the database, into the report (Word, Markdown) or a
-spreadsheet (CSV, XLSX), and a binary code × document matrix. Everything exported is the
-anonymised text; quotes are attributed by role and municipality type only.
+"""`qcode export`: coded quotes out of the database, into the report (Word, Markdown), a
+spreadsheet (CSV, XLSX), binary code × document and code × participant matrices, and REFI-QDA
+(`.qdc` codebook, `.qdpx` project; see `refi.py`). Everything exported is the anonymised text;
+quotes are attributed by role and municipality type only. Exports open the database read-only.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +17,16 @@ import sqlite_utils
 
 from .errors import QcodeError
 
-FORMATS = ("md", "csv", "xlsx", "docx", "matrix")
-TEXT_FORMATS = ("md", "csv", "matrix")
+FORMATS = ("md", "csv", "xlsx", "docx", "matrix", "participant-matrix", "qdc", "qdpx")
+TEXT_FORMATS = ("md", "csv", "matrix", "participant-matrix")
+# Media type and file extension of each format (for downloads from the workbench).
+MEDIA_TYPES = {
+    "md": ("text/markdown; charset=utf-8", "md"), "csv": ("text/csv; charset=utf-8", "csv"),
+    "matrix": ("text/csv; charset=utf-8", "csv"), "participant-matrix": ("text/csv; charset=utf-8", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "qdc": ("application/xml", "qdc"), "qdpx": ("application/zip", "qdpx"),
+}
 COLUMNS = ["segment_id", "document_id", "kind", "date", "role", "speaker", "municipality", "municipality_type",
            "size_class", "region", "urbanisation", "route", "gender", "age_band", "code_id", "code_path",
            "source", "score", "coder", "decision", "quote_status", "text", "memos"]
@@ -32,13 +43,49 @@ class ExportFilters:
     confirmed_only: bool = False
     approved_only: bool = False
     limit: int | None = None
+    query: str | None = None                             # full-text search, as on the workbench's search page
+    lemmas: list[str] = field(default_factory=list)      # the query's lemmas ("taallessen" -> "taalles")
+    quote_status: str | None = None                      # selected, sent, approved, withdrawn
 
 
-def select_quotes(db_path: Path, filters: ExportFilters) -> tuple[list[dict], dict]:
-    """One row per coded quote matching the filters, and the codebook (id -> code row)."""
-    if not Path(db_path).exists():
-        raise QcodeError(f"{db_path}: no such database; run qcode build first")
-    db = sqlite_utils.Database(str(db_path))
+def filters_from_params(params, lemmas: list[str] | None = None) -> ExportFilters:
+    """Export filters from a workbench URL's parameters (code, finding, role, municipality_type,
+    source, status, q, min_score, limit); an empty value means no filter."""
+    def get(key: str) -> str | None:
+        return (params.get(key) or "").strip() or None
+
+    try:
+        min_score = float(get("min_score")) if get("min_score") else None
+        limit = int(get("limit")) if get("limit") else None
+    except ValueError as exc:
+        raise QcodeError(f"min_score and limit must be numbers ({exc})") from exc
+    return ExportFilters(codes=[get("code")] if get("code") else [], finding=get("finding"), role=get("role"),
+                         municipality_type=get("municipality_type"), source=get("source"), min_score=min_score,
+                         limit=limit, query=get("q"), lemmas=list(lemmas or []), quote_status=get("status"))
+
+
+def open_database(db) -> sqlite_utils.Database:
+    """A read-only connection to a database file (exports never write), or the open database given."""
+    if isinstance(db, sqlite_utils.Database):
+        return db
+    path = Path(db)
+    if not path.exists():
+        raise QcodeError(f"{db}: no such database; run qcode build first")
+    return sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True))
+
+
+def fts_match(query: str, lemmas: list[str]) -> str | None:
+    """The FTS5 expression the workbench's search uses: every word, as a prefix or by its lemma."""
+    terms = re.findall(r"\w+", query.lower())
+    if not terms:
+        return None
+    return " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
+
+
+def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
+    """One row per coded quote matching the filters, and the codebook (id -> code row).
+    `db` is a database path or an open `sqlite_utils.Database`."""
+    db = open_database(db)
     codes = {c["id"]: c for c in db.query("select * from codes order by sort")}
     wanted = _wanted_codes(db, codes, filters)
     where, params = ["1 = 1"], []
@@ -58,7 +105,14 @@ def select_quotes(db_path: Path, filters: ExportFilters) -> tuple[list[dict], di
                      "and m.decision = 'confirm' and m.status = 'anchored')")
     if filters.approved_only:
         where.append("q.status = 'approved'")
-    sql = f"""select s.id as segment_id, s.document_id, d.kind, d.date, s.role, s.speaker, d.municipality,
+    if filters.quote_status:
+        where.append("q.status = ?")
+        params.append(filters.quote_status)
+    match = fts_match(filters.query or "", filters.lemmas)
+    if match:
+        where.append("s.rowid in (select rowid from segments_fts where segments_fts match ?)")
+        params.append(match)
+    sql = f"""select s.id as segment_id, s.participant_id, s.document_id, d.kind, d.date, s.role, s.speaker, d.municipality,
         d.municipality_type, d.size_class, d.region, d.urbanisation, p.route, p.gender, p.age_band, sc.code_id,
         sc.source, sc.score, coalesce(q.status, '') as quote_status, s.text,
         (select group_concat(m.coder, ', ') from manual_codings m where m.segment_id = s.id and m.code_id = sc.code_id) as coder,
@@ -134,18 +188,19 @@ def to_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def to_matrix_csv(rows: list[dict], codes: dict) -> str:
-    documents = sorted({r["document_id"] for r in rows})
-    present = {(r["code_id"], r["document_id"]) for r in rows}
+def to_matrix_csv(rows: list[dict], codes: dict, by: str = "document_id") -> str:
+    """Binary code × document matrix (or × participant with by="participant_id"): 1 when coded."""
+    columns = sorted({r[by] for r in rows if r[by]})
+    present = {(r["code_id"], r[by]) for r in rows}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["code"] + documents)
+    writer.writerow(["code"] + columns)
     for code_id in codes:
-        writer.writerow([code_id] + [1 if (code_id, d) in present else 0 for d in documents])
+        writer.writerow([code_id] + [1 if (code_id, c) in present else 0 for c in columns])
     return buffer.getvalue()
 
 
-def write_xlsx(rows: list[dict], path: Path) -> None:
+def write_xlsx(rows: list[dict], path) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -157,7 +212,7 @@ def write_xlsx(rows: list[dict], path: Path) -> None:
     workbook.save(path)
 
 
-def write_docx(rows: list[dict], codes: dict, path: Path) -> None:
+def write_docx(rows: list[dict], codes: dict, path) -> None:
     import docx
 
     document = docx.Document()
@@ -172,19 +227,41 @@ def write_docx(rows: list[dict], codes: dict, path: Path) -> None:
     document.save(path)
 
 
-def export(db_path: Path, fmt: str, filters: ExportFilters, output: Path | None) -> str | None:
-    """Write the export to output (or return the text for text formats without output)."""
+def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
+    """The export as text (md, csv, matrices) or bytes (xlsx, docx, qdc, qdpx)."""
     if fmt not in FORMATS:
         raise QcodeError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    rows, codes = select_quotes(db_path, filters)
+    db = open_database(db)
+    if fmt in ("qdc", "qdpx"):
+        from . import refi
+
+        codes = {c["id"]: c for c in db.query("select * from codes order by sort")}
+        return refi.qdc_bytes(codes) if fmt == "qdc" else refi.qdpx_bytes(refi.load_project(db, filters))
+    rows, codes = select_quotes(db, filters)
     if fmt in ("xlsx", "docx"):
-        if output is None:
-            raise QcodeError(f"--format {fmt} needs --output FILE")
-        (write_xlsx(rows, output) if fmt == "xlsx" else write_docx(rows, codes, output))
-        return None
-    text = {"md": lambda: to_markdown(rows, codes), "csv": lambda: to_csv(rows),
-            "matrix": lambda: to_matrix_csv(rows, codes)}[fmt]()
-    if output is not None:
-        Path(output).write_text(text, encoding="utf-8")
-        return None
-    return text
+        buffer = io.BytesIO()
+        (write_xlsx(rows, buffer) if fmt == "xlsx" else write_docx(rows, codes, buffer))
+        return buffer.getvalue()
+    return {"md": lambda: to_markdown(rows, codes), "csv": lambda: to_csv(rows),
+            "matrix": lambda: to_matrix_csv(rows, codes),
+            "participant-matrix": lambda: to_matrix_csv(rows, codes, by="participant_id")}[fmt]()
+
+
+def download_name(fmt: str, filters: ExportFilters) -> str:
+    """A file name for a download: qcode-<code or finding>.<extension>, safe in a header."""
+    stem = re.sub(r"[^\w.-]", "_", "-".join(filters.codes) or filters.finding or "export", flags=re.ASCII)
+    return f"qcode-{stem}.{MEDIA_TYPES[fmt][1]}"
+
+
+def export(db_path: Path, fmt: str, filters: ExportFilters, output: Path | None) -> str | None:
+    """Write the export to output (or return the text for text formats without output)."""
+    if fmt not in TEXT_FORMATS and fmt in FORMATS and output is None:
+        raise QcodeError(f"--format {fmt} needs --output FILE")
+    result = render(db_path, fmt, filters)
+    if output is None:
+        return result
+    if isinstance(result, bytes):
+        Path(output).write_bytes(result)
+    else:
+        Path(output).write_text(result, encoding="utf-8")
+    return None

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import sqlite3
 
 import docx
 import openpyxl
+import pytest
 
-from pipeline.export import ExportFilters, export, select_quotes
+from pipeline.errors import QcodeError
+from pipeline.export import (ExportFilters, download_name, export, filters_from_params, open_database, render,
+                             select_quotes)
 
 
 def test_docx_report_by_finding(demo_db, tmp_path):
@@ -45,3 +50,47 @@ def test_csv_and_matrix_text(demo_db):
     assert len(list(csv.DictReader(io.StringIO(text)))) == 3
     matrix = list(csv.reader(io.StringIO(export(demo_db, "matrix", ExportFilters(), None))))
     assert matrix[0][0] == "code" and {v for row in matrix[1:] for v in row[1:]} <= {"0", "1"}
+
+
+def test_participant_matrix_is_binary_code_by_participant(demo_db):
+    matrix = list(csv.reader(io.StringIO(export(demo_db, "participant-matrix", ExportFilters(), None))))
+    conn = sqlite3.connect(demo_db)
+    coded = set(conn.execute("""select sc.code_id, s.participant_id from segment_codes sc join segments s
+                                on s.id = sc.segment_id where s.participant_id is not null"""))
+    participants = sorted({p for _, p in coded})
+    assert matrix[0] == ["code"] + participants
+    codes = [c for (c,) in conn.execute("select id from codes order by sort")]
+    assert [row[0] for row in matrix[1:]] == codes
+    cells = {(row[0], participant): value for row in matrix[1:] for participant, value in zip(participants, row[1:])}
+    assert cells == {(c, p): "1" if (c, p) in coded else "0" for c in codes for p in participants}
+    assert "0" in cells.values() and "1" in cells.values()
+
+
+def test_full_text_query_and_quote_status_filters(demo_db):
+    rows, _ = select_quotes(demo_db, ExportFilters(query="taallessen", lemmas=["taalles"], role="statushouder"))
+    assert rows and all(r["role"] == "statushouder" for r in rows)
+    assert all(re.search(r"taalles", r["text"], re.IGNORECASE) for r in rows)
+    everything, _ = select_quotes(demo_db, ExportFilters(role="statushouder"))
+    assert len(rows) < len(everything)
+    assert select_quotes(demo_db, ExportFilters(quote_status="sent"))[0] == []
+
+
+def test_filters_from_workbench_parameters():
+    params = {"code": "taal", "finding": "", "role": "statushouder", "municipality_type": " ", "q": "taallessen",
+              "source": "rule", "status": "approved", "min_score": "0.5", "limit": "10"}
+    assert filters_from_params(params, ["taalles"]) == ExportFilters(
+        codes=["taal"], role="statushouder", source="rule", min_score=0.5, limit=10, query="taallessen",
+        lemmas=["taalles"], quote_status="approved")
+    with pytest.raises(QcodeError, match="min_score and limit must be numbers"):
+        filters_from_params({"limit": "tien"})
+    assert download_name("qdpx", ExportFilters(codes=["taal.z_route"])) == "qcode-taal.z_route.qdpx"
+    assert download_name("docx", ExportFilters(finding='F07"; x')) == "qcode-F07___x.docx"
+
+
+def test_exports_open_the_database_read_only(demo_db, tmp_path):
+    db = open_database(demo_db)
+    assert db["codes"].count > 0
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.execute("create table scratch (a)")
+    with pytest.raises(QcodeError, match="no such database"):
+        render(tmp_path / "missing.db", "md", ExportFilters())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import re
 import sqlite3
+import zipfile
 
 import pytest
 from datasette.app import Datasette
@@ -126,3 +129,53 @@ def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db
     assert incremental == table()
     fresh = SEGMENT_CODES_SELECT.format(codings_filter="1 = 1", manual_filter="1 = 1")
     assert len(incremental) == len(conn.execute(fresh).fetchall())
+
+
+def test_export_downloads_the_current_selection(demo_db):
+    import asyncio
+
+    from lxml import etree
+
+    from pipeline import refi
+
+    async def run():
+        datasette = Datasette([str(demo_db)])
+        await datasette.invoke_startup()
+        get = datasette.client.get
+        return {
+            "qdpx": await get("/-/qcode/export?format=qdpx&code=taal.z_route&role=statushouder"),
+            "md": await get("/-/qcode/export?format=md&q=taallessen&role=statushouder"),
+            "docx": await get("/-/qcode/export?format=docx&finding=F07"),
+            "bad format": await get("/-/qcode/export?format=exe"),
+            "bad code": await get("/-/qcode/export?format=md&code=%3Cscript%3E"),
+            "search": await get("/-/qcode/search?q=taalles&role=statushouder&code=taal"),
+            "finding": await get("/-/qcode/finding/F07"),
+            "codebook": await get("/-/qcode/codebook"),
+        }
+
+    r = asyncio.run(run())
+    qdpx = r["qdpx"]
+    assert qdpx.status_code == 200 and qdpx.headers["content-type"] == "application/zip"
+    assert qdpx.headers["content-disposition"] == 'attachment; filename="qcode-taal.z_route.qdpx"'
+    root = etree.fromstring(zipfile.ZipFile(io.BytesIO(qdpx.content)).read("project.qde"))
+    refs = {e.get("targetGUID") for e in root.iter(f"{{{refi.NS_PROJECT}}}CodeRef")}
+    assert refs == {refi.guid("code", "taal.z_route")}
+    conn = sqlite3.connect(demo_db)
+    expected = {refi.guid("selection", s) for (s,) in conn.execute(
+        "select s.id from segment_codes sc join segments s on s.id = sc.segment_id where sc.code_id = 'taal.z_route' and s.role = 'statushouder'")}
+    assert {e.get("guid") for e in root.iter(f"{{{refi.NS_PROJECT}}}PlainTextSelection")} == expected
+    md = r["md"]
+    assert md.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert md.headers["content-disposition"] == 'attachment; filename="qcode-export.md"'
+    quotes = [line for line in md.text.splitlines() if line.startswith("> ") and not line.startswith("> —")]
+    assert quotes and all(re.search("taalles", q, re.IGNORECASE) for q in quotes)
+    assert all("statushouder" in line for line in md.text.splitlines() if line.startswith("> —"))
+    assert r["docx"].headers["content-disposition"] == 'attachment; filename="qcode-F07.docx"'
+    assert r["docx"].content[:2] == b"PK"
+    assert r["bad format"].status_code == 400 and "unknown format 'exe'" in r["bad format"].text
+    assert r["bad code"].status_code == 400 and r["bad code"].headers["content-type"].startswith("text/plain")
+    search = r["search"].text
+    assert 'href="/-/qcode/export?q=taalles&amp;code=taal&amp;role=statushouder&amp;format=qdpx"' in search
+    assert 'href="/-/qcode/export?finding=F07&amp;format=docx"' in r["finding"].text
+    assert 'href="/-/qcode/export?code=taal.z_route&amp;format=xlsx"' in r["codebook"].text
+    assert 'href="/-/qcode/export?format=md"' in r["codebook"].text
