@@ -19,18 +19,19 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 
 
-def build_in_subprocess(corpus: Path, db: Path) -> dict:
+def build_in_subprocess(corpus: Path, db: Path, codebook: Path = ROOT / "codebook.yaml") -> dict:
     """Run the build in a child process so its peak memory is measured alone."""
     code = (
         "import json, resource, sys, time\n"
         "from pipeline.build import build\n"
         "t = time.perf_counter()\n"
-        f"r = build({str(corpus)!r}, {str(db)!r}, {str(ROOT / 'codebook.yaml')!r})\n"
+        f"r = build({str(corpus)!r}, {str(db)!r}, {str(codebook)!r})\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'timings': r.timings, 'counts': r.counts,"
         " 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
@@ -136,12 +137,30 @@ def main() -> None:
             "peak_memory_mb": round(build["peak_mb"]),
             "anonymiser": anonymiser_speed(corpus),
             "latency": page_latency(db, args.requests),
-            "recode_after_rule_edit_ratio": "not measured: builds are not incremental yet (every build re-codes all codes)",
         }
+        entry.update(rebuilds(corpus, db, build))
         results[f"{scale}x"] = entry
         print_table(scale, entry)
     (OUT / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"\nwrote {OUT / 'results.json'}")
+
+
+def rebuilds(corpus: Path, db: Path, full: dict) -> dict:
+    """Rebuild with nothing changed, then after a one-code rule edit (a phrase added to
+    taal.lesaanbod): seconds, and the coding stage as a share of the full build's coding stage."""
+    unchanged = build_in_subprocess(corpus, db)
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    code = next(c for c in data["codes"] if c["id"] == "taal.lesaanbod")
+    code["rules"][0]["phrases"].append("cursusaanbod")
+    edited = OUT / "codebook-one-rule-edited.yaml"
+    edited.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    after_edit = build_in_subprocess(corpus, db, edited)
+    return {
+        "rebuild_unchanged_s": round(unchanged["seconds"], 1),
+        "rebuild_after_rule_edit_s": round(after_edit["seconds"], 1),
+        "recode_after_rule_edit_ratio": round(after_edit["timings"]["code"] / full["timings"]["code"], 3),
+        "recode_detail": {k: after_edit["counts"].get(k) for k in ("segments_new", "codes_rematched", "segments_rematched", "segments")},
+    }
 
 
 def print_table(scale: int, entry: dict) -> None:
@@ -151,6 +170,9 @@ def print_table(scale: int, entry: dict) -> None:
     print("words/s per stage: " + ", ".join(f"{k} {v}" for k, v in entry["stage_words_per_s"].items()))
     a = entry["anonymiser"]
     print(f"anonymiser: {a['words_per_s']:.0f} words/s after start-up ({a['startup_s']:.1f} s start-up)")
+    print(f"rebuild, nothing changed: {entry['rebuild_unchanged_s']} s; after a one-code rule edit: "
+          f"{entry['rebuild_after_rule_edit_s']} s, coding {entry['recode_after_rule_edit_ratio']:.1%} of the full "
+          f"coding stage ({entry['recode_detail']})")
     print(f"{'page':<16}{'p50 ms':>9}{'p95 ms':>9}")
     for name, value in entry["latency"].items():
         print(f"{name:<16}{value['p50_ms']:>9.1f}{value['p95_ms']:>9.1f}")
