@@ -159,7 +159,7 @@ def rebuilds(corpus: Path, db: Path, full: dict) -> dict:
         "rebuild_unchanged_s": round(unchanged["seconds"], 1),
         "rebuild_after_rule_edit_s": round(after_edit["seconds"], 1),
         "recode_after_rule_edit_ratio": round(after_edit["timings"]["code"] / full["timings"]["code"], 3),
-        "recode_detail": {k: after_edit["counts"].get(k) for k in ("segments_new", "codes_rematched", "segments_rematched", "segments")},
+        "recode_detail": {k: after_edit["counts"].get(k) for k in ("segments_new", "rules_rematched", "segments_rematched", "segments")},
     }
 
 

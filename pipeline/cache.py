@@ -27,7 +27,7 @@ from pathlib import Path
 from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
 from .ingest import Document
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclass
@@ -109,10 +109,10 @@ def needs_recheck(text: str, new_words: set[str]) -> bool:
 @dataclass
 class CodingCache:
     """What coding an unchanged segment needs from the last build: its lemmas, its rule hits per
-    code (valid while that code's rules are unchanged) and the classifier's scores (valid while
+    rule (valid while that rule is unchanged) and the classifier's scores (valid while
     the model is the same). It holds only anonymised text, so it lives beside the model in db/."""
 
-    rules: dict = field(default_factory=dict)        # code id -> hash of its rules when hits were found
+    rules: dict = field(default_factory=dict)        # rule id -> the rule (as a dict) its hits were found with
     segments: dict = field(default_factory=dict)     # text hash -> (lemma text, [RuleHit])
     model_version: str = ""
     scores: dict = field(default_factory=dict)       # lemma text hash -> scores row (model_version's codes)

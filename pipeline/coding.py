@@ -3,6 +3,7 @@ two combine). Plain functions shared by `qcode build`, `qcode suggest` and `qcod
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,17 +165,18 @@ def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str
 def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCache,
                         progress=None) -> tuple[Prepared, CodingCache, dict]:
     """`prepare` that reuses the last build's work: a segment seen before keeps its lemmas and the
-    rule hits of every code whose rules did not change; only codes with new or edited rules are
-    matched again, and only on segments that contain one of their anchor words (RuleSet.may_match).
-    Returns the prepared segments, the cache for the next build and what was redone."""
+    hits of every rule that did not change. Only new or edited rules are matched again (of a rule
+    that only gained phrases, only the new phrases), and only on segments that contain one of
+    their anchor words (RuleSet.may_match). Returns the prepared segments, the cache for the next
+    build and what was redone."""
     nlp = load_nlp()
-    rules_now = {c.id: c.content_hash() for c in codebook.codes}
-    changed = {code for code, digest in rules_now.items() if previous.rules.get(code) != digest}
+    signatures = {rule.id: _rule_signature(rule) for rule in codebook.rules}
+    kept, to_match = _rule_changes(codebook, signatures, previous.rules)
     keys = [text_hash(t) for t in texts]
     lemma_texts: list[str] = [""] * len(texts)
     hits: list[list[RuleHit]] = [[] for _ in texts]
     new = [i for i, k in enumerate(keys) if k not in previous.segments]
-    full = RuleSet(codebook, nlp)
+    full = RuleSet(codebook, nlp) if new else None
     for i, doc in zip(new, nlp.pipe([texts[i] for i in new], batch_size=256)):
         lemma_texts[i], hits[i] = lemma_text(doc), full.match(doc)
         if progress:
@@ -183,19 +185,42 @@ def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCa
     seen = [i for i in range(len(texts)) if i not in new_set]
     for i in seen:
         lemma_texts[i], old_hits = previous.segments[keys[i]]
-        hits[i] = [h for h in old_hits if h.code_id in rules_now and h.code_id not in changed]
+        hits[i] = [h for h in old_hits if h.rule_id in kept]
     rematched = []
-    if changed and seen:
-        partial = RuleSet(codebook, nlp, codes=changed)
+    if to_match and seen:
+        partial = RuleSet(codebook, nlp, rules=to_match)
         rematched = [i for i in seen if partial.may_match(texts[i], lemma_texts[i])]
         for i, doc in zip(rematched, nlp.pipe([texts[i] for i in rematched], batch_size=256)):
-            hits[i] = sorted(hits[i] + partial.match(doc), key=lambda h: (h.start, h.rule_id))
+            merged = {(h.rule_id, h.start, h.end): h for h in hits[i] + partial.match(doc)}
+            hits[i] = sorted(merged.values(), key=lambda h: (h.start, h.rule_id))
     if progress:
         progress(len(seen))
-    cache = CodingCache(rules=rules_now, segments={k: (lemma_texts[i], hits[i]) for i, k in enumerate(keys)},
+    cache = CodingCache(rules=signatures, segments={k: (lemma_texts[i], hits[i]) for i, k in enumerate(keys)},
                         model_version=previous.model_version, scores=previous.scores)
-    return Prepared(list(texts), lemma_texts, hits), cache, {"segments_new": len(new), "codes_rematched": len(changed),
+    return Prepared(list(texts), lemma_texts, hits), cache, {"segments_new": len(new), "rules_rematched": len(to_match),
                                                              "segments_rematched": len(rematched)}
+
+
+def _rule_signature(rule) -> dict:
+    return {"code_id": rule.code_id, "phrases": list(rule.phrases), "patterns": list(rule.patterns),
+            "unless_near": list(rule.unless_near), "window": rule.window}
+
+
+def _rule_changes(codebook: Codebook, signatures: dict, before: dict) -> tuple[set[str], list]:
+    """Rules whose cached hits still hold, and the rules (or added phrases) to match again."""
+    kept, to_match = set(), []
+    for rule in codebook.rules:
+        now, old = signatures[rule.id], before.get(rule.id)
+        if old == now:
+            kept.add(rule.id)
+        elif (old and {k: v for k, v in old.items() if k != "phrases"} == {k: v for k, v in now.items() if k != "phrases"}
+              and set(old["phrases"]) <= set(now["phrases"])):
+            # Only phrases added: the old hits hold; match the new phrases alone.
+            kept.add(rule.id)
+            to_match.append(dataclasses.replace(rule, phrases=tuple(p for p in rule.phrases if p not in old["phrases"])))
+        else:
+            to_match.append(rule)
+    return kept, to_match
 
 
 def cached_class_scores(model: SavedModel | None, lemma_texts: list[str], cache: CodingCache) -> np.ndarray | None:

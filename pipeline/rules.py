@@ -31,15 +31,16 @@ class RuleHit:
 class RuleSet:
     """Compiled rules of one codebook (or of some of its codes)."""
 
-    def __init__(self, codebook: Codebook, nlp: Language, codes: set[str] | None = None):
+    def __init__(self, codebook: Codebook, nlp: Language, rules: list | None = None):
         self.codebook = codebook
-        self.rules = {rule.id: rule for rule in codebook.rules if codes is None or rule.code_id in codes}
+        self.rules = {rule.id: rule for rule in (codebook.rules if rules is None else rules)}
         self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.tokens = Matcher(nlp.vocab)
-        self.anchors: set[str] | None = set()
+        self.nlp = nlp
+        self._anchors: set[str] | None = None
+        self._anchors_known = False
         for rule in self.rules.values():
-            self._add_anchors(rule, nlp)
             if rule.phrases:
                 phrase_docs = list(nlp.pipe(rule.phrases))
                 self.lower.add(rule.id, [nlp.make_doc(p) for p in rule.phrases])
@@ -60,31 +61,25 @@ class RuleSet:
                 for (r, _, _), span in spans.items()]
         return sorted(hits, key=lambda h: (h.start, h.rule_id))
 
-    def _add_anchors(self, rule, nlp: Language) -> None:
-        """Words one of which a segment must contain for this rule to match (None: cannot tell)."""
-        if self.anchors is None:
-            return
-        for doc in nlp.pipe(rule.phrases):
-            if len(doc):
-                self.anchors.update({doc[0].lower_, doc[0].lemma_.lower()})
-        for pattern in rule.patterns:
-            first = (json.loads(pattern) or [{}])[0]
-            literal = [first[k] for k in ("LOWER", "LEMMA", "ORTH", "TEXT", "NORM") if k in first]
-            words = [w for value in literal for w in (value.get("IN", []) if isinstance(value, dict) else [value])]
-            if not words or first.get("OP") in ("?", "*"):
-                self.anchors = None
-                return
-            self.anchors.update(str(w).lower() for w in words)
+    @property
+    def anchors(self) -> set[str] | None:
+        """Words one of which a segment must contain for some rule of this set to match (None:
+        cannot tell, e.g. a token pattern without a literal first token)."""
+        if not self._anchors_known:
+            self._anchors, self._anchors_known = _anchor_words(self.rules.values(), self.nlp), True
+        return self._anchors
 
     def may_match(self, text: str, lemma_text: str) -> bool:
         """False only when no rule of this set can match the segment (none of its anchor words
         occurs in the text or among its lemmas): such segments need not be processed again."""
         if self.anchors is None:
             return True
-        lower = text.lower()
+        lower, lemmas_lower = text.lower(), lemma_text.lower()
+        if not any(anchor in lower or anchor in lemmas_lower for anchor in self.anchors):
+            return False     # quick: not even a substring
         # Every way spaCy could have cut the words: at each non-word character, or only at spaces.
         words = (set(re.findall(r"\w+", lower)) | set(re.findall(r"[\w'’-]+", lower)) | set(lower.split())
-                 | {w.strip(".,;:!?()[]{}\"'’“”«»") for w in lower.split()} | set(lemma_text.lower().split()))
+                 | {w.strip(".,;:!?()[]{}\"'’“”«»") for w in lower.split()} | set(lemmas_lower.split()))
         return not self.anchors.isdisjoint(words)
 
     @staticmethod
@@ -94,6 +89,22 @@ class RuleSet:
         before = doc[max(0, start - rule.window):start]
         near = set(rule.unless_near)
         return any(t.lemma_ in near or t.lower_ in near for t in before)
+
+
+def _anchor_words(rules, nlp: Language) -> set[str] | None:
+    anchors: set[str] = set()
+    for rule in rules:
+        for doc in nlp.pipe(rule.phrases):
+            if len(doc):
+                anchors.update({doc[0].lower_, doc[0].lemma_.lower()})
+        for pattern in rule.patterns:
+            first = (json.loads(pattern) or [{}])[0]
+            literal = [first[k] for k in ("LOWER", "LEMMA", "ORTH", "TEXT", "NORM") if k in first]
+            words = [w for value in literal for w in (value.get("IN", []) if isinstance(value, dict) else [value])]
+            if not words or first.get("OP") in ("?", "*"):
+                return None
+            anchors.update(str(w).lower() for w in words)
+    return anchors
 
 
 def rule_hits_by_code(hits: list[RuleHit]) -> dict[str, list[RuleHit]]:

@@ -114,10 +114,16 @@ def test_a_one_code_rule_edit_rematches_that_code_only(project):
     code["rules"][0]["phrases"].append("te kort")
     (project / "codebook.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     result = run(project)
-    assert result.counts["codes_rematched"] == 1 and result.counts["segments_new"] == 0
+    assert result.counts["rules_rematched"] == 1 and result.counts["segments_new"] == 0
     assert 1 <= result.counts["segments_rematched"] < result.counts["segments"]
     incremental = codings(project / "db" / "demo.db")
     assert any(c[1] == "taal.lesaanbod" and "te kort" in c[4] or c[1] == "taal.lesaanbod" for c in incremental)
     shutil.copy(project / "keys" / "demo.key.json", project / "keys" / "full.key.json")
     run(project, "full.db", use_cache=False)
     assert codings(project / "db" / "full.db") == incremental
+    # A phrase removed: that rule is matched again in full, and the result is the same as a full build.
+    code["rules"][0]["phrases"].remove("lessen")
+    (project / "codebook.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert run(project).counts["rules_rematched"] == 1
+    run(project, "full.db", use_cache=False)
+    assert codings(project / "db" / "full.db") == codings(project / "db" / "demo.db")
