@@ -147,9 +147,10 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     store.remove_quietly(tmp_path)
     try:
         db = store.open_db(tmp_path)
-        store.ensure_db_shape(db)
+        store.ensure_db_shape(db, full_text=False)
         _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
               prepared, assignments, manual, previous, model, result)
+        store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
         result.counts = {**result.counts, **counts}
@@ -166,7 +167,6 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
                    f"select {int(result.run_id)}, segment_id, code_id, source from segment_codes")
         db.conn.commit()
         _catch_up(db, db_path, segments, codebook, result)
-        db.execute("vacuum")   # leaves no freed pages holding text of an earlier state
         db.close()
         store.replace_database(tmp_path, db_path)
     finally:

@@ -175,11 +175,14 @@ INDEXES = (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings
 def open_db(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(str(path))
     db.execute("pragma foreign_keys = off")
+    # Deleted content is overwritten, so no freed page of the file keeps text of an earlier state.
+    db.execute("pragma secure_delete = on")
     return db
 
 
-def ensure_db_shape(db: sqlite_utils.Database) -> None:
-    """Create every table, index, view and the full-text index; safe to run again."""
+def ensure_db_shape(db: sqlite_utils.Database, full_text: bool = True) -> None:
+    """Create every table, index, view and (unless full_text=False: a build adds it after loading
+    the segments, which is faster than indexing row by row) the full-text index; safe to run again."""
     if "segment_codes" in db.view_names():   # databases built before it became a table
         db["segment_codes"].drop()
     for name, spec in TABLES.items():
@@ -191,13 +194,19 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             for column, column_type in missing.items():
                 table.add_column(column, column_type)
     _create_indexes(db)
-    if not db["segments"].detect_fts():
-        db["segments"].enable_fts(FTS_COLUMNS, tokenize="unicode61 remove_diacritics 2", create_triggers=True)
+    if full_text:
+        ensure_full_text(db)
     for name, sql in VIEWS.items():
         db.create_view(name, sql, replace=True)
     for name, body in TRIGGERS.items():
         db.execute(f"drop trigger if exists {name}")
         db.execute(f"create trigger {name} {body}")
+
+
+def ensure_full_text(db: sqlite_utils.Database) -> None:
+    """Full-text index over segment text and lemmas, kept current by triggers."""
+    if not db["segments"].detect_fts():
+        db["segments"].enable_fts(FTS_COLUMNS, tokenize="unicode61 remove_diacritics 2", create_triggers=True)
 
 
 def _create_indexes(db: sqlite_utils.Database) -> None:
@@ -228,8 +237,9 @@ def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
 
 
 def save_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
+    """Insert complete rows; a row with the primary key of an existing one replaces it."""
     if rows:
-        db[table].upsert_all(rows, pk=TABLES[table]["pk"], alter=True)
+        db[table].insert_all(rows, pk=TABLES[table]["pk"], alter=True, replace=True, batch_size=500)
 
 
 def next_run_id(runs: list[dict]) -> int:
