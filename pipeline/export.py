@@ -212,18 +212,28 @@ def write_xlsx(rows: list[dict], path) -> None:
     workbook.save(path)
 
 
-def write_docx(rows: list[dict], codes: dict, path) -> None:
+def write_docx(rows: list[dict], codes: dict, path, finding: dict | None = None) -> None:
+    """The report: under the finding (statement, figure and its source) when one was asked for, a
+    heading per code with its definition, each quote in the Quote style with its attribution and
+    source reference, and the quote's memos."""
     import docx
 
     document = docx.Document()
-    document.add_heading("Gecodeerde citaten", level=1)
+    if finding:
+        document.add_heading(f"{finding['id']}: {finding['statement']}", level=1)
+        document.add_paragraph(f"{finding['value']} {finding['unit']} · {finding['population']} · "
+                               f"{finding['period']} · bron: {finding['source']}").runs[0].bold = True
+    else:
+        document.add_heading("Gecodeerde citaten", level=1)
     for code_id, quotes in grouped(rows).items():
         code = codes[code_id]
         document.add_heading(f"{code['label']} ({code_id})", level=2)
-        document.add_paragraph(code["definition"]).italic = True
+        document.add_paragraph(code["definition"]).runs[0].italic = True
         for row in quotes:
             document.add_paragraph(row["text"], style="Quote")
             document.add_paragraph(f"{attribution(row)} ({row['document_id']}, segment {row['segment_id']})")
+            if row.get("memos"):
+                document.add_paragraph(f"Memo: {row['memos']}").runs[0].italic = True
     document.save(path)
 
 
@@ -240,7 +250,11 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
     rows, codes = select_quotes(db, filters)
     if fmt in ("xlsx", "docx"):
         buffer = io.BytesIO()
-        (write_xlsx(rows, buffer) if fmt == "xlsx" else write_docx(rows, codes, buffer))
+        if fmt == "xlsx":
+            write_xlsx(rows, buffer)
+        else:
+            finding = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
+            write_docx(rows, codes, buffer, finding[0] if finding else None)
         return buffer.getvalue()
     return {"md": lambda: to_markdown(rows, codes), "csv": lambda: to_csv(rows),
             "matrix": lambda: to_matrix_csv(rows, codes),

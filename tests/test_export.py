@@ -23,6 +23,8 @@ def test_docx_report_by_finding(demo_db, tmp_path):
     headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
     quotes = [p for p in document.paragraphs if p.style.name == "Quote"]
     assert "Z-route en routekeuze (taal.z_route)" in headings
+    assert headings[0].startswith("F13: ")                     # the finding, then its figure and source
+    assert "bron:" in document.paragraphs[1].text
     assert quotes
     attributions = [p.text for p in document.paragraphs if p.text.startswith("— ")]
     assert attributions and all("segment" in a for a in attributions)
