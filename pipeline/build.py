@@ -132,14 +132,15 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     coding_cache_path = cache.coding_cache_path_for(model_path)
     previous_coding = cache.load_coding_cache(coding_cache_path) if use_cache else cache.CodingCache()
     bar = progress.bar(len(segments), "code segments")
+    segment_keys = [s.key for s in segments]
     prepared, coding_cache, redone = prepare_incremental([s.text for s in segments], codebook, previous_coding,
-                                                         progress=bar.update)
+                                                         progress=bar.update, keys=segment_keys)
     bar.close()
     result.counts.update(redone)
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
     model = _model_for(codebook, prepared, segments, manual, model_path, result)
-    scores = cached_class_scores(model, prepared.lemma_texts, coding_cache)
+    scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_codes(codebook, prepared, model, scores)
     timings["code"] = _lap(clock); clock = time.perf_counter()
 

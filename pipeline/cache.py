@@ -28,6 +28,7 @@ from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
 from .ingest import Document
 
 CACHE_FORMAT = 2
+CODING_CACHE_FORMAT = 3
 
 
 @dataclass
@@ -113,9 +114,10 @@ class CodingCache:
     the model is the same). It holds only anonymised text, so it lives beside the model in db/."""
 
     rules: dict = field(default_factory=dict)        # rule id -> the rule (as a dict) its hits were found with
-    segments: dict = field(default_factory=dict)     # text hash -> (lemma text, [RuleHit])
+    segments: dict = field(default_factory=dict)     # segment key (content hash) -> (lemma text, [RuleHit])
     model_version: str = ""
-    scores: dict = field(default_factory=dict)       # lemma text hash -> scores row (model_version's codes)
+    scores: dict = field(default_factory=dict)       # segment key -> scores row (model_version's codes)
+    fingerprint: str = ""                            # coding.nlp_fingerprint() when the lemmas were made
 
 
 def coding_cache_path_for(model_path: Path) -> Path:
@@ -129,7 +131,7 @@ def load_coding_cache(path: Path) -> CodingCache:
             data = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return CodingCache()
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
+    if not isinstance(data, dict) or data.get("format") != CODING_CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
         return CodingCache()
     return data["cache"]
 
@@ -139,7 +141,7 @@ def save_coding_cache(path: Path, coding_cache: CodingCache) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
-        pickle.dump({"format": CACHE_FORMAT, "cache": coding_cache}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump({"format": CODING_CACHE_FORMAT, "cache": coding_cache}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 

@@ -84,48 +84,54 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
                  scores: np.ndarray | None = None) -> list[list[Assignment]]:
     """The codes for each prepared segment, highest score first. `scores` (from class_scores) can
     be passed in when they are known already."""
-    code_ids = [c.id for c in codebook.codes]
+    ancestors = {c.id: codebook.ancestors(c.id) for c in codebook.codes}
+    theme_of = {c.id: codebook.theme_of(c.id) for c in codebook.codes}
+    order = {c.id: n for n, c in enumerate(codebook.codes)}
     if model is not None and scores is None:
         scores = class_scores(model, prepared.lemma_texts)
-    columns = {code: j for j, code in enumerate(model.classifier.trained_codes_)} if model is not None else {}
+    trained = list(model.classifier.trained_codes_) if model is not None and scores is not None else []
+    columns = {code: j for j, code in enumerate(trained)}
+    passed = _passing(model, scores, prepared, trained) if trained else None
     results = []
     for row, hits in enumerate(prepared.hits):
         by_code: dict[str, list[RuleHit]] = {}
         for hit in hits:
             by_code.setdefault(hit.code_id, []).append(hit)
+        # Trained codes count when their score passes the threshold that applies (classify.py);
+        # the others when one of their rules fired.
+        candidates = [c for c in by_code if c not in columns and c in theme_of]
+        if passed is not None:
+            candidates += [trained[j] for j in np.flatnonzero(passed[row])]
+        candidates.sort(key=order.get)      # codebook order: a theme takes the score of its first sub-code
         chosen: dict[str, Assignment] = {}
-        for code_id in code_ids:
+        for code_id in candidates:
             code_hits = by_code.get(code_id, [])
-            score = _score(model, scores, columns, row, code_id, bool(code_hits))
-            if score is None:
-                continue
+            score = float(scores[row, columns[code_id]]) if code_id in columns else 1.0
             chosen[code_id] = Assignment(
-                code_id, codebook.theme_of(code_id), round(float(score), 4),
-                "rule" if code_hits else "classifier", code_hits[0].rule_id if code_hits else None,
-                [[h.start, h.end] for h in code_hits],
-            )
+                code_id, theme_of[code_id], round(score, 4), "rule" if code_hits else "classifier",
+                code_hits[0].rule_id if code_hits else None, [[h.start, h.end] for h in code_hits])
         if model is not None:
             # Hierarchy: a sub-code counts only when the model also gives its theme (measured on the
             # demo gold: theme kappa up by 0.01-0.04 over "any sub-code implies the theme").
             themes = {t for t in codebook.themes if t in chosen or t not in columns}
-            chosen = {c: a for c, a in chosen.items() if codebook.theme_of(c) in themes}
+            chosen = {c: a for c, a in chosen.items() if theme_of[c] in themes}
         for code_id in list(chosen):
-            for ancestor in codebook.ancestors(code_id):
+            for ancestor in ancestors[code_id]:
                 if ancestor not in chosen:
                     child = chosen[code_id]
-                    chosen[ancestor] = Assignment(ancestor, codebook.theme_of(ancestor), child.score, child.source,
+                    chosen[ancestor] = Assignment(ancestor, theme_of[ancestor], child.score, child.source,
                                                   child.rule_id, child.spans)
         results.append(sorted(chosen.values(), key=lambda a: (-a.score, a.code_id)))
     return results
 
 
-def _score(model, scores, columns, row, code_id, rule_fired: bool) -> float | None:
-    """Score of one code for one segment if it is assigned, else None (see classify.py)."""
-    if model is not None and code_id in columns:
-        score = float(scores[row, columns[code_id]])
-        with_rule, without_rule = model.classifier.thresholds_[code_id]
-        return score if score >= (with_rule if rule_fired else without_rule) else None
-    return 1.0 if rule_fired else None
+def _passing(model: SavedModel, scores: np.ndarray, prepared: Prepared, trained: list[str]) -> np.ndarray:
+    """Per segment and trained code: does the score reach the threshold that applies (with or
+    without one of the code's rules firing)."""
+    fired = label_matrix(prepared.rule_codes, trained).astype(bool)
+    with_rule = np.array([model.classifier.thresholds_[c][0] for c in trained])
+    without_rule = np.array([model.classifier.thresholds_[c][1] for c in trained])
+    return scores >= np.where(fired, with_rule, without_rule)
 
 
 def all_scores(codebook: Codebook, prepared: Prepared, model: SavedModel | None) -> list[dict[str, float]]:
@@ -162,17 +168,20 @@ def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str
     return predicted
 
 
-def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCache,
-                        progress=None) -> tuple[Prepared, CodingCache, dict]:
+def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCache, progress=None,
+                        keys: list[str] | None = None) -> tuple[Prepared, CodingCache, dict]:
     """`prepare` that reuses the last build's work: a segment seen before keeps its lemmas and the
     hits of every rule that did not change. Only new or edited rules are matched again (of a rule
     that only gained phrases, only the new phrases), and only on segments that contain one of
     their anchor words (RuleSet.may_match). Returns the prepared segments, the cache for the next
-    build and what was redone."""
+    build and what was redone. `keys` identify the texts (the segments' content-hash keys; by
+    default a hash of each text)."""
     nlp = load_nlp()
+    if previous.fingerprint != nlp_fingerprint():
+        previous = CodingCache()
     signatures = {rule.id: _rule_signature(rule) for rule in codebook.rules}
     kept, to_match = _rule_changes(codebook, signatures, previous.rules)
-    keys = [text_hash(t) for t in texts]
+    keys = keys or [text_hash(t) for t in texts]
     lemma_texts: list[str] = [""] * len(texts)
     hits: list[list[RuleHit]] = [[] for _ in texts]
     new = [i for i, k in enumerate(keys) if k not in previous.segments]
@@ -195,10 +204,22 @@ def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCa
             hits[i] = sorted(merged.values(), key=lambda h: (h.start, h.rule_id))
     if progress:
         progress(len(seen))
-    cache = CodingCache(rules=signatures, segments={k: (lemma_texts[i], hits[i]) for i, k in enumerate(keys)},
-                        model_version=previous.model_version, scores=previous.scores)
+    cache = CodingCache(rules=signatures, segments=dict(zip(keys, zip(lemma_texts, hits))),
+                        model_version=previous.model_version, scores=previous.scores, fingerprint=nlp_fingerprint())
     return Prepared(list(texts), lemma_texts, hits), cache, {"segments_new": len(new), "rules_rematched": len(to_match),
                                                              "segments_rematched": len(rematched)}
+
+
+def nlp_fingerprint() -> str:
+    """Changes when tokens or lemmas could: another spaCy, or another nlp.py or lookup data."""
+    import hashlib
+    from pathlib import Path
+
+    import spacy
+
+    digest = hashlib.sha256(spacy.__version__.encode())
+    digest.update((Path(__file__).parent / "nlp.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _rule_signature(rule) -> dict:
@@ -223,14 +244,15 @@ def _rule_changes(codebook: Codebook, signatures: dict, before: dict) -> tuple[s
     return kept, to_match
 
 
-def cached_class_scores(model: SavedModel | None, lemma_texts: list[str], cache: CodingCache) -> np.ndarray | None:
-    """class_scores, taking the rows of lemma texts scored by the same model before from the cache
-    (and putting the new ones in)."""
+def cached_class_scores(model: SavedModel | None, lemma_texts: list[str], cache: CodingCache,
+                        keys: list[str] | None = None) -> np.ndarray | None:
+    """class_scores, taking the rows of texts scored by the same model before from the cache (and
+    putting the new ones in). `keys` as for prepare_incremental."""
     if model is None or not model.classifier.trained_codes_:
         return None
     if cache.model_version != model.version:
         cache.model_version, cache.scores = model.version, {}
-    keys = [text_hash(t) for t in lemma_texts]
+    keys = keys or [text_hash(t) for t in lemma_texts]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache.scores}.values())
     if todo:
         for i, row in zip(todo, class_scores(model, [lemma_texts[i] for i in todo])):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -19,8 +19,9 @@ from spacy.tokens import Doc
 from .codebook import Codebook
 
 
-@dataclass(frozen=True)
-class RuleHit:
+class RuleHit(NamedTuple):
+    # A named tuple rather than a dataclass: the coding cache holds one per hit (275,000 at 100x
+    # the demo corpus), and tuples pickle and unpickle several times faster.
     code_id: str
     rule_id: str
     start: int      # character offsets in the segment text
