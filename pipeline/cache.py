@@ -69,7 +69,7 @@ def load_cache(path: Path, fingerprint: str, key: PseudonymKey) -> dict[str, Cac
     try:
         with open(path, "rb") as handle:
             data = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
         return {}
     if (not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("fingerprint") != fingerprint
             or data.get("key") != key_fingerprint(key)):
@@ -129,7 +129,7 @@ def load_coding_cache(path: Path) -> CodingCache:
     try:
         with open(path, "rb") as handle:
             data = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
         return CodingCache()
     if not isinstance(data, dict) or data.get("format") != CODING_CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
         return CodingCache()

@@ -127,3 +127,11 @@ def test_a_one_code_rule_edit_rematches_that_code_only(project):
     assert run(project).counts["rules_rematched"] == 1
     run(project, "full.db", use_cache=False)
     assert codings(project / "db" / "full.db") == codings(project / "db" / "demo.db")
+
+
+def test_an_unreadable_cache_is_ignored(project):
+    run(project)
+    (project / "keys" / "demo.cache.pickle").write_bytes(b"\x80\x04garbage")
+    (project / "db" / "demo.coding-cache.pickle").write_bytes(b"not a pickle")
+    result = run(project)
+    assert result.counts["documents_from_cache"] == 0 and result.counts["segments_new"] == result.counts["segments"]
