@@ -151,6 +151,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         store.ensure_db_shape(db, full_text=False)
         _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
               prepared, assignments, manual, previous, model, result)
+        store.carry_run_codings(db, db_path)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
@@ -463,7 +464,7 @@ def _save(db, key, codebook, documents, infos, anonymised, titles, municipality_
         "spans": store.to_json(a.spans),
     } for s, codes in zip(segments, assignments) for a in codes])
     store.save_rows(db, "manual_codings", manual)
-    for table in ("memos", "quote_status", "runs", "run_codings"):
+    for table in ("memos", "quote_status", "runs"):
         store.save_rows(db, table, previous.get(table, []))
     _save_findings(db)
 

@@ -94,8 +94,10 @@ TABLES = {
         "pk": "segment_id",
     },
 }
-# Tables researchers write to: copied from the previous database into every new build.
-RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs", "run_codings")
+# Tables researchers write to, and the run history: copied from the previous database into every
+# new build. The first four pass through Python (manual codings are re-anchored); run_codings, one
+# row per coding per run, is copied inside SQLite (`carry_run_codings`).
+RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 
 # The codes that count for each segment: automatic codings the researchers did not decide on,
 # plus the codes they added or confirmed (manual decisions win; a reject removes the code). Kept
@@ -234,6 +236,23 @@ def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
         return {}
     old = sqlite_utils.Database(str(source))
     return {name: list(old[name].rows) for name in RESEARCHER_TABLES if old[name].exists()}
+
+
+def carry_run_codings(db: sqlite_utils.Database, source: Path) -> None:
+    """Copy the run history's codings from the previous database file (it grows by one full set of
+    codings per build, so it is copied table to table, not row by row through Python)."""
+    source = Path(source)
+    if not source.exists():
+        return
+    db.execute("attach database ? as previous", [str(source)])
+    try:
+        tables = {r[0] for r in db.execute("select name from previous.sqlite_master where type = 'table'").fetchall()}
+        if "run_codings" in tables:
+            with db.conn:
+                db.execute("insert or replace into run_codings (run_id, segment_id, code_id, source) "
+                           "select run_id, segment_id, code_id, source from previous.run_codings")
+    finally:
+        db.execute("detach database previous")
 
 
 def save_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
