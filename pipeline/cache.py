@@ -17,6 +17,8 @@ only when all of these still hold:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -64,10 +66,23 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Unpickling millions of small objects triggers the cyclic garbage collector again and again,
+    to find nothing: pausing it makes loading a cache about twice as fast."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_cache(path: Path, fingerprint: str, key: PseudonymKey) -> dict[str, CachedDocument]:
     """Cached documents by corpus-relative file name; empty when the cache does not apply."""
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, paused_gc():
             data = pickle.load(handle)
     except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
         return {}
@@ -127,7 +142,7 @@ def coding_cache_path_for(model_path: Path) -> Path:
 
 def load_coding_cache(path: Path) -> CodingCache:
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, paused_gc():
             data = pickle.load(handle)
     except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
         return CodingCache()
