@@ -16,7 +16,7 @@ import sqlite3
 
 from markupsafe import Markup, escape
 
-from pipeline.store import RUN_DIFF_SQL
+from pipeline.store import RUN_DIFF_SQL, fts_match
 
 # Matrix dimension -> (column of segment_codes, label).
 MATRIX_DIMENSIONS = {
@@ -216,10 +216,10 @@ def heat(n: int, peak: int) -> str:
 
 def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100) -> dict:
     """Full-text search over segment text and lemmas, with facets by code, role, type and source."""
-    terms = [t for t in re.findall(r"\w+", query.lower())]
-    if not terms:
+    match = fts_match(query, lemmas)
+    if match is None:
         return {"results": [], "facets": {}, "total": 0}
-    match = " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
+    terms = re.findall(r"\w+", query.lower())
     where, params = ["segments_fts match ?"], [match]
     for column, key in (("s.role", "role"), ("d.municipality_type", "municipality_type")):
         if filters.get(key):

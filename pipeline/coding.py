@@ -4,6 +4,7 @@ two combine). Plain functions shared by `qcode build`, `qcode suggest` and `qcod
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +131,7 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
 def _passing(model: SavedModel, scores: np.ndarray, prepared: Prepared, trained: list[str]) -> np.ndarray:
     """Per segment and trained code: does the score reach the threshold that applies (with or
     without one of the code's rules firing)."""
-    fired = label_matrix(prepared.rule_codes, trained).astype(bool)
+    fired = rule_matrix(prepared, trained).astype(bool)
     with_rule = np.array([model.classifier.thresholds_[c][0] for c in trained])
     without_rule = np.array([model.classifier.thresholds_[c][1] for c in trained])
     return scores >= np.where(fired, with_rule, without_rule)
@@ -187,11 +188,10 @@ def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCa
     lemma_texts: list[str] = [""] * len(texts)
     hits: list[list[RuleHit]] = [[] for _ in texts]
     new = [i for i, k in enumerate(keys) if k not in previous.segments]
-    full = RuleSet(codebook, nlp) if new else None
-    for i, doc in zip(new, nlp.pipe([texts[i] for i in new], batch_size=256)):
-        lemma_texts[i], hits[i] = lemma_text(doc), full.match(doc)
-        if progress:
-            progress(1)
+    if new:
+        fresh = prepare([texts[i] for i in new], RuleSet(codebook, nlp), progress=progress)
+        for i, lemmas, segment_hits in zip(new, fresh.lemma_texts, fresh.hits):
+            lemma_texts[i], hits[i] = lemmas, segment_hits
     new_set = set(new)
     seen = [i for i in range(len(texts)) if i not in new_set]
     for i in seen:
@@ -212,6 +212,7 @@ def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCa
                                                              "segments_rematched": len(rematched)}
 
 
+@functools.lru_cache(maxsize=1)
 def nlp_fingerprint() -> str:
     """Changes when tokens or lemmas could: another spaCy, or another nlp.py or lookup data."""
     import hashlib

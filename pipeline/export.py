@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import store
 from .errors import QcodeError
 
 FORMATS = ("md", "csv", "xlsx", "docx", "matrix", "participant-matrix", "qdc", "qdpx")
@@ -74,14 +75,6 @@ def open_database(db) -> sqlite_utils.Database:
     return sqlite_utils.Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True))
 
 
-def fts_match(query: str, lemmas: list[str]) -> str | None:
-    """The FTS5 expression the workbench's search uses: every word, as a prefix or by its lemma."""
-    terms = re.findall(r"\w+", query.lower())
-    if not terms:
-        return None
-    return " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
-
-
 def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     """One row per coded quote matching the filters, and the codebook (id -> code row).
     `db` is a database path or an open `sqlite_utils.Database`."""
@@ -108,7 +101,7 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     if filters.quote_status:
         where.append("q.status = ?")
         params.append(filters.quote_status)
-    match = fts_match(filters.query or "", filters.lemmas)
+    match = store.fts_match(filters.query or "", filters.lemmas)
     if match:
         where.append("s.rowid in (select rowid from segments_fts where segments_fts match ?)")
         params.append(match)

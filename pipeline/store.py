@@ -8,6 +8,7 @@ carried over from the previous database on every build and never replaced.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import sqlite_utils
@@ -172,6 +173,14 @@ INDEXES = (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings
            ("segment_codes", ["code_id", "role", "segment_id"]), ("segment_codes", ["theme", "segment_id"]),
            ("segment_codes", ["source", "segment_id"]),
            *(("segment_codes", ["code_id", column]) for column in SEGMENT_ATTRIBUTES[2:]))
+
+
+def fts_match(query: str, lemmas: list[str]) -> str | None:
+    """The FTS5 expression for a search: every word, as a prefix or by its lemma (None: no words)."""
+    terms = re.findall(r"\w+", query.lower())
+    if not terms:
+        return None
+    return " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
 
 
 def open_db(path: Path) -> sqlite_utils.Database:

@@ -34,12 +34,16 @@ def run(project: Path, db_name: str = "demo.db", **options):
     return build(project / "corpus", project / "db" / db_name, project / "codebook.yaml", **options)
 
 
-def texts(db: Path) -> dict[str, str]:
+def query(db: Path, sql: str) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
-        return dict(conn.execute("select id, text from documents"))
+        return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def texts(db: Path) -> dict[str, str]:
+    return dict(query(db, "select id, text from documents"))
 
 
 def test_unchanged_documents_come_from_the_cache(project):
@@ -98,11 +102,7 @@ def test_recheck_helpers():
 
 
 def codings(db: Path) -> set[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return set(conn.execute("select segment_id, code_id, source, rule_id, spans from codings"))
-    finally:
-        conn.close()
+    return set(query(db, "select segment_id, code_id, source, rule_id, spans from codings"))
 
 
 def test_a_one_code_rule_edit_rematches_that_code_only(project):
@@ -117,7 +117,7 @@ def test_a_one_code_rule_edit_rematches_that_code_only(project):
     assert result.counts["rules_rematched"] == 1 and result.counts["segments_new"] == 0
     assert 1 <= result.counts["segments_rematched"] < result.counts["segments"]
     incremental = codings(project / "db" / "demo.db")
-    assert any(c[1] == "taal.lesaanbod" and "te kort" in c[4] or c[1] == "taal.lesaanbod" for c in incremental)
+    assert any(c[1] == "taal.lesaanbod" for c in incremental)
     shutil.copy(project / "keys" / "demo.key.json", project / "keys" / "full.key.json")
     run(project, "full.db", use_cache=False)
     assert codings(project / "db" / "full.db") == incremental

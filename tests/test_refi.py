@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import xmlschema
-import yaml
 from click.testing import CliRunner
 from lxml import etree
 
@@ -23,7 +22,7 @@ from pipeline import refi, store
 from pipeline.cli import cli
 from pipeline.codebook import load_codebook
 from pipeline.errors import QcodeError
-from pipeline.export import ExportFilters, export, render
+from pipeline.export import ExportFilters, render
 
 from conftest import CODEBOOK
 
@@ -111,7 +110,7 @@ def test_qdpx_is_schema_valid_with_sources_selections_users_and_cases(demo_db, d
     cases = root.findall(".//q:Case", NS)
     assert len(cases) == conn.execute("select count(*) from participants").fetchone()[0]
     role = refi.guid("variable", "role")
-    p1 = root.find(f".//q:Case[@name='groepsgesprek-01-p1']", NS)
+    p1 = root.find(".//q:Case[@name='groepsgesprek-01-p1']", NS)
     values = {v.find("q:VariableRef", NS).get("targetGUID"): v.find("q:TextValue", NS).text for v in p1.findall("q:VariableValue", NS)}
     assert values[role] == "statushouder" and values[refi.guid("variable", "route")] == "B1"
     linked = {r.get("targetGUID") for r in p1.findall("q:SelectionRef", NS)}
@@ -343,7 +342,7 @@ def test_round_trip_gives_the_same_codes_selections_and_codings(demo_db, demo_qd
 
     assert content(after) == content(before)
     again = CliRunner().invoke(cli, ["import", str(path), "--db", str(copy)])       # format from the extension
-    assert f"Imported 0 manual codings" in again.output and f"skipped: {len(original)} already present" in again.output
+    assert "Imported 0 manual codings" in again.output and f"skipped: {len(original)} already present" in again.output
     assert manual_set(copy) == original
 
 

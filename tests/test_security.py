@@ -43,8 +43,6 @@ def hostile_server(tmp_path_factory):
 def test_nothing_executes(hostile_server):
     from playwright.sync_api import sync_playwright
 
-    import sqlite3  # noqa: F401
-
     ARTIFACTS.mkdir(exist_ok=True)
     dialogs = []
     with sync_playwright() as playwright:
