@@ -181,7 +181,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     finally:
         store.remove_quietly(tmp_path)
     cache.save_cache(cache.cache_path_for(key_path), fingerprint, key, {
-        files[doc_id]: cache.CachedDocument(documents[doc_id].content_hash, documents[doc_id], anonymised[doc_id],
+        files[doc_id]: cache.CachedDocument(documents[doc_id], anonymised[doc_id],
                                             infos[doc_id].title or "", titles.get(doc_id, ""))
         for doc_id in documents})
     cache.save_coding_cache(coding_cache_path, coding_cache)
@@ -219,7 +219,7 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
         relative = path.relative_to(corpus_dir).as_posix()
         try:
             entry = cached.get(relative)
-            if entry is not None and path.stat().st_size <= max_bytes and cache.file_hash(path) == entry.content_hash:
+            if entry is not None and path.stat().st_size <= max_bytes and cache.file_hash(path) == entry.document.content_hash:
                 document = entry.document
                 document.path = path
             else:
@@ -243,7 +243,7 @@ def _anonymise(documents, infos, files, cached, settings, key, progress, result)
     """Anonymised text and title per document: new and changed documents through the anonymiser,
     unchanged ones from the cache unless a name learnt from the new ones occurs in them."""
     reusable = {i: cached[files[i]] for i in documents if files[i] in cached
-                and cached[files[i]].content_hash == documents[i].content_hash
+                and cached[files[i]].document.content_hash == documents[i].content_hash
                 and cached[files[i]].title == (infos[i].title or "")}
     known_forms = cache.key_forms(key)
     anonymised, titles = _anonymise_texts([i for i in documents if i not in reusable], documents, infos, settings,

@@ -29,14 +29,13 @@ from pathlib import Path
 from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
 from .ingest import Document
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CODING_CACHE_FORMAT = 3
 
 
 @dataclass
 class CachedDocument:
-    content_hash: str              # sha256 of the file's bytes
-    document: Document
+    document: Document             # its content_hash is the sha256 of the file's bytes
     anonymised: AnonymisedText
     title: str                     # the manifest title (original) the cached anonymised title is for
     anonymised_title: str
