@@ -26,7 +26,7 @@ from .anonymise import (AnonymisedText, anonymise_corpus, key_path_for, load_cor
                         load_lists, review_items, save_key)
 from .classify import load_model, model_path_for, save_model, training_hash
 from .codebook import Codebook, load_codebook
-from .coding import (Prepared, assign_codes, cached_class_scores, prepare_incremental, rule_matrix,
+from .coding import (Prepared, assign_incremental, cached_class_scores, prepare_incremental, rule_matrix,
                      train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError
 from .ingest import MAX_DOCUMENT_BYTES, Document, list_corpus_files, read_document
@@ -148,13 +148,13 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
                                     segments, infos, codebook, corpus_dir, result)
     model = _model_for(codebook, prepared, segments, manual, model_path, result)
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
-    assignments = assign_codes(codebook, prepared, model, scores)
+    assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
     timings["code"] = _lap(clock); clock = time.perf_counter()
 
     tmp_path = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
     store.remove_quietly(tmp_path)
     try:
-        db = store.open_db(tmp_path)
+        db = store.open_build_db(tmp_path)
         store.ensure_db_shape(db, full_text=False)
         _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
               prepared, assignments, manual, previous, model, result)

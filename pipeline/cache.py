@@ -30,7 +30,7 @@ from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
 from .ingest import Document
 
 CACHE_FORMAT = 3
-CODING_CACHE_FORMAT = 3
+CODING_CACHE_FORMAT = 4
 
 
 @dataclass
@@ -124,14 +124,17 @@ def needs_recheck(text: str, new_words: set[str]) -> bool:
 @dataclass
 class CodingCache:
     """What coding an unchanged segment needs from the last build: its lemmas, its rule hits per
-    rule (valid while that rule is unchanged) and the classifier's scores (valid while
-    the model is the same). It holds only anonymised text, so it lives beside the model in db/."""
+    rule (valid while that rule is unchanged), the classifier's scores (valid while the model is
+    the same) and the codes it was given (valid while its hits, the code tree, the model and its
+    thresholds are the same). It holds only anonymised text, so it lives beside the model in db/."""
 
     rules: dict = field(default_factory=dict)        # rule id -> the rule (as a dict) its hits were found with
     segments: dict = field(default_factory=dict)     # segment key (content hash) -> (lemma text, [RuleHit])
     model_version: str = ""
     scores: dict = field(default_factory=dict)       # segment key -> scores row (model_version's codes)
     fingerprint: str = ""                            # coding.nlp_fingerprint() when the lemmas were made
+    assignments: dict = field(default_factory=dict)  # segment key -> its codes ([Assignment]) in the last build
+    assignment_context: str = ""                     # what else those codes depended on (coding.assignment_context)
 
 
 def coding_cache_path_for(model_path: Path) -> Path:

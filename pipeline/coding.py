@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,8 +19,8 @@ from .nlp import lemma_text, load_nlp
 from .rules import RuleHit, RuleSet
 
 
-@dataclass(slots=True)
-class Assignment:
+class Assignment(NamedTuple):
+    # A named tuple: the coding cache keeps every segment's codings, and tuples pickle fast.
     code_id: str
     theme: str
     score: float
@@ -128,6 +131,34 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
     return results
 
 
+def assign_incremental(codebook: Codebook, prepared: Prepared, model: SavedModel | None, scores: np.ndarray | None,
+                       keys: list[str], previous: CodingCache, cache: CodingCache) -> list[list[Assignment]]:
+    """assign_codes, taking from the last build the codes of each segment whose rule hits are the
+    same, when the code tree, the model and its thresholds are too (a segment's scores are then the
+    same as well). After a one-rule edit only the segments whose hits changed are assigned again.
+    Puts every segment's codes in `cache` for the next build."""
+    context = assignment_context(codebook, model)
+    before = previous.assignments if previous.assignment_context == context else {}
+    earlier_hits = {k: previous.segments[k][1] for k in before if k in previous.segments}
+    todo = [i for i, k in enumerate(keys) if k not in before or earlier_hits.get(k) != prepared.hits[i]]
+    results = [before.get(k) for k in keys]
+    if todo:
+        subset = Prepared([prepared.texts[i] for i in todo], [prepared.lemma_texts[i] for i in todo],
+                          [prepared.hits[i] for i in todo])
+        for i, assignments in zip(todo, assign_codes(codebook, subset, model, None if scores is None else scores[todo])):
+            results[i] = assignments
+    cache.assignments, cache.assignment_context = dict(zip(keys, results)), context
+    return results
+
+
+def assignment_context(codebook: Codebook, model: SavedModel | None) -> str:
+    """Everything besides a segment's hits and scores that its codes depend on."""
+    thresholds = sorted(model.classifier.thresholds_.items()) if model is not None else []
+    payload = json.dumps([codebook.tree_hash, model.version if model is not None else "rules-only",
+                          thresholds, nlp_fingerprint()])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def _passing(model: SavedModel, scores: np.ndarray, prepared: Prepared, trained: list[str]) -> np.ndarray:
     """Per segment and trained code: does the score reach the threshold that applies (with or
     without one of the code's rules firing)."""
@@ -215,7 +246,6 @@ def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCa
 @functools.lru_cache(maxsize=1)
 def nlp_fingerprint() -> str:
     """Changes when tokens or lemmas could: another spaCy, or another nlp.py or lookup data."""
-    import hashlib
     from pathlib import Path
 
     import spacy

@@ -8,6 +8,7 @@ carried over from the previous database on every build and never replaced.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -191,6 +192,16 @@ def open_db(path: Path) -> sqlite_utils.Database:
     return db
 
 
+def open_build_db(path: Path) -> sqlite_utils.Database:
+    """A new database file for a build to fill. It is swapped in only when complete (and synced to
+    disk then, see `replace_database`) and deleted otherwise, so no commit on the way needs to
+    wait for the disk or keep a rollback journal: that was a third of the time to store at 100x."""
+    db = open_db(path)
+    db.execute("pragma synchronous = off")
+    db.execute("pragma journal_mode = memory")
+    return db
+
+
 def ensure_db_shape(db: sqlite_utils.Database, full_text: bool = True) -> None:
     """Create every table, index, view and (unless full_text=False: a build adds it after loading
     the segments, which is faster than indexing row by row) the full-text index; safe to run again."""
@@ -281,6 +292,8 @@ def to_json(value) -> str:
 def replace_database(tmp_path: Path, target: Path) -> None:
     """Swap the finished database in atomically; readers see the old file or the new one."""
     tmp_path, target = Path(tmp_path), Path(target)
+    with open(tmp_path, "rb+") as handle:    # built with synchronous off: on disk before the swap
+        os.fsync(handle.fileno())
     for suffix in ("-wal", "-shm", "-journal"):
         leftover = Path(str(tmp_path) + suffix)
         if leftover.exists():

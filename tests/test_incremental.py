@@ -135,3 +135,40 @@ def test_an_unreadable_cache_is_ignored(project):
     (project / "db" / "demo.coding-cache.pickle").write_bytes(b"not a pickle")
     result = run(project)
     assert result.counts["documents_from_cache"] == 0 and result.counts["segments_new"] == result.counts["segments"]
+
+
+def test_codes_are_reused_only_for_segments_whose_hits_model_and_thresholds_are_unchanged(tmp_path):
+    import json
+
+    import yaml
+
+    from pipeline.codebook import load_codebook
+    from pipeline.coding import CodingCache, assign_codes, assign_incremental, prepare_incremental, train_model
+
+    items = [json.loads(line) for line in (ROOT / "corpus" / "demo" / "gold_codings.jsonl").open(encoding="utf-8")][:150]
+    texts = [item["text"] for item in items]
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    prepared, first_cache, _ = prepare_incremental(texts, codebook, CodingCache())
+    model = train_model(codebook, prepared, [set(item["codes"]) for item in items])
+    keys = [cache.text_hash(t) for t in texts]
+    assign_incremental(codebook, prepared, model, None, keys, CodingCache(), first_cache)
+
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    for code in data["codes"]:   # every rule of one code now also fires on a common word
+        for rule in code.get("rules", []) if code["id"] == "taal.lesaanbod" else []:
+            rule.setdefault("phrases", []).append("gemeente")
+    (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    edited = load_codebook(tmp_path / "codebook.yaml")
+    prepared_after, second_cache, redone = prepare_incremental(texts, edited, first_cache)
+    assert redone["segments_rematched"] >= 1
+    reused = assign_incremental(edited, prepared_after, model, None, keys, first_cache, second_cache)
+    assert reused == assign_codes(edited, prepared_after, model)
+    assert sum(row is first_cache.assignments[k] for k, row in zip(keys, reused)) > len(keys) // 2   # taken over
+    assert any(a != b for a, b in zip(first_cache.assignments.values(), second_cache.assignments.values()))
+    # Other thresholds: nothing is taken from the cache, and the codes still equal a fresh run.
+    code = model.classifier.trained_codes_[0]
+    model.classifier.thresholds_[code] = (1.01, 1.01)
+    third = CodingCache()
+    assert assign_incremental(edited, prepared_after, model, None, keys, second_cache, third) == \
+        assign_codes(edited, prepared_after, model)
+    assert not any(a.code_id == code for row in third.assignments.values() for a in row)
