@@ -1,6 +1,6 @@
 """qcode benchmarks: build speed per stage, peak memory, anonymiser speed, and Datasette latency.
 
-    python bench/run.py [--scales 1 10] [--requests 40]
+    python bench/run.py [--scales 1 10 100] [--requests 20]
 
 Prints a table and writes bench/out/results.json. Not part of the test run. Scale 1 is the demo
 corpus; scale N recombines its paragraphs into 33×N documents with fresh identifiers.
@@ -109,8 +109,9 @@ def page_latency(db: Path, requests: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="qcode benchmarks")
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100],
+                        help="corpus sizes as multiples of the demo corpus (default: 1 10 100)")
+    parser.add_argument("--requests", type=int, default=20, help="requests per page for the latency figures")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}

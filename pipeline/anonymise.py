@@ -462,8 +462,6 @@ def _deduce():
     deduce = _import_deduce()
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
-    # deduce unpickles millions of small objects for its lookup lists: with the garbage collector
-    # paused that takes 1.7 s instead of 6.7 s.
     # deduce unpickles millions of small objects for its lookup lists. Loaded with the garbage
     # collector paused and then frozen out of it, that takes 2 s instead of 7-9 s, and no later full
     # collection walks them again (just pausing the collector only moves that cost to later).

@@ -299,6 +299,11 @@ def replace_database(tmp_path: Path, target: Path) -> None:
         if leftover.exists():
             leftover.unlink()
     tmp_path.replace(target)
+    folder = os.open(target.parent, os.O_RDONLY)    # and the swap itself on disk
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def remove_quietly(path: Path) -> None:
