@@ -98,6 +98,8 @@ def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: boo
     key_path = Path(key_path) if key_path else key_path_for(db_path)
     model_path = Path(model_path) if model_path else model_path_for(db_path)
     with build_lock(db_path):
+        for leftover in db_path.parent.glob(f"{db_path.name}.tmp-*"):   # of a build that was killed
+            store.remove_quietly(leftover)
         try:
             return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
                           max_document_bytes or MAX_DOCUMENT_BYTES, use_cache)

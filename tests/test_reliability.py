@@ -40,22 +40,38 @@ def manual_rows(db) -> set:
     return rows
 
 
-@pytest.mark.parametrize("kill_after", [1.0, 6.0, 12.0, 20.0])
-def test_killed_build_leaves_previous_database_intact(workspace, kill_after):
-    db, corpus, codebook = workspace
-    before = manual_rows(db)
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "build", "--corpus", str(corpus), "--db", str(db),
-                                "--codebook", str(codebook), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(kill_after)
+def kill_when(process, db, moment: str) -> None:
+    """SIGKILL the build at a moment: seconds after start, or once it writes its new file."""
+    start = time.monotonic()
+    while process.poll() is None and time.monotonic() - start < 120:
+        if list(db.parent.glob(db.name + ".tmp-*")) if moment == "writing" else time.monotonic() - start >= float(moment):
+            break
+        time.sleep(0.01)
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
     process.wait()
+
+
+# --full: every stage runs (no cache), so the build is still going at each moment.
+@pytest.mark.parametrize("moment", ["1", "4", "8", "writing"])
+def test_killed_build_leaves_previous_database_intact(workspace, moment):
+    db, corpus, codebook = workspace
+    before = manual_rows(db)
+    command = [sys.executable, "-m", "pipeline.cli", "build", "--corpus", str(corpus), "--db", str(db),
+               "--codebook", str(codebook), "--quiet", "--full"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_when(process, db, moment)
+    assert process.returncode == -signal.SIGKILL       # killed mid-build, not finished
     conn = sqlite3.connect(db)
     assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
     conn.close()
     after = manual_rows(db)
     assert before <= after                       # every manual coding is still there
     assert any(row[3] == "crashtester" for row in after)
+    # The next build clears what the killed one left behind and keeps every decision.
+    assert subprocess.run(command[:-1], capture_output=True).returncode == 0
+    assert not list(db.parent.glob(db.name + ".tmp-*"))
+    assert before <= manual_rows(db)
 
 
 def test_second_build_on_same_database_stops(workspace):
