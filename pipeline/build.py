@@ -133,6 +133,9 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     timings["anonymise"] = _lap(clock); clock = time.perf_counter()
 
     segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
+    participants, by_label = _participants(infos, anonymised, key)
+    speakers = [role_for(s.speaker, infos[s.document_id], by_label[s.document_id]) for s in segments]
+    coded = [role not in codebook.uncoded_roles for role, _, _ in speakers]   # the codebook's uncoded_roles
     timings["segment"] = _lap(clock); clock = time.perf_counter()
 
     coding_cache_path = cache.coding_cache_path_for(model_path)
@@ -148,9 +151,10 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     result.counts.update(redone)
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
-    model = _model_for(codebook, prepared, segments, manual, model_path, result)
+    model = _model_for(codebook, prepared, segments, coded, manual, model_path, result)
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
+    assignments = [codes if ok else [] for codes, ok in zip(assignments, coded)]
     timings["code"] = _lap(clock); clock = time.perf_counter()
 
     tmp_path = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
@@ -158,8 +162,8 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     try:
         db = store.open_build_db(tmp_path)
         store.ensure_db_shape(db, full_text=False)
-        _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments,
-              prepared, assignments, manual, previous, model, result)
+        _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
+              segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_codings(db, db_path)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
@@ -388,10 +392,11 @@ def manual_code_sets(manual: list[dict], codebook: Codebook, coder: str | None =
     return sets
 
 
-def _model_for(codebook, prepared: Prepared, segments, manual, model_path, result):
-    """Reuse the saved model when codebook and training data are unchanged; else retrain."""
+def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual, model_path, result):
+    """Reuse the saved model when codebook and training data are unchanged; else retrain. The
+    segments of the codebook's uncoded roles do not train it."""
     sets = manual_code_sets(manual, codebook)
-    index = {s.key: i for i, s in enumerate(segments)}
+    index = {s.key: i for i, s in enumerate(segments) if coded[i]}
     rows = [index[k] for k in sets if k in index]
     if len(rows) < 20:
         result.warnings.append("fewer than 20 manually coded segments: coding with rules only")
@@ -418,20 +423,8 @@ def _model_for(codebook, prepared: Prepared, segments, manual, model_path, resul
 # ---------------------------------------------------------------- saving
 
 
-def _save(db, key, codebook, documents, infos, anonymised, titles, municipality_ids, manifest, segments, prepared,
-          assignments, manual, previous, model, result) -> None:
-    store.save_rows(db, "codes", [{
-        "id": c.id, "parent": c.parent, "theme": codebook.theme_of(c.id), "depth": len(codebook.ancestors(c.id)),
-        "label": c.label, "colour": c.colour, "definition": c.definition, "include": c.include,
-        "exclude": c.exclude, "examples": store.to_json(list(c.examples)),
-        "rules": store.to_json([{"id": r.id, "phrases": list(r.phrases)} for r in c.rules]),
-        "content_hash": c.content_hash(), "sort": n,
-    } for n, c in enumerate(codebook.codes)])
-    types = {}
-    for doc_id, pseudonym in municipality_ids.items():
-        attrs = manifest.municipalities.get(infos[doc_id].municipality) or {}
-        types[pseudonym] = {"id": pseudonym, **{k: str(attrs.get(k) or UNKNOWN) for k in ("size_class", "region", "urbanisation", "type")}}
-    store.save_rows(db, "municipalities", list(types.values()))
+def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]]]:
+    """Participant rows, and per document its participants by anonymised speaker label."""
     participants, by_label = [], {}
     for doc_id, info in infos.items():
         by_label[doc_id] = {}
@@ -444,6 +437,23 @@ def _save(db, key, codebook, documents, infos, anonymised, titles, municipality_
                    "age_band": str(p.get("age_band") or "")}
             participants.append(row)
             by_label[doc_id][label] = row
+    return participants, by_label
+
+
+def _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
+          segments, prepared, assignments, manual, previous, model, result) -> None:
+    store.save_rows(db, "codes", [{
+        "id": c.id, "parent": c.parent, "theme": codebook.theme_of(c.id), "depth": len(codebook.ancestors(c.id)),
+        "label": c.label, "colour": c.colour, "definition": c.definition, "include": c.include,
+        "exclude": c.exclude, "examples": store.to_json(list(c.examples)),
+        "rules": store.to_json([{"id": r.id, "phrases": list(r.phrases)} for r in c.rules]),
+        "content_hash": c.content_hash(), "sort": n,
+    } for n, c in enumerate(codebook.codes)])
+    types = {}
+    for doc_id, pseudonym in municipality_ids.items():
+        attrs = manifest.municipalities.get(infos[doc_id].municipality) or {}
+        types[pseudonym] = {"id": pseudonym, **{k: str(attrs.get(k) or UNKNOWN) for k in ("size_class", "region", "urbanisation", "type")}}
+    store.save_rows(db, "municipalities", list(types.values()))
     store.save_rows(db, "documents", [{
         "id": doc_id, "title": titles.get(doc_id, ""), "kind": infos[doc_id].kind, "date": infos[doc_id].date,
         "format": documents[doc_id].format, "municipality": municipality_ids.get(doc_id),
@@ -454,8 +464,7 @@ def _save(db, key, codebook, documents, infos, anonymised, titles, municipality_
     } for doc_id in documents])
     store.save_rows(db, "participants", participants)
     segment_rows = []
-    for segment, lemmas in zip(segments, prepared.lemma_texts):
-        role, participant, interpreted = role_for(segment.speaker, infos[segment.document_id], by_label[segment.document_id])
+    for segment, lemmas, (role, participant, interpreted) in zip(segments, prepared.lemma_texts, speakers):
         segment_rows.append({
             "id": segment.key, "document_id": segment.document_id, "seq": segment.seq, "paragraph": segment.paragraph,
             "speaker": segment.speaker, "participant_id": participant["id"] if participant else None,

@@ -304,7 +304,8 @@ def evaluate_anonymiser_command(gold, as_json):
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-")
 @friendly_errors
 def gold(db_path, coder, output):
-    """Write the manual codings of a database as a gold JSON-lines file (anonymised text).
+    """Write the manual codings of a database as a gold JSON-lines file (anonymised text, codes
+    and the segment's speaker role).
 
     Example: qcode gold --db db/demo.db --output corpus/demo/gold_codings.jsonl
     """

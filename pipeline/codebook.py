@@ -21,7 +21,7 @@ CODE_ID = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules"}
 RULE_KEYS = {"id", "phrases", "patterns", "unless_near", "window", "attr"}
-TOP_KEYS = {"version", "language", "codes"}
+TOP_KEYS = {"version", "language", "codes", "uncoded_roles"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Codebook:
         tree = [[c.id, c.parent] for c in self.codes]
         return hashlib.sha256(json.dumps(tree).encode()).hexdigest()[:16]
     by_id: dict = field(default_factory=dict)
+    # Speaker roles whose turns get no machine codings and do not train the classifier (context,
+    # not evidence: an interviewer's questions). A researcher can still code them by hand.
+    uncoded_roles: tuple = ()
 
     def __post_init__(self):
         self.by_id = {code.id: code for code in self.codes}
@@ -119,10 +122,20 @@ def load_codebook(path: Path) -> Codebook:
     problems: list[str] = []
     codes = _parse_codes(path, root, data, problems)
     _check_tree(path, codes, problems)
+    uncoded_roles = _parse_uncoded_roles(path, root, data, problems)
     if problems:
         raise CodebookError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return Codebook(codes=codes, path=path, hash=digest)
+    return Codebook(codes=codes, path=path, hash=digest, uncoded_roles=uncoded_roles)
+
+
+def _parse_uncoded_roles(path: Path, root, data, problems: list[str]) -> tuple:
+    roles = data.get("uncoded_roles", []) if isinstance(data, dict) else []
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r.strip() for r in roles):
+        line = _node_line(_mapping_value(root, "uncoded_roles"))
+        problems.append(f"{path}:{line}: 'uncoded_roles' must be a list of speaker roles (e.g. [interviewer])")
+        return ()
+    return tuple(r.strip() for r in roles)
 
 
 def _node_line(node) -> int:

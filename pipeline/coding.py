@@ -181,15 +181,20 @@ def all_scores(codebook: Codebook, prepared: Prepared, model: SavedModel | None)
 
 
 def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str]], folds: int = 5,
-                   random_state: int = 0, progress=None) -> list[set[str]]:
-    """Out-of-fold predicted code sets for every text: the whole rule+classifier pipeline."""
+                   random_state: int = 0, progress=None, roles: list[str | None] | None = None) -> list[set[str]]:
+    """Out-of-fold predicted code sets for every text: the whole rule+classifier pipeline. With
+    `roles` (the speaker role per text), texts of the codebook's uncoded roles are left out of
+    training and predicted uncoded, as a build does."""
     from sklearn.model_selection import KFold
 
     ruleset = RuleSet(codebook, load_nlp())
     prepared = prepare(texts, ruleset)
     predicted: list[set[str]] = [set() for _ in texts]
+    coded = [role not in codebook.uncoded_roles for role in (roles or [None] * len(texts))]
     splitter = KFold(folds, shuffle=True, random_state=random_state)
     for train_index, test_index in splitter.split(np.arange(len(texts))):
+        train_index = [i for i in train_index if coded[i]]
+        test_index = [i for i in test_index if coded[i]]
         train = Prepared([texts[i] for i in train_index], [prepared.lemma_texts[i] for i in train_index],
                          [prepared.hits[i] for i in train_index])
         test = Prepared([texts[i] for i in test_index], [prepared.lemma_texts[i] for i in test_index],

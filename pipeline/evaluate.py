@@ -24,7 +24,7 @@ def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5) -> dic
             raise QcodeError(f"gold item {item.get('id')!r}: unknown codes {unknown} (not in {codebook_path})")
     texts = [item["text"] for item in items]
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
-    predicted = cross_validate(codebook, texts, gold, folds)
+    predicted = cross_validate(codebook, texts, gold, folds, roles=[item.get("role") for item in items])
     all_codes = [c.id for c in codebook.codes]
     sub_codes = [c.id for c in codebook.codes if c.parent]
     return {
@@ -61,7 +61,7 @@ def _manual_rows(db_path: Path):
         raise QcodeError(f"{db_path}: no such database; run qcode build first")
     db = sqlite_utils.Database(str(db_path))
     return db, list(db.query(
-        "select m.segment_id, m.code_id, m.coder, m.decision, s.text from manual_codings m "
+        "select m.segment_id, m.code_id, m.coder, m.decision, s.text, s.role from manual_codings m "
         "join segments s on s.id = m.segment_id where m.status = 'anchored' order by s.document_id, s.seq"))
 
 
@@ -72,7 +72,8 @@ def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
     for row in rows:
         if coder and row["coder"] != coder:
             continue
-        item = items.setdefault(row["segment_id"], {"id": row["segment_id"], "text": row["text"], "codes": []})
+        item = items.setdefault(row["segment_id"], {"id": row["segment_id"], "text": row["text"], "codes": [],
+                                                    "role": row["role"]})
         if row["decision"] in ("add", "confirm") and row["code_id"] and row["code_id"] not in item["codes"]:
             item["codes"].append(row["code_id"])
     return list(items.values())

@@ -55,7 +55,8 @@ def test_shipped_codebook_navigation(codebook):
     assert codebook.path_of("regie.inkoop") == "regie > regie.inkoop"
     assert codebook.descendants("taal")[0] == "taal"
     assert set(codebook.descendants("taal")) == {c.id for c in codebook.codes if codebook.theme_of(c.id) == "taal"}
-    assert codebook.by_id["regie.inkoop"].line == 30
+    lines = codebook.path.read_text(encoding="utf-8").splitlines()
+    assert codebook.by_id["regie.inkoop"].line == lines.index("  - id: regie.inkoop") + 1
     assert len(codebook.hash) == 16
 
 
@@ -155,6 +156,8 @@ def test_every_problem_reported_at_once(tmp_path):
      ":6: code 'werk' rule 'w1': 'phrases' must be a list of non-empty strings"),
     ("codes:\n  - id: werk\n    label: W\n    definition: W.\n    rules:\n      - werk\n",
      ":6: code 'werk' rule None: each rule needs an id"),
+    ("uncoded_roles: interviewer\ncodes:\n  - id: werk\n    label: W\n    definition: W.\n",
+     ":1: 'uncoded_roles' must be a list of speaker roles (e.g. [interviewer])"),
 ])
 def test_single_problem_messages(tmp_path, text, expected):
     path = write(tmp_path, text)
@@ -193,3 +196,9 @@ def test_unless_near_must_be_a_list(tmp_path):
         assert any("unless_near" in p and p.startswith(f"{path}:") for p in exc.problems)
     else:
         assert codebook.rules[0].unless_near == ("geen",)
+
+
+def test_uncoded_roles(tmp_path, codebook):
+    assert codebook.uncoded_roles == ("interviewer",)
+    path = write(tmp_path, "codes:\n  - id: werk\n    label: W\n    definition: W.\n")
+    assert load_codebook(path).uncoded_roles == ()

@@ -44,6 +44,19 @@ def test_build_counts(demo_db):
     assert conn.execute("select status from runs").fetchone()[0] == "complete"
 
 
+def test_interviewer_turns_get_no_machine_codings_but_keep_manual_ones(demo_db):
+    """codebook.yaml: uncoded_roles: [interviewer]."""
+    conn = sqlite3.connect(demo_db)
+    machine = "select count(*) from codings c join segments s on s.id = c.segment_id where s.role = ?"
+    assert conn.execute(machine, ["interviewer"]).fetchone()[0] == 0
+    assert conn.execute(machine, ["klantmanager"]).fetchone()[0] > 0
+    manual = set(conn.execute("select m.segment_id, m.code_id from manual_codings m join segments s on s.id = m.segment_id "
+                              "where s.role = 'interviewer' and m.decision = 'add' and m.status = 'anchored'"))
+    counted = set(conn.execute("select segment_id, code_id from segment_codes where role = 'interviewer'"))
+    assert manual and manual <= counted
+    conn.close()
+
+
 def test_no_planted_identifier_in_database(demo_db):
     text = database_text(demo_db)
     raw = demo_db.read_bytes()
