@@ -435,8 +435,9 @@ def check_codebook(path):
     from .codebook import load_codebook
 
     codebook = load_codebook(path)
+    uncoded = f", uncoded roles: {', '.join(codebook.uncoded_roles)}" if codebook.uncoded_roles else ""
     click.echo(f"{path}: valid, {len(codebook.codes)} codes ({len(codebook.themes)} themes), "
-               f"{len(codebook.rules)} rules, hash {codebook.hash}")
+               f"{len(codebook.rules)} rules{uncoded}, hash {codebook.hash}")
 
 
 @cli.command("warm-up", context_settings=CONTEXT)

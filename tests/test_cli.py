@@ -12,7 +12,7 @@ from pipeline.cli import cli
 def test_check_codebook_valid():
     result = CliRunner().invoke(cli, ["check-codebook", "codebook.yaml"])
     assert result.exit_code == 0
-    assert "valid, 21 codes (4 themes)" in result.output
+    assert "valid, 21 codes (4 themes)" in result.output and "uncoded roles: interviewer" in result.output
 
 
 def test_check_codebook_invalid_lists_every_problem(tmp_path):
