@@ -133,6 +133,10 @@ def memos_by_target(conn, target_type: str) -> dict[str, list[dict]]:
 
 
 QUOTES_PER_ROLE = 25    # the finding page shows this many quotes per role; counts cover them all
+# What supports a finding: segments of everyone but the interviewer. A finding is weak when fewer
+# than two role categories of people support it (minutes and unknown speakers are no such category).
+SUPPORTING_ROLE = "role != 'interviewer'"
+NO_VOICE = ("notulen", "onbekend")
 
 
 def finding(conn, finding_id: str) -> dict | None:
@@ -142,7 +146,7 @@ def finding(conn, finding_id: str) -> dict | None:
     codes = [r["code_id"] for r in rows(conn, "select code_id from finding_codes where finding_id = ?", [finding_id])]
     supporting = f"""select distinct segment_id, role, document_id, kind, municipality, municipality_type
                      from segment_codes where code_id in ({",".join("?" * len(codes)) or "''"})
-                     and role != 'interviewer'"""
+                     and {SUPPORTING_ROLE}"""
     counts = {r["role"] or "onbekend": r["n"] for r in rows(
         conn, f"select role, count(distinct segment_id) as n from ({supporting}) group by role", codes)}
     quotes = rows(conn, f"""select * from (
@@ -162,16 +166,16 @@ def finding(conn, finding_id: str) -> dict | None:
     triangulation = {"roles": roles, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
                      "quotes": rows(conn, f"select count(distinct segment_id) as n from ({supporting})", codes)[0]["n"]}
     return {"finding": found[0], "codes": codes, "groups": groups, "triangulation": triangulation,
-            "weak": len([r for r in roles if r not in ("notulen", "onbekend")]) < 2,
+            "weak": len([r for r in roles if r not in NO_VOICE]) < 2,
             "memos": rows(conn, "select * from memos where target_type = 'finding' and target_id = ? order by created", [finding_id])}
 
 
 def findings_overview(conn) -> list[dict]:
     """Every finding with its number of supporting quotes and role categories (one query)."""
-    out = rows(conn, """select f.*, count(distinct sc.segment_id) as quotes,
-        count(distinct case when sc.role not in ('notulen', 'onbekend') then sc.role end) as roles
+    out = rows(conn, f"""select f.*, count(distinct sc.segment_id) as quotes,
+        count(distinct case when sc.role not in {NO_VOICE!r} then sc.role end) as roles
         from findings f left join finding_codes fc on fc.finding_id = f.id
-        left join segment_codes sc on sc.code_id = fc.code_id and sc.role != 'interviewer'
+        left join segment_codes sc on sc.code_id = fc.code_id and sc.{SUPPORTING_ROLE}
         group by f.id order by f.id""")
     for f in out:
         f["weak"] = f["roles"] < 2

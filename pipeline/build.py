@@ -401,8 +401,7 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
     if len(rows) < 20:
         result.warnings.append("fewer than 20 manually coded segments: coding with rules only")
         return None
-    training = Prepared([prepared.texts[i] for i in rows], [prepared.lemma_texts[i] for i in rows],
-                        [prepared.hits[i] for i in rows])
+    training = prepared.subset(rows)
     code_sets = [sets[segments[i].key] for i in rows]
     wanted = training_hash(training.lemma_texts, [with_themes(codebook, s) for s in code_sets])
     try:

@@ -17,8 +17,6 @@ only when all of these still hold:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -28,6 +26,7 @@ from pathlib import Path
 
 from .anonymise import WORD, AnonymisedText, PseudonymKey, _name_tokens, fold
 from .ingest import Document
+from .memory import paused_gc
 
 CACHE_FORMAT = 3
 CODING_CACHE_FORMAT = 4
@@ -65,42 +64,41 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@contextlib.contextmanager
-def paused_gc():
-    """Unpickling millions of small objects triggers the cyclic garbage collector again and again,
-    to find nothing: pausing it makes loading a cache about twice as fast."""
-    enabled = gc.isenabled()
-    gc.disable()
+def _read_pickle(path: Path) -> dict:
+    """The cache file's contents, or {} when it is missing, truncated or not a qcode cache: a cache
+    never stops a build."""
     try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        with open(path, "rb") as handle, paused_gc():
+            data = pickle.load(handle)
+    except Exception:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_pickle(path: Path, data: dict, mode: int = 0o644) -> None:
+    """Write atomically (a reader sees the old file or the new one), with these permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def load_cache(path: Path, fingerprint: str, key: PseudonymKey) -> dict[str, CachedDocument]:
     """Cached documents by corpus-relative file name; empty when the cache does not apply."""
-    try:
-        with open(path, "rb") as handle, paused_gc():
-            data = pickle.load(handle)
-    except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
-        return {}
-    if (not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("fingerprint") != fingerprint
+    data = _read_pickle(path)
+    if (data.get("format") != CACHE_FORMAT or data.get("fingerprint") != fingerprint
             or data.get("key") != key_fingerprint(key)):
         return {}
     return data["documents"]
 
 
 def save_cache(path: Path, fingerprint: str, key: PseudonymKey, documents: dict[str, CachedDocument]) -> None:
-    """Write atomically and owner-only (it holds original text)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        pickle.dump({"format": CACHE_FORMAT, "fingerprint": fingerprint, "key": key_fingerprint(key),
-                     "documents": documents}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    """Owner-only: it holds original text."""
+    _write_pickle(path, {"format": CACHE_FORMAT, "fingerprint": fingerprint, "key": key_fingerprint(key),
+                         "documents": documents}, mode=0o600)
 
 
 def key_forms(key: PseudonymKey) -> set[str]:
@@ -143,23 +141,14 @@ def coding_cache_path_for(model_path: Path) -> Path:
 
 
 def load_coding_cache(path: Path) -> CodingCache:
-    try:
-        with open(path, "rb") as handle, paused_gc():
-            data = pickle.load(handle)
-    except Exception:   # missing, truncated or written by another qcode: a cache never stops a build
-        return CodingCache()
-    if not isinstance(data, dict) or data.get("format") != CODING_CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
+    data = _read_pickle(path)
+    if data.get("format") != CODING_CACHE_FORMAT or not isinstance(data.get("cache"), CodingCache):
         return CodingCache()
     return data["cache"]
 
 
 def save_coding_cache(path: Path, coding_cache: CodingCache) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump({"format": CODING_CACHE_FORMAT, "cache": coding_cache}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    _write_pickle(path, {"format": CODING_CACHE_FORMAT, "cache": coding_cache})
 
 
 def text_hash(text: str) -> str:

@@ -41,6 +41,10 @@ class Prepared:
     def rule_codes(self) -> list[set[str]]:
         return [{h.code_id for h in hits} for hits in self.hits]
 
+    def subset(self, rows: list[int]) -> "Prepared":
+        """The prepared segments at these positions (training folds, segments to assign again)."""
+        return Prepared([self.texts[i] for i in rows], [self.lemma_texts[i] for i in rows], [self.hits[i] for i in rows])
+
 
 def prepare(texts: list[str], ruleset: RuleSet, batch_size: int = 256, progress=None) -> Prepared:
     nlp = load_nlp()
@@ -143,9 +147,8 @@ def assign_incremental(codebook: Codebook, prepared: Prepared, model: SavedModel
     todo = [i for i, k in enumerate(keys) if k not in before or earlier_hits.get(k) != prepared.hits[i]]
     results = [before.get(k) for k in keys]
     if todo:
-        subset = Prepared([prepared.texts[i] for i in todo], [prepared.lemma_texts[i] for i in todo],
-                          [prepared.hits[i] for i in todo])
-        for i, assignments in zip(todo, assign_codes(codebook, subset, model, None if scores is None else scores[todo])):
+        redone = assign_codes(codebook, prepared.subset(todo), model, None if scores is None else scores[todo])
+        for i, assignments in zip(todo, redone):
             results[i] = assignments
     cache.assignments, cache.assignment_context = dict(zip(keys, results)), context
     return results
@@ -195,10 +198,7 @@ def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str
     for train_index, test_index in splitter.split(np.arange(len(texts))):
         train_index = [i for i in train_index if coded[i]]
         test_index = [i for i in test_index if coded[i]]
-        train = Prepared([texts[i] for i in train_index], [prepared.lemma_texts[i] for i in train_index],
-                         [prepared.hits[i] for i in train_index])
-        test = Prepared([texts[i] for i in test_index], [prepared.lemma_texts[i] for i in test_index],
-                        [prepared.hits[i] for i in test_index])
+        train, test = prepared.subset(train_index), prepared.subset(test_index)
         model = train_model(codebook, train, [code_sets[i] for i in train_index], random_state)
         for i, assignments in zip(test_index, assign_codes(codebook, test, model)):
             predicted[i] = {a.code_id for a in assignments}

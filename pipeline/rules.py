@@ -8,6 +8,7 @@ a `Matcher`. A rule with `unless_near` drops a match when one of those lemmas oc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import NamedTuple
@@ -39,8 +40,6 @@ class RuleSet:
         self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.tokens = Matcher(nlp.vocab)
         self.nlp = nlp
-        self._anchors: set[str] | None = None
-        self._anchors_known = False
         for rule in self.rules.values():
             if rule.phrases:
                 phrase_docs = list(nlp.pipe(rule.phrases))
@@ -62,13 +61,11 @@ class RuleSet:
                 for (r, _, _), span in spans.items()]
         return sorted(hits, key=lambda h: (h.start, h.rule_id))
 
-    @property
+    @functools.cached_property
     def anchors(self) -> set[str] | None:
         """Words one of which a segment must contain for some rule of this set to match (None:
         cannot tell, e.g. a token pattern without a literal first token)."""
-        if not self._anchors_known:
-            self._anchors, self._anchors_known = _anchor_words(self.rules.values(), self.nlp), True
-        return self._anchors
+        return _anchor_words(self.rules.values(), self.nlp)
 
     def may_match(self, text: str, lemma_text: str) -> bool:
         """False only when no rule of this set can match the segment (none of its anchor words
