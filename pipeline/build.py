@@ -29,7 +29,7 @@ from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, prepare_incremental, rule_matrix,
                      train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError
-from .ingest import MAX_DOCUMENT_BYTES, Document, list_corpus_files, read_document
+from .ingest import MAX_DOCUMENT_BYTES, Document, content_hash, list_corpus_files, read_document
 from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
 from .segment import Segment, segment_document
 from . import cache, store
@@ -225,9 +225,14 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
         relative = path.relative_to(corpus_dir).as_posix()
         try:
             entry = cached.get(relative)
-            if entry is not None and path.stat().st_size <= max_bytes and cache.file_hash(path) == entry.document.content_hash:
-                document = entry.document
-                document.path = path
+            if entry is not None and path.stat().st_size <= max_bytes:
+                # Read once: the bytes are hashed, and parsed only when they changed.
+                data = path.read_bytes()
+                if content_hash(data) == entry.document.content_hash:
+                    document = entry.document
+                    document.path = path
+                else:
+                    document = read_document(path, max_bytes, data=data)
             else:
                 document = read_document(path, max_bytes)
         except IngestError as exc:

@@ -60,10 +60,6 @@ def key_fingerprint(key: PseudonymKey) -> str:
     return hashlib.sha256(json.dumps(key.entries, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _read_pickle(path: Path) -> dict:
     """The cache file's contents, or {} when it is missing, truncated or not a qcode cache: a cache
     never stops a build."""

@@ -84,11 +84,13 @@ def list_corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
-    """Read one file into a Document, raising IngestError with the file (and line) on failure."""
+def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES, data: bytes | None = None) -> Document:
+    """Read one file into a Document, raising IngestError with the file (and line) on failure.
+    `data`: the file's bytes, when the caller has read them already (to hash them)."""
     path = Path(path)
-    if path.exists() and path.stat().st_size > max_bytes:
-        raise IngestError(path, f"{path.stat().st_size / 1024 / 1024:.0f} MB is more than the limit of "
+    size = len(data) if data is not None else (path.stat().st_size if path.exists() else 0)
+    if size > max_bytes:
+        raise IngestError(path, f"{size / 1024 / 1024:.0f} MB is more than the limit of "
                                 f"{max_bytes / 1024 / 1024:.0f} MB for one document; split it, or raise "
                                 "the limit with qcode build --max-document-mb")
     suffix = path.suffix.lower()
@@ -96,7 +98,7 @@ def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
     if reader is None:
         raise IngestError(path, f"unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         raise IngestError(path, f"cannot read file ({exc.strerror})") from exc
     if not data.strip():
@@ -110,9 +112,14 @@ def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
         path=path,
         text="\n\n".join(p for p, _ in kept),
         format=suffix.lstrip("."),
-        content_hash=hashlib.sha256(data).hexdigest(),
+        content_hash=content_hash(data),
         paragraph_attrs=[a for _, a in kept],
     )
+
+
+def content_hash(data: bytes) -> str:
+    """A document's identity for the caches: the hash of the file's bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def normalise_text(text: str) -> str:
