@@ -39,6 +39,13 @@ def test_diff_after_rule_edit(tmp_path):
     assert one_run.exit_code == 1 and "no run 7; runs are 1, 2" in one_run.output
 
 
+def test_the_demo_corpus_has_two_independent_coders(demo_db):
+    # corpus/demo/codings.csv: onderzoeker_b coded the 420 non-interviewer segments blind to onderzoeker_a
+    result = CliRunner().invoke(cli, ["agreement", "--db", str(demo_db), "--coders", "onderzoeker_a", "onderzoeker_b"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Agreement onderzoeker_a vs onderzoeker_b on 420 segments")
+
+
 def test_agreement_between_two_coders(demo_db, tmp_path):
     db = tmp_path / "copy.db"
     shutil.copy(demo_db, db)
@@ -46,12 +53,12 @@ def test_agreement_between_two_coders(demo_db, tmp_path):
     rows = conn.execute("select segment_id, code_id from manual_codings where coder = 'onderzoeker_a' "
                         "and decision = 'add' and status = 'anchored' order by segment_id limit 40").fetchall()
     for number, (segment_id, code_id) in enumerate(rows):
-        # coder B agrees on three of four segments, and gives another code on the fourth
-        workbench.record_decision(conn, segment_id, code_id if number % 4 else "taal.praktijk", "add", "onderzoeker_b")
+        # coder C agrees on three of four segments, and gives another code on the fourth
+        workbench.record_decision(conn, segment_id, code_id if number % 4 else "taal.praktijk", "add", "onderzoeker_c")
     conn.close()
-    result = CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "onderzoeker_a", "onderzoeker_b"])
+    result = CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "onderzoeker_a", "onderzoeker_c"])
     assert result.exit_code == 0, result.output
-    assert "Agreement onderzoeker_a vs onderzoeker_b on" in result.output
+    assert "Agreement onderzoeker_a vs onderzoeker_c on" in result.output
     assert "Krippendorff's alpha over all codes:" in result.output
     assert "segments with disagreements:" in result.output
     missing = CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "onderzoeker_a", "niemand"])

@@ -102,10 +102,15 @@ def test_qdpx_is_schema_valid_with_sources_selections_users_and_cases(demo_db, d
             assert (start, end, text[start:end]) == segments[selection.get("name")]
     run = conn.execute("select codebook_hash, model_version from runs order by id desc").fetchone()
     users = {u.get("name") for u in root.findall(".//q:User", NS)}
-    assert users == {"onderzoeker_a", f"qcode-rules@{run[0][:12]}", f"qcode-classifier@{run[1]}"}
+    assert users == {"onderzoeker_a", "onderzoeker_b", f"qcode-rules@{run[0][:12]}", f"qcode-classifier@{run[1]}"}
     user_guids = {u.get("guid") for u in root.findall(".//q:User", NS)}
     codings = root.findall(".//q:Coding", NS)
-    assert len(codings) == conn.execute("select count(*) from segment_codes").fetchone()[0]
+    # One coding per coded segment and code: per human coder for manual codes, else the rule or classifier
+    expected = conn.execute("""select sum(case when sc.source = 'manual' then
+        (select count(distinct m.coder) from manual_codings m where m.segment_id = sc.segment_id
+         and m.code_id = sc.code_id and m.decision in ('add', 'confirm') and m.status = 'anchored') else 1 end)
+        from segment_codes sc""").fetchone()[0]
+    assert len(codings) == expected
     assert all(c.get("creatingUser") in user_guids for c in codings)
     cases = root.findall(".//q:Case", NS)
     assert len(cases) == conn.execute("select count(*) from participants").fetchone()[0]
@@ -134,7 +139,7 @@ def test_qdpx_honours_the_export_filters(demo_db):
     refs = {r.get("targetGUID") for r in root.findall(".//q:Coding/q:CodeRef", NS)}
     assert refs == {refi.guid("code", "taal.z_route")}
     users = {u.get("name") for u in root.findall(".//q:User", NS)}
-    assert users == {"onderzoeker_a"}
+    assert users == {"onderzoeker_a", "onderzoeker_b"}
     with sqlite3.connect(demo_db) as conn:
         documents = {d for (d,) in conn.execute("""select distinct s.document_id from segment_codes sc join segments s
             on s.id = sc.segment_id where sc.code_id = 'taal.z_route' and sc.source = 'manual'""")}
@@ -322,7 +327,7 @@ def test_round_trip_gives_the_same_codes_selections_and_codings(demo_db, demo_qd
     result = CliRunner().invoke(cli, ["import", "--format", "qdpx", str(path), "--db", str(copy)])
     assert result.exit_code == 0, result.output
     original = manual_set(demo_db)
-    assert result.output.startswith(f"Imported {len(original)} manual codings from {path} into {copy} (coders: onderzoeker_a; 33 documents)")
+    assert result.output.startswith(f"Imported {len(original)} manual codings from {path} into {copy} (coders: onderzoeker_a, onderzoeker_b; 33 documents)")
     assert manual_set(copy) == original
     _, before = qde_of(demo_qdpx)
     _, after = qde_of(render(copy, "qdpx", ExportFilters()))
