@@ -45,4 +45,6 @@ def test_evaluate_command_prints_the_report(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", "--gold", str(gold), "--folds", "3"])
     assert result.exit_code == 0, result.output
     assert "3-fold cross-validation on 200 gold segments" in result.output
+    interviewer = sum(1 for line in lines if json.loads(line)["role"] == "interviewer")
+    assert f"scored: the {200 - interviewer} segments the pipeline codes; left out: {interviewer} of uncoded roles (interviewer)" in result.output
     assert "themes:    micro-F1" in result.output and "Krippendorff's alpha" in result.output
