@@ -15,12 +15,15 @@ How rules and classifier combine (one rule, documented in the README):
     of the code's rules fired, else "classifier".
   * Without a model (no manual codings yet), or for a code with too few manual codings to learn,
     a code is assigned when one of its rules fires, score 1.0, source "rule".
-  * A sub-code counts only when its theme is assigned too; an assigned sub-code brings its
-    ancestors. Manual codings always win over both (see build.py).
+  * The code tree: a sub-code counts only when its theme's score passes too; a theme with
+    sub-codes counts only with one of them or one of its own rules (coders give a theme through
+    its sub-codes). The thresholds are chosen for this use (`_choose_in_the_tree`). An assigned
+    sub-code brings its ancestors. Manual codings always win over both (see build.py).
 
-Why the rules are not features of the model: then an edit to one code's rules changes only that
-code's thresholds (recomputed in milliseconds from the stored out-of-fold scores) and only that
-code's codings; the model is not retrained and nothing else is re-scored. The model depends on the
+Why the rules are not features of the model: then an edit to one code's rules changes only the
+thresholds of that code and (through the code tree) of its theme's other codes, recomputed in
+milliseconds from the stored out-of-fold scores; the model is not retrained and nothing is
+re-scored. The model depends on the
 code tree only (`Codebook.tree_hash`) and on the manual codings (`training_hash`).
 """
 
@@ -46,7 +49,7 @@ from sklearn.pipeline import Pipeline
 from .codebook import Codebook
 from .errors import ModelError
 
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 
 
 def text_frame(lemma_texts: list[str]) -> pd.DataFrame:
@@ -70,8 +73,10 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
     """Multi-label classifier over codes; keeps its out-of-fold scores so that the rule-dependent
     thresholds can be chosen again whenever the rules change (`choose_thresholds`)."""
 
-    def __init__(self, code_ids: tuple = (), C: float = 4.0, folds: int = 5, random_state: int = 0):
+    def __init__(self, code_ids: tuple = (), C: float = 4.0, folds: int = 5, random_state: int = 0,
+                 parents: tuple = ()):
         self.code_ids = code_ids
+        self.parents = parents      # (code, parent) pairs: the code tree, for choose_thresholds
         self.C = C
         self.folds = folds
         self.random_state = random_state
@@ -96,9 +101,38 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         """Per trained code (threshold with a rule hit, threshold without), from the out-of-fold
         scores and the training segments' rule hits under the current rules."""
         codes = list(self.code_ids)
-        self.thresholds_ = {code: best_thresholds(self.truth_[:, i], self.oof_[:, i], rule_hits[:, codes.index(code)] > 0)
+        hits = rule_hits > 0
+        self.thresholds_ = {code: best_thresholds(self.truth_[:, i], self.oof_[:, i], hits[:, codes.index(code)])
                             for i, code in enumerate(self.trained_codes_)}
+        if self.parents:
+            self._choose_in_the_tree(hits)
         return self.thresholds_
+
+    def _choose_in_the_tree(self, hits: np.ndarray, rounds: int = 2) -> None:
+        """Choose the thresholds again for how they are used together (coding.assign_codes): a
+        sub-code counts only when its theme passes, and a theme only with one of its sub-codes or
+        one of its own rules. Each threshold pair is chosen for its code's F1 under the other
+        codes' current thresholds, a theme's first, for two rounds."""
+        codes, column = list(self.code_ids), {c: i for i, c in enumerate(self.trained_codes_)}
+        top = {code: _top_of(code, dict(self.parents)) for code in codes}
+
+        def passes(code):
+            if code not in column:
+                return hits[:, codes.index(code)]        # rule-only codes: their rules decide
+            with_rule, without_rule = self.thresholds_[code]
+            return self.oof_[:, column[code]] >= np.where(hits[:, codes.index(code)], with_rule, without_rule)
+
+        themes = [t for t in column if top[t] == t and any(top[c] == t and c != t for c in codes)]
+        for _ in range(rounds):
+            for theme in themes:
+                backing = [passes(c) for c in codes if top[c] == theme and c != theme]
+                gate = hits[:, codes.index(theme)] | np.any(backing, axis=0)
+                self.thresholds_[theme] = best_thresholds(self.truth_[:, column[theme]], self.oof_[:, column[theme]],
+                                                          hits[:, codes.index(theme)], gate)
+            for code in column:
+                if top[code] != code and top[code] in column:
+                    self.thresholds_[code] = best_thresholds(self.truth_[:, column[code]], self.oof_[:, column[code]],
+                                                             hits[:, codes.index(code)], passes(top[code]))
 
     def predict_proba_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         if not self.trained_codes_:
@@ -124,14 +158,23 @@ WITH_RULE_GRID = np.round(np.arange(0.0, 0.96, 0.05), 2)       # 0: the rule alo
 WITHOUT_RULE_GRID = np.append(np.round(np.arange(0.15, 0.96, 0.05), 2), 1.01)   # 1.01: never without a rule
 
 
-def best_thresholds(truth: np.ndarray, scores: np.ndarray, hit: np.ndarray) -> tuple[float, float]:
+def _top_of(code: str, parents: dict) -> str:
+    while parents.get(code):
+        code = parents[code]
+    return code
+
+
+def best_thresholds(truth: np.ndarray, scores: np.ndarray, hit: np.ndarray,
+                    gate: np.ndarray | None = None) -> tuple[float, float]:
     """The (with rule, without rule) threshold pair with the best F1. True positives, false
     positives and false negatives add up over the two groups, so each group is counted once per
-    threshold and the pairs are combined as a small table."""
+    threshold and the pairs are combined as a small table. `gate`: the segments where the code
+    can be assigned at all (its theme passes, say); elsewhere it counts as not assigned."""
     truth = truth == 1
+    gate = np.ones_like(truth) if gate is None else gate
 
     def counts(mask, grid):
-        predicted = (scores[mask][None, :] >= grid[:, None])
+        predicted = (scores[mask][None, :] >= grid[:, None]) & gate[mask][None, :]
         positive = truth[mask][None, :]
         return ((predicted & positive).sum(1), (predicted & ~positive).sum(1), (~predicted & positive).sum(1))
 

@@ -75,7 +75,8 @@ def rule_matrix(prepared: Prepared, code_ids: list[str]) -> np.ndarray:
 def train_model(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]], random_state: int = 0) -> SavedModel:
     code_ids = [c.id for c in codebook.codes]
     code_sets = [with_themes(codebook, s) for s in code_sets]
-    classifier = CodeClassifier(code_ids=tuple(code_ids), random_state=random_state).fit(
+    parents = tuple((c.id, c.parent) for c in codebook.codes if c.parent)
+    classifier = CodeClassifier(code_ids=tuple(code_ids), random_state=random_state, parents=parents).fit(
         text_frame(prepared.lemma_texts), label_matrix(code_sets, code_ids), rule_matrix(prepared, code_ids))
     return SavedModel(classifier, codebook.hash, training_hash(prepared.lemma_texts, code_sets), codebook.tree_hash,
                       meta={"segments": len(code_sets)})
@@ -95,6 +96,7 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
     ancestors = {c.id: codebook.ancestors(c.id) for c in codebook.codes}
     theme_of = {c.id: codebook.theme_of(c.id) for c in codebook.codes}
     order = {c.id: n for n, c in enumerate(codebook.codes)}
+    has_sub_codes = {theme_of[c.id] for c in codebook.codes if c.parent}
     if model is not None and scores is None:
         scores = class_scores(model, prepared.lemma_texts)
     trained = list(model.classifier.trained_codes_) if model is not None and scores is not None else []
@@ -125,6 +127,10 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
             # demo gold: theme kappa up by 0.01-0.04 over "any sub-code implies the theme").
             themes = {t for t in codebook.themes if t in chosen or t not in columns}
             chosen = {c: a for c, a in chosen.items() if theme_of[c] in themes}
+            # ... and a theme with sub-codes counts only with one of them or one of its own rules
+            # (coders give a theme through its sub-codes; the thresholds were chosen for this).
+            backed = {theme_of[c] for c in chosen if c != theme_of[c]} | set(fired)
+            chosen = {c: a for c, a in chosen.items() if c != theme_of[c] or c in backed or c not in has_sub_codes}
         for code_id in list(chosen):
             for ancestor in ancestors[code_id]:
                 if ancestor not in chosen:

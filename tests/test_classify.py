@@ -82,3 +82,28 @@ def test_assignments_respect_the_hierarchy(trained):
         assert with_themes(codebook, codes) == codes          # a sub-code always comes with its theme
         assert all(a.source in ("rule", "classifier") and 0 <= a.score <= 1 for a in assignments)
         assert all(a.rule_id for a in assignments if a.source == "rule")
+
+
+def test_a_theme_comes_with_a_sub_code_or_its_own_rule(trained):
+    codebook, prepared, model, _ = trained
+    alone = 0
+    for assignments, hits in zip(assign_codes(codebook, prepared, model), prepared.hits):
+        codes = {a.code_id for a in assignments}
+        for theme in codes & set(codebook.themes):
+            if not any(codebook.theme_of(c) == theme for c in codes - {theme}):
+                assert theme in {h.code_id for h in hits}       # the theme's own rule fired
+                alone += 1
+    assert alone < len(prepared.hits) / 10
+
+
+def test_a_gate_keeps_a_code_from_segments_it_cannot_be_assigned_to():
+    from pipeline.classify import best_thresholds
+
+    truth = np.array([1, 1, 0, 0, 0, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.2])
+    none = np.zeros(6, dtype=bool)
+    assert 0.7 < best_thresholds(truth, scores, none)[1] <= 0.8
+    # Where the code cannot be assigned (its theme fails, say), the negatives scoring 0.5-0.7 no
+    # longer count against a lower threshold: the best one drops to catch the positive at 0.2.
+    gate = np.array([True, True, False, False, False, True])
+    assert best_thresholds(truth, scores, none, gate)[1] <= 0.2

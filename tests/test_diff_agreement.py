@@ -22,12 +22,14 @@ def test_diff_after_rule_edit(tmp_path):
     (corpus / "a.txt").write_text("Klantmanager: Na de aanbesteding hebben we maar één taalaanbieder.\n\n"
                                   "Klantmanager: Het contract loopt tot 2026.\n", encoding="utf-8")
     codebook = tmp_path / "codebook.yaml"
-    shutil.copy(ROOT / "codebook.yaml", codebook)
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    inkoop = next(c for c in data["codes"] if c["id"] == "regie.inkoop")
+    inkoop["rules"] = [{"id": "regie.inkoop.aanbesteding", "phrases": ["aanbesteding", "taalaanbieder"]},
+                       {"id": "regie.inkoop.contract", "phrases": ["contract"]}]
+    codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     db = tmp_path / "db" / "x.db"
     build(corpus, db, codebook)
-    data = yaml.safe_load(codebook.read_text(encoding="utf-8"))
-    inkoop = next(c for c in data["codes"] if c["id"] == "regie.inkoop")
-    inkoop["rules"][0]["phrases"] = [p for p in inkoop["rules"][0]["phrases"] if p not in ("contract", "contracten")]
+    inkoop["rules"].pop()      # the edit: the contract rule is dropped
     codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     build(corpus, db, codebook)
     result = CliRunner().invoke(cli, ["diff", "--db", str(db)])

@@ -122,7 +122,7 @@ def test_a_one_code_rule_edit_rematches_that_code_only(project):
     run(project, "full.db", use_cache=False)
     assert codings(project / "db" / "full.db") == incremental
     # A phrase removed: that rule is matched again in full, and the result is the same as a full build.
-    code["rules"][0]["phrases"].remove("lessen")
+    code["rules"][0]["phrases"].pop(0)
     (project / "codebook.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     assert run(project).counts["rules_rematched"] == 1
     run(project, "full.db", use_cache=False)
