@@ -42,7 +42,7 @@ class RuleSet:
         self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.tokens = Matcher(nlp.vocab)          # token patterns, run over the whole segment
-        self.anchored = Matcher(nlp.vocab)        # those that start with a given word: see match()
+        self.anchored = Matcher(nlp.vocab)        # those that start with a given word: see _parts()
         self.anchor_words: dict[str, set[str]] = {}     # token attribute -> first words
         self.anchored_length = 0
         self.nlp = nlp
