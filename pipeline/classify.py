@@ -232,7 +232,8 @@ def load_model(path: Path, codebook: Codebook) -> SavedModel:
     except Exception as exc:
         raise ModelError(f"{path}: not a qcode model file ({exc})") from exc
     if not isinstance(model, SavedModel) or model.format != MODEL_FORMAT:
-        raise ModelError(f"{path}: not a qcode model file of format {MODEL_FORMAT}")
+        raise ModelError(f"{path}: not a qcode model file of format {MODEL_FORMAT} (one saved by another "
+                         "version of qcode?); rebuild (qcode build) to retrain it")
     if model.tree_hash != codebook.tree_hash:
         raise ModelError(
             f"{path}: model was trained for the codes of codebook {model.codebook_hash}, but {codebook.path} "

@@ -107,3 +107,21 @@ def test_a_gate_keeps_a_code_from_segments_it_cannot_be_assigned_to():
     # longer count against a lower threshold: the best one drops to catch the positive at 0.2.
     gate = np.array([True, True, False, False, False, True])
     assert best_thresholds(truth, scores, none, gate)[1] <= 0.2
+
+
+def test_a_model_of_another_format_is_refused_with_what_to_do(trained, tmp_path):
+    import pickle
+
+    from pipeline.classify import MODEL_FORMAT
+
+    codebook, _, model, _ = trained
+    old = tmp_path / "old.pkl"
+    model.format = MODEL_FORMAT - 1
+    try:
+        old.write_bytes(pickle.dumps(model))
+    finally:
+        model.format = MODEL_FORMAT
+    with pytest.raises(ModelError) as error:
+        load_model(old, codebook)
+    assert f"not a qcode model file of format {MODEL_FORMAT}" in str(error.value)
+    assert "rebuild (qcode build)" in str(error.value)
