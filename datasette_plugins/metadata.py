@@ -36,7 +36,7 @@ group by a.code_id, b.code_id order by segments desc""",
        d.municipality_type, d.kind, s.text, s.id as segment_id
 from findings f
 join finding_codes fc on fc.finding_id = f.id
-join segment_codes sc on sc.code_id = fc.code_id and sc.role != 'interviewer'
+join segment_codes sc on sc.code_id = fc.code_id and sc.role not in (select role from uncoded_roles)
 join segments s on s.id = sc.segment_id
 join documents d on d.id = s.document_id
 where f.id = :finding

@@ -133,9 +133,10 @@ def memos_by_target(conn, target_type: str) -> dict[str, list[dict]]:
 
 
 QUOTES_PER_ROLE = 25    # the finding page shows this many quotes per role; counts cover them all
-# What supports a finding: segments of everyone but the interviewer. A finding is weak when fewer
-# than two role categories of people support it (minutes and unknown speakers are no such category).
-SUPPORTING_ROLE = "role != 'interviewer'"
+# What supports a finding: segments of every role but the codebook's uncoded roles (the
+# interviewer). A finding is weak when fewer than two role categories of people support it
+# (minutes and unknown speakers are no such category).
+SUPPORTING_ROLE = "role not in (select role from uncoded_roles)"
 NO_VOICE = ("notulen", "onbekend")
 
 

@@ -453,6 +453,7 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
         "rules": store.to_json([{"id": r.id, "phrases": list(r.phrases)} for r in c.rules]),
         "content_hash": c.content_hash(), "sort": n,
     } for n, c in enumerate(codebook.codes)])
+    store.save_rows(db, "uncoded_roles", [{"role": role} for role in codebook.uncoded_roles])
     types = {}
     for doc_id, pseudonym in municipality_ids.items():
         attrs = manifest.municipalities.get(infos[doc_id].municipality) or {}

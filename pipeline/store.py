@@ -56,6 +56,12 @@ TABLES = {
                     "content_hash": str, "sort": int},
         "pk": "id",
     },
+    # The codebook's uncoded_roles: turns that are context, not evidence (the workbench does not
+    # count them as support for a finding).
+    "uncoded_roles": {
+        "columns": {"role": str},
+        "pk": "role",
+    },
     "codings": {
         "columns": {"id": str, "segment_id": str, "code_id": str, "theme": str, "source": str,
                     "rule_id": str, "score": float, "model_version": str, "run_id": int, "spans": str},

@@ -43,6 +43,21 @@ def test_finding_triangulation(conn):
     assert set(data["groups"]) == set(data["triangulation"]["roles"])
 
 
+def test_a_finding_is_supported_by_every_role_but_the_uncoded_ones(tmp_path, demo_db):
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(demo_db.read_bytes())
+    conn = sqlite3.connect(copy)
+    assert [r for (r,) in conn.execute("select role from uncoded_roles")] == ["interviewer"]   # codebook.yaml
+    before = workbench.finding(conn, "F07")["triangulation"]["roles"]
+    assert "interviewer" not in before and "notulen" in before
+    # A codebook that also leaves the minutes uncoded: they no longer support a finding.
+    conn.execute("insert into uncoded_roles (role) values ('notulen')")
+    assert workbench.finding(conn, "F07")["triangulation"]["roles"] == [r for r in before if r != "notulen"]
+    overview = {f["id"]: f for f in workbench.findings_overview(conn)}
+    assert overview["F07"]["quotes"] == workbench.finding(conn, "F07")["triangulation"]["quotes"]
+    conn.close()
+
+
 def test_matrix_counts_match_segment_codes(conn):
     data = workbench.matrix(conn, "role")
     total = sum(n for (code, _), n in data["cells"].items() if code == "taal")
