@@ -2,8 +2,9 @@
 
 The Dutch lookup table misses many inflected forms ("gemeenten", "statushouders", "werkte"). The
 `qcode_lemma_fallback` component fills those gaps with Dutch suffix rules, accepting a candidate
-only when it (or the last part of a compound) is a known word, so rules and search match
-inflected forms without a statistical model. Nothing is downloaded.
+only when it (or the last part of a compound) is a known word, preferring a lemma of the lookup
+table to a mere word form and, among those, the candidate of which most is known. So rules and
+search match inflected forms without a statistical model. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -47,16 +48,25 @@ class LemmaFallback:
     def lemma_of(self, word: str) -> str:
         if len(word) < self.min_length or not word.isalpha() or word in self.lemmas:
             return word
-        for candidate in _candidates(word):
-            if self._is_known(candidate):
-                return candidate
+        candidates = _candidates(word)
+        # A candidate that is a lemma beats one that is only a known word form ("maanden" is
+        # "maand", not "maande", a form of "manen"); among those, the one that more of is known
+        # ("toeslagen": "toeslag" beats "toeslaag", of which only "slaag" is known).
+        for words in (self.lemmas, self.known):
+            known = [(_known_part(candidate, words), -n, candidate) for n, candidate in enumerate(candidates)]
+            best = max(known, default=(0, 0, word))
+            if best[0]:
+                return best[2]
         return word
 
-    def _is_known(self, word: str) -> bool:
-        if word in self.known:
-            return True
-        # Compounds: "statushouder" is known when "houder" is ("status" + "houder").
-        return any(word[cut:] in self.known and len(word) - cut >= 4 for cut in range(3, len(word) - 3))
+
+def _known_part(word: str, words: set[str]) -> int:
+    """How many letters of the word are a known word: all, or a compound's last part of at least
+    four letters ("statushouder": "houder"), else 0."""
+    if word in words:
+        return len(word)
+    return max((len(word) - cut for cut in range(3, len(word) - 3) if word[cut:] in words and len(word) - cut >= 4),
+               default=0)
 
 
 def _candidates(word: str) -> list[str]:
