@@ -3,8 +3,8 @@
     python bench/rules_speed.py [--codebook codebook.yaml] [--repeat 6]
 
 Matches the rules on the demo corpus's gold segments (repeated) with `RuleSet.match`, and with
-every token pattern run by spaCy's Matcher over whole segments, as before `RuleSet._parts`. Checks
-that both find the same matches. Not part of the tests.
+every token pattern run by spaCy's Matcher over whole segments, as before `RuleSet._parts`. Counts
+the segments where the two differ (there should be none). Not part of the tests.
 """
 
 from __future__ import annotations
@@ -40,30 +40,24 @@ def main() -> None:
         for pattern in rule.patterns:
             whole.add(rule.id, [json.loads(pattern)])
 
-    def by_parts(doc):
-        return sorted((doc.vocab.strings[m], s + part.start, e + part.start)
-                      for matcher, part in rules._parts(doc) if matcher in (rules.anchored, rules.tokens)
-                      for m, s, e in matcher(part))
-
-    mismatches = sum(by_parts(doc) != sorted((doc.vocab.strings[m], s, e) for m, s, e in whole(doc)) for doc in docs)
-    started = time.perf_counter()
-    for doc in docs:
-        rules.match(doc)
-    ours = time.perf_counter() - started
     # The same RuleSet with every token pattern in one Matcher over the whole segment.
     before_rules = RuleSet(rules.codebook, nlp)
     before_rules.tokens, before_rules.anchored = whole, Matcher(nlp.vocab)
-    assert [before_rules.match(doc) for doc in docs[:200]] == [rules.match(doc) for doc in docs[:200]]
-    started = time.perf_counter()
-    for doc in docs:
-        before_rules.match(doc)
-    before = time.perf_counter() - started
+
+    def timed(ruleset):
+        started = time.perf_counter()
+        hits = [ruleset.match(doc) for doc in docs]
+        return time.perf_counter() - started, hits
+
+    ours, our_hits = timed(rules)
+    before, their_hits = timed(before_rules)
+    mismatches = sum(a != b for a, b in zip(our_hits, their_hits))
     patterns = sum(len(rule.patterns) for rule in rules.rules.values())
     print(f"{len(rules.rules)} rules ({patterns} token patterns) on {len(docs)} segments, "
           f"{sum(len(d) for d in docs)} tokens")
     print(f"RuleSet.match, token patterns from their first word: {ours:.2f} s")
     print(f"RuleSet.match, token patterns over whole segments: {before:.2f} s")
-    print(f"segments where the two find other token-pattern matches: {mismatches}")
+    print(f"segments where the two find other rule hits: {mismatches}")
 
 
 if __name__ == "__main__":

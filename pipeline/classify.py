@@ -74,9 +74,9 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
     thresholds can be chosen again whenever the rules change (`choose_thresholds`)."""
 
     def __init__(self, code_ids: tuple = (), C: float = 4.0, folds: int = 5, random_state: int = 0,
-                 parents: tuple = ()):
+                 themes: tuple = ()):
         self.code_ids = code_ids
-        self.parents = parents      # (code, parent) pairs: the code tree, for choose_thresholds
+        self.themes = themes        # (code, its theme) pairs: the code tree, for choose_thresholds
         self.C = C
         self.folds = folds
         self.random_state = random_state
@@ -104,7 +104,7 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         hits = rule_hits > 0
         self.thresholds_ = {code: best_thresholds(self.truth_[:, i], self.oof_[:, i], hits[:, codes.index(code)])
                             for i, code in enumerate(self.trained_codes_)}
-        if self.parents:
+        if self.themes:
             self._choose_in_the_tree(hits)
         return self.thresholds_
 
@@ -113,26 +113,27 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         sub-code counts only when its theme passes, and a theme only with one of its sub-codes or
         one of its own rules. Each threshold pair is chosen for its code's F1 under the other
         codes' current thresholds, a theme's first, for two rounds."""
-        codes, column = list(self.code_ids), {c: i for i, c in enumerate(self.trained_codes_)}
-        top = {code: _top_of(code, dict(self.parents)) for code in codes}
+        column = {c: i for i, c in enumerate(self.trained_codes_)}
+        hit = {code: hits[:, i] for i, code in enumerate(self.code_ids)}
+        theme_of = dict(self.themes)
+        sub_codes = {t: [c for c in self.code_ids if theme_of[c] == t and c != t] for t in set(theme_of.values())}
 
         def passes(code):
             if code not in column:
-                return hits[:, codes.index(code)]        # rule-only codes: their rules decide
+                return hit[code]        # rule-only codes: their rules decide
             with_rule, without_rule = self.thresholds_[code]
-            return self.oof_[:, column[code]] >= np.where(hits[:, codes.index(code)], with_rule, without_rule)
+            return self.oof_[:, column[code]] >= np.where(hit[code], with_rule, without_rule)
 
-        themes = [t for t in column if top[t] == t and any(top[c] == t and c != t for c in codes)]
+        def choose(code, gate):
+            self.thresholds_[code] = best_thresholds(self.truth_[:, column[code]], self.oof_[:, column[code]],
+                                                     hit[code], gate)
+
         for _ in range(rounds):
-            for theme in themes:
-                backing = [passes(c) for c in codes if top[c] == theme and c != theme]
-                gate = hits[:, codes.index(theme)] | np.any(backing, axis=0)
-                self.thresholds_[theme] = best_thresholds(self.truth_[:, column[theme]], self.oof_[:, column[theme]],
-                                                          hits[:, codes.index(theme)], gate)
+            for theme in (t for t in column if sub_codes.get(t)):
+                choose(theme, hit[theme] | np.any([passes(c) for c in sub_codes[theme]], axis=0))
             for code in column:
-                if top[code] != code and top[code] in column:
-                    self.thresholds_[code] = best_thresholds(self.truth_[:, column[code]], self.oof_[:, column[code]],
-                                                             hits[:, codes.index(code)], passes(top[code]))
+                if theme_of[code] != code and theme_of[code] in column:
+                    choose(code, passes(theme_of[code]))
 
     def predict_proba_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         if not self.trained_codes_:
@@ -156,12 +157,6 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
 
 WITH_RULE_GRID = np.round(np.arange(0.0, 0.96, 0.05), 2)       # 0: the rule alone decides
 WITHOUT_RULE_GRID = np.append(np.round(np.arange(0.15, 0.96, 0.05), 2), 1.01)   # 1.01: never without a rule
-
-
-def _top_of(code: str, parents: dict) -> str:
-    while parents.get(code):
-        code = parents[code]
-    return code
 
 
 def best_thresholds(truth: np.ndarray, scores: np.ndarray, hit: np.ndarray,

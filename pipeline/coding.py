@@ -75,8 +75,8 @@ def rule_matrix(prepared: Prepared, code_ids: list[str]) -> np.ndarray:
 def train_model(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]], random_state: int = 0) -> SavedModel:
     code_ids = [c.id for c in codebook.codes]
     code_sets = [with_themes(codebook, s) for s in code_sets]
-    parents = tuple((c.id, c.parent) for c in codebook.codes if c.parent)
-    classifier = CodeClassifier(code_ids=tuple(code_ids), random_state=random_state, parents=parents).fit(
+    themes = tuple((code, codebook.theme_of(code)) for code in code_ids)
+    classifier = CodeClassifier(code_ids=tuple(code_ids), random_state=random_state, themes=themes).fit(
         text_frame(prepared.lemma_texts), label_matrix(code_sets, code_ids), rule_matrix(prepared, code_ids))
     return SavedModel(classifier, codebook.hash, training_hash(prepared.lemma_texts, code_sets), codebook.tree_hash,
                       meta={"segments": len(code_sets)})
@@ -190,10 +190,14 @@ def all_scores(codebook: Codebook, prepared: Prepared, model: SavedModel | None)
 
 
 def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str]], folds: int = 5,
-                   random_state: int = 0, progress=None, roles: list[str | None] | None = None) -> list[set[str]]:
+                   random_state: int = 0, progress=None, roles: list[str | None] | None = None,
+                   train_fraction: float = 1.0) -> list[set[str]]:
     """Out-of-fold predicted code sets for every text: the whole rule+classifier pipeline. With
     `roles` (the speaker role per text), texts of the codebook's uncoded roles are left out of
-    training and predicted uncoded, as a build does."""
+    training and predicted uncoded, as a build does. `train_fraction` < 1 trains each fold on a
+    random part of its training texts (for a learning curve)."""
+    import random
+
     from sklearn.model_selection import KFold
 
     ruleset = RuleSet(codebook, load_nlp())
@@ -203,6 +207,8 @@ def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str
     splitter = KFold(folds, shuffle=True, random_state=random_state)
     for train_index, test_index in splitter.split(np.arange(len(texts))):
         train_index = [i for i in train_index if coded[i]]
+        if train_fraction < 1:
+            train_index = sorted(random.Random(random_state).sample(train_index, int(len(train_index) * train_fraction)))
         test_index = [i for i in test_index if coded[i]]
         train, test = prepared.subset(train_index), prepared.subset(test_index)
         model = train_model(codebook, train, [code_sets[i] for i in train_index], random_state)

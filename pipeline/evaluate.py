@@ -13,8 +13,10 @@ from .coding import cross_validate, with_themes
 from .errors import QcodeError
 
 
-def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5) -> dict:
-    """K-fold cross-validation of rules + classifier on gold items {"id", "text", "codes"}."""
+def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5, random_state: int = 0,
+                  train_fraction: float = 1.0) -> dict:
+    """K-fold cross-validation of rules + classifier on gold items {"id", "text", "codes"}
+    (`train_fraction`: see coding.cross_validate)."""
     codebook = load_codebook(codebook_path)
     if len(items) < folds * 4:
         raise QcodeError(f"{len(items)} gold items is too few for {folds}-fold cross-validation")
@@ -25,7 +27,7 @@ def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5) -> dic
     texts = [item["text"] for item in items]
     roles = [item.get("role") for item in items]
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
-    predicted = cross_validate(codebook, texts, gold, folds, roles=roles)
+    predicted = cross_validate(codebook, texts, gold, folds, random_state, roles=roles, train_fraction=train_fraction)
     # Segments of uncoded roles are never coded: counting them would add agreement on segments the
     # pipeline does not read (on the demo, 184 interviewer turns raised theme kappa by up to 0.09).
     scored = [i for i, role in enumerate(roles) if role not in codebook.uncoded_roles]
@@ -47,6 +49,17 @@ def _fmt(value: float) -> str:
     return "  n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:5.2f}"
 
 
+def _theme_summary(themes: dict) -> str:
+    """The themes' line of `qcode evaluate` and `qcode agreement`, so the two compare directly."""
+    kappas = [m["kappa"] for m in themes["per_code"].values()]
+    return (f"themes:    micro-F1 {themes['micro_f1']:.3f}  macro-F1 {themes['macro_f1']:.3f}  "
+            f"kappa min {min(kappas):.3f} mean {sum(kappas) / len(kappas):.3f}")
+
+
+def _sub_code_summary(subs: dict) -> str:
+    return f"sub-codes: micro-F1 {subs['micro_f1']:.3f}  macro-F1 {subs['macro_f1']:.3f}"
+
+
 def format_report(report: dict) -> str:
     lines = [f"{report['folds']}-fold cross-validation on {report['items']} gold segments (rules + classifier)"]
     if report["left_out"]:
@@ -58,11 +71,9 @@ def format_report(report: dict) -> str:
         lines.append(f"{code:<32}{m['support']:>5}{_fmt(m['precision']):>7}{_fmt(m['recall']):>7}"
                      f"{_fmt(m['f1']):>7}{_fmt(m['kappa']):>7}{_fmt(m['alpha']):>7}")
     themes, subs = report["themes"], report["sub_codes"]
-    kappas = [m["kappa"] for m in themes["per_code"].values()]
     lines += ["",
-              f"themes:    micro-F1 {themes['micro_f1']:.3f}  macro-F1 {themes['macro_f1']:.3f}  "
-              f"kappa min {min(kappas):.3f} mean {sum(kappas) / len(kappas):.3f}  alpha {themes['alpha_all']:.3f}",
-              f"sub-codes: micro-F1 {subs['micro_f1']:.3f}  macro-F1 {subs['macro_f1']:.3f}  alpha {subs['alpha_all']:.3f}",
+              f"{_theme_summary(themes)}  alpha {themes['alpha_all']:.3f}",
+              f"{_sub_code_summary(subs)}  alpha {subs['alpha_all']:.3f}",
               f"all codes: micro-F1 {report['all']['micro_f1']:.3f}  macro-F1 {report['all']['macro_f1']:.3f}  "
               f"Krippendorff's alpha {report['all']['alpha_all']:.3f}"]
     return "\n".join(lines)
@@ -128,11 +139,7 @@ def format_agreement(report: dict) -> str:
              f"{'code':<32}{'n_a':>5}{'%agree':>8}{'kappa':>7}{'alpha':>7}"]
     for code, m in report["per_code"].items():
         lines.append(f"{code:<32}{m['support']:>5}{m['agreement'] * 100:>7.1f}%{_fmt(m['kappa']):>7}{_fmt(m['alpha']):>7}")
-    themes, subs = report["themes"], report["sub_codes"]
-    kappas = [m["kappa"] for m in themes["per_code"].values()]
-    lines += ["", f"themes:    micro-F1 {themes['micro_f1']:.3f}  macro-F1 {themes['macro_f1']:.3f}  "
-                  f"kappa min {min(kappas):.3f} mean {sum(kappas) / len(kappas):.3f}",
-              f"sub-codes: micro-F1 {subs['micro_f1']:.3f}  macro-F1 {subs['macro_f1']:.3f}",
+    lines += ["", _theme_summary(report["themes"]), _sub_code_summary(report["sub_codes"]),
               f"Krippendorff's alpha over all codes: {report['alpha_all']:.3f}",
               f"{len(report['disagreements'])} segments with disagreements:"]
     for item in report["disagreements"][:50]:

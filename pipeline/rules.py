@@ -46,13 +46,21 @@ class RuleSet:
         self.anchor_words: dict[str, set[str]] = {}     # token attribute -> first words
         self.anchored_length = 0
         self.nlp = nlp
+        # Words one of which a segment must contain for some rule of this set to match (None:
+        # cannot tell, a token pattern without a given first word); see may_match.
+        first_words: set[str] = set()
+        unanchored = False
         for rule in self.rules.values():
             if rule.phrases:
                 phrase_docs = list(nlp.pipe(rule.phrases))
                 self.lower.add(rule.id, [nlp.make_doc(p) for p in rule.phrases])
                 self.lemma.add(rule.id, phrase_docs)
+                first_words.update(w for d in phrase_docs if len(d) for w in (d[0].lower_, d[0].lemma_.lower()))
             for pattern in (json.loads(p) for p in rule.patterns):
                 anchor, length = _first_word(pattern), _max_length(pattern)
+                unanchored = unanchored or anchor is None
+                if anchor is not None:
+                    first_words.update(w.lower() for w in anchor[1])
                 if anchor is None or length is None:
                     self.tokens.add(rule.id, [pattern])
                     continue
@@ -60,6 +68,7 @@ class RuleSet:
                 self.anchor_words.setdefault(attr, set()).update(words)
                 self.anchored_length = max(self.anchored_length, length)
                 self.anchored.add(rule.id, [pattern])
+        self.anchors: set[str] | None = None if unanchored else first_words
 
     def match(self, doc: Doc) -> list[RuleHit]:
         """Every rule hit in one processed segment, one per (rule, span)."""
@@ -113,12 +122,6 @@ class RuleSet:
                 finder.add("anchor", [one_token])
             finders.append(finder)
         return finders
-
-    @functools.cached_property
-    def anchors(self) -> set[str] | None:
-        """Words one of which a segment must contain for some rule of this set to match (None:
-        cannot tell, e.g. a token pattern without a literal first token)."""
-        return _anchor_words(self.rules.values(), self.nlp)
 
     def may_match(self, text: str, lemma_text: str) -> bool:
         """False only when no rule of this set can match the segment (none of its anchor words
@@ -174,22 +177,6 @@ def _max_length(pattern: list[dict]) -> int | None:
         else:
             return None
     return total
-
-
-def _anchor_words(rules, nlp: Language) -> set[str] | None:
-    anchors: set[str] = set()
-    for rule in rules:
-        for doc in nlp.pipe(rule.phrases):
-            if len(doc):
-                anchors.update({doc[0].lower_, doc[0].lemma_.lower()})
-        for pattern in rule.patterns:
-            first = (json.loads(pattern) or [{}])[0]
-            literal = [first[k] for k in ("LOWER", "LEMMA", "ORTH", "TEXT", "NORM") if k in first]
-            words = [w for value in literal for w in (value.get("IN", []) if isinstance(value, dict) else [value])]
-            if not words or first.get("OP") in ("?", "*"):
-                return None
-            anchors.update(str(w).lower() for w in words)
-    return anchors
 
 
 def rule_hits_by_code(hits: list[RuleHit]) -> dict[str, list[RuleHit]]:
