@@ -24,10 +24,10 @@ import yaml
 from . import __version__
 from .anonymise import (AnonymisedText, anonymise_corpus, key_path_for, load_corpus_settings, load_key,
                         load_lists, review_items, save_key)
-from .classify import load_model, model_path_for, save_model, training_hash
+from .classify import load_model, model_path_for, save_model
 from .codebook import Codebook, load_codebook
-from .coding import (Prepared, assign_incremental, cached_class_scores, prepare_incremental, rule_matrix,
-                     train_model, with_themes)
+from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
+                     rule_matrix, train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError
 from .ingest import MAX_DOCUMENT_BYTES, Document, content_hash, list_corpus_files, read_document
 from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
@@ -408,19 +408,20 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
         return None
     training = prepared.subset(rows)
     code_sets = [sets[segments[i].key] for i in rows]
-    wanted = training_hash(training.lemma_texts, [with_themes(codebook, s) for s in code_sets])
+    wanted = model_training_hash(codebook, training, code_sets)
     try:
         model = load_model(model_path, codebook)
         if model.training_hash == wanted:
-            # Same code tree, same manual codings: no retraining. The rules may have changed, so the
+            # Same code tree, manual codings and code descriptions: no retraining. The rules may have changed, so the
             # thresholds are chosen again for the training segments' current rule hits.
             model.classifier.choose_thresholds(rule_matrix(training, [c.id for c in codebook.codes]))
-            result.counts["model_reused"] = True
+            result.counts["model"] = {"status": "reused", **model.meta}
             return model
     except ModelError:
         pass
     model = train_model(codebook, training, code_sets)
     save_model(model, model_path)
+    result.counts["model"] = {"status": "trained", **model.meta}
     return model
 
 

@@ -85,9 +85,19 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
                f"orphaned: {len(result.orphaned)}")
     for orphan in result.orphaned[:10]:
         click.echo(f"    orphaned: {orphan}")
+    click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
     click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     if result.errors:
         sys.exit(1 if not counts["documents"] else 0)
+
+
+def _model_summary(model: dict | None) -> str:
+    if not model:
+        return "none (rules only)"
+    learnt_from = f"{model.get('segments', '?')} coded segments and {model.get('descriptions', 0)} code descriptions"
+    if model["status"] == "reused":
+        return f"reused (trained on {learnt_from}; neither changed)"
+    return f"trained on {learnt_from}"
 
 
 @cli.command(context_settings=CONTEXT)

@@ -61,8 +61,9 @@ class Codebook:
 
     @property
     def tree_hash(self) -> str:
-        """Hash of the code ids and their parents: what a trained classifier depends on (its labels).
-        Definitions and rules can change without retraining; see classify.py."""
+        """Hash of the code ids and their parents: the labels a trained classifier predicts, so a
+        saved model is refused for another tree. Rules can change without retraining; an edited
+        definition, inclusion note or example retrains (it is training text); see classify.py."""
         tree = [[c.id, c.parent] for c in self.codes]
         return hashlib.sha256(json.dumps(tree).encode()).hexdigest()[:16]
     by_id: dict = field(default_factory=dict)

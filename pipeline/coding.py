@@ -72,14 +72,37 @@ def rule_matrix(prepared: Prepared, code_ids: list[str]) -> np.ndarray:
     return label_matrix(prepared.rule_codes, code_ids)
 
 
+def code_descriptions(codebook: Codebook) -> tuple[list[str], list[set[str]]]:
+    """The codebook's description of each code as training texts: its definition, inclusion note
+    and each example, labelled with the code and its ancestors (see classify.py)."""
+    texts, code_sets = [], []
+    for code in codebook.codes:
+        for text in (code.definition, code.include, *code.examples):
+            if str(text).strip():
+                texts.append(str(text))
+                code_sets.append(with_themes(codebook, {code.id}))
+    return texts, code_sets
+
+
+def model_training_hash(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]]) -> str:
+    """What a trained model depends on besides the code tree: the coded segments, their codes and
+    the codes' descriptions. A build retrains when it changes."""
+    described, described_codes = code_descriptions(codebook)
+    return training_hash(prepared.lemma_texts + described,
+                         [with_themes(codebook, s) for s in code_sets] + described_codes)
+
+
 def train_model(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]], random_state: int = 0) -> SavedModel:
     code_ids = [c.id for c in codebook.codes]
-    code_sets = [with_themes(codebook, s) for s in code_sets]
     themes = tuple((code, codebook.theme_of(code)) for code in code_ids)
+    described, described_codes = code_descriptions(codebook)
+    teaching = (text_frame([lemma_text(doc) for doc in load_nlp().pipe(described)]),
+                label_matrix(described_codes, code_ids))
     classifier = CodeClassifier(code_ids=tuple(code_ids), random_state=random_state, themes=themes).fit(
-        text_frame(prepared.lemma_texts), label_matrix(code_sets, code_ids), rule_matrix(prepared, code_ids))
-    return SavedModel(classifier, codebook.hash, training_hash(prepared.lemma_texts, code_sets), codebook.tree_hash,
-                      meta={"segments": len(code_sets)})
+        text_frame(prepared.lemma_texts), label_matrix([with_themes(codebook, s) for s in code_sets], code_ids),
+        rule_matrix(prepared, code_ids), teaching=teaching)
+    return SavedModel(classifier, codebook.hash, model_training_hash(codebook, prepared, code_sets),
+                      codebook.tree_hash, meta={"segments": len(code_sets), "descriptions": len(described)})
 
 
 def class_scores(model: SavedModel | None, lemma_texts: list[str]) -> np.ndarray | None:

@@ -125,3 +125,49 @@ def test_a_model_of_another_format_is_refused_with_what_to_do(trained, tmp_path)
         load_model(old, codebook)
     assert f"not a qcode model file of format {MODEL_FORMAT}" in str(error.value)
     assert "rebuild (qcode build)" in str(error.value)
+
+
+def test_naive_bayes_scaling_favours_the_words_of_the_code():
+    from scipy.sparse import csr_matrix
+
+    from pipeline.classify import NBLogisticRegression
+
+    # Feature 0 occurs only with the code, feature 1 everywhere, feature 2 only without it.
+    X = csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 0], [0, 1, 1], [0, 1, 1], [0, 0, 1]], dtype=float))
+    y = np.array([1, 1, 1, 0, 0, 0])
+    model = NBLogisticRegression(C=1.0).fit(X, y)
+    assert model.ratio_[0] > 0 > model.ratio_[2]
+    assert model.coef_[0, 0] > 0 > model.coef_[0, 2]
+    scores = model.predict_proba(csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], dtype=float)))[:, 1]
+    assert scores[0] > 0.5 > scores[1]
+    assert list(model.predict(X)) == list(y)
+
+
+def test_the_codes_descriptions_are_training_text_labelled_with_code_and_theme():
+    from pipeline.coding import code_descriptions
+
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    texts, code_sets = code_descriptions(codebook)
+    wachttijd = codebook.by_id["snel_meedoen.wachttijd"]
+    i = texts.index(wachttijd.definition)
+    assert code_sets[i] == {"snel_meedoen.wachttijd", "snel_meedoen"}
+    assert code_sets[texts.index(wachttijd.examples[0])] == code_sets[i]
+    assert all(text.strip() for text in texts)
+
+
+def test_an_edited_definition_retrains_but_an_edited_rule_does_not(trained, tmp_path):
+    from pipeline.coding import model_training_hash
+
+    codebook, prepared, model, _ = trained
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    data["codes"][0]["rules"][0]["phrases"].append("regierol")
+    ruled = tmp_path / "ruled.yaml"
+    ruled.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    data["codes"][0]["definition"] += " Ook: wie de uitvoering stuurt."
+    defined = tmp_path / "defined.yaml"
+    defined.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    code_sets = [set(json.loads(line)["codes"]) for line in
+                 (ROOT / "corpus" / "demo" / "gold_codings.jsonl").read_text(encoding="utf-8").splitlines()[:300]]
+    assert model_training_hash(codebook, prepared, code_sets) == model.training_hash
+    assert model_training_hash(load_codebook(ruled), prepared, code_sets) == model.training_hash
+    assert model_training_hash(load_codebook(defined), prepared, code_sets) != model.training_hash

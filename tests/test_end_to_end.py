@@ -44,6 +44,27 @@ def test_build_counts(demo_db):
     assert conn.execute("select status from runs").fetchone()[0] == "complete"
 
 
+def test_the_model_is_retrained_for_an_edited_definition_not_for_an_edited_rule(demo_db, demo_workspace, tmp_path):
+    import shutil
+
+    import yaml
+
+    from pipeline.build import build
+
+    project = tmp_path / "project"
+    shutil.copytree(demo_workspace, project)
+    codebook = project / "codebook.yaml"
+
+    def edit_and_build(edit):
+        data = yaml.safe_load(codebook.read_text(encoding="utf-8"))
+        edit(data["codes"][0])
+        codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return build(project / "corpus" / "demo", project / "db" / "demo.db", codebook).counts
+
+    assert edit_and_build(lambda code: code["rules"][0]["phrases"].append("regiezaak"))["model"]["status"] == "reused"
+    assert edit_and_build(lambda code: code.update(definition=code["definition"] + " Ook de sturing."))["model"]["status"] == "trained"
+
+
 def test_interviewer_turns_get_no_machine_codings_but_keep_manual_ones(demo_db):
     """codebook.yaml: uncoded_roles: [interviewer]."""
     conn = sqlite3.connect(demo_db)
