@@ -412,8 +412,8 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
     try:
         model = load_model(model_path, codebook)
         if model.training_hash == wanted:
-            # Same code tree, manual codings and code descriptions: no retraining. The rules may have changed, so the
-            # thresholds are chosen again for the training segments' current rule hits.
+            # Same code tree, manual codings and code descriptions: no retraining. The rules may
+            # have changed, so the thresholds are chosen again for the training segments' hits.
             model.classifier.choose_thresholds(rule_matrix(training, [c.id for c in codebook.codes]))
             result.counts["model"] = {"status": "reused", **model.meta}
             return model

@@ -7,10 +7,10 @@ sets). Logistic regression's probabilities are calibrated by its log-loss; the t
 turn them into codings are chosen by cross-validation.
 
 Training data: the manually coded segments, plus the codebook's own description of each code (its
-definition, inclusion note and examples, each one text labelled with the code and its theme). They
-teach the model the words of the definitions, which text nobody coded yet shares more often than it
-shares a coded demo sentence. They are always in training and never scored: the out-of-fold scores
-(and so the thresholds) come from manually coded segments only.
+definition, inclusion note and examples, each one text labelled with the code and its theme), so
+that the words a code is defined by count before many segments are coded. They are always in
+training and never scored: the out-of-fold scores (and so the thresholds) come from manually coded
+segments only.
 
 How rules and classifier combine (one rule, documented in the README):
   * With a trained model, each code has two thresholds, chosen together to maximise F1 on the
@@ -46,11 +46,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.base import clone
 from sklearn.model_selection import KFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
@@ -142,7 +141,8 @@ class CodeClassifier(BaseEstimator, ClassifierMixin):
         self.oof_ = np.zeros(self.truth_.shape)
         splitter = KFold(min(self.folds, len(Y), 3), shuffle=True, random_state=self.random_state)
         for train, test in splitter.split(X):
-            fold = clone(self.pipeline_).fit(pd.concat([X.iloc[train], extra_X]), np.vstack([self.truth_[train], extra_Y]))
+            fold = clone(self.pipeline_).fit(pd.concat([X.iloc[train], extra_X]),
+                                             np.vstack([self.truth_[train], extra_Y]))
             self.oof_[test] = fold.predict_proba(X.iloc[test])
         self.pipeline_.fit(pd.concat([X, extra_X]), np.vstack([self.truth_, extra_Y]))
         self.choose_thresholds(np.zeros_like(Y) if rule_hits is None else rule_hits)
