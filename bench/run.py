@@ -148,11 +148,13 @@ def main() -> None:
 
 def rebuilds(corpus: Path, db: Path, full: dict) -> dict:
     """Rebuild with nothing changed, then after a one-code rule edit (a phrase added to
-    taal.lesaanbod): seconds, and the coding stage as a share of the full build's coding stage."""
+    taal.lesaanbod): seconds, and the coding stage as a share of the full build's coding stage.
+    The phrase occurs in about 1% of the demo's segments, so the edit is matched again and
+    changes codings, as a real edit does (a phrase that occurs nowhere would measure less)."""
     unchanged = build_in_subprocess(corpus, db)
     data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
     code = next(c for c in data["codes"] if c["id"] == "taal.lesaanbod")
-    code["rules"][0]["phrases"].append("cursusaanbod")
+    code["rules"][0]["phrases"].append("avondles")
     edited = OUT / "codebook-one-rule-edited.yaml"
     edited.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     after_edit = build_in_subprocess(corpus, db, edited)
