@@ -16,7 +16,7 @@ from .cache import CodingCache, text_hash
 from .classify import CodeClassifier, SavedModel, label_matrix, text_frame, training_hash
 from .codebook import Codebook
 from .nlp import lemma_text, load_nlp
-from .rules import RuleHit, RuleSet
+from .rules import RuleHit, RuleSet, rule_hits_by_code
 
 
 class Assignment(NamedTuple):
@@ -127,12 +127,9 @@ def assign_codes(codebook: Codebook, prepared: Prepared, model: SavedModel | Non
     passed = _passing(model, scores, prepared, trained) if trained else None
     results = []
     for row, hits in enumerate(prepared.hits):
-        fired: dict[str, tuple[str, list]] = {}      # code -> (first rule id, spans)
-        for hit in hits:
-            if hit.code_id in fired:
-                fired[hit.code_id][1].append([hit.start, hit.end])
-            else:
-                fired[hit.code_id] = (hit.rule_id, [[hit.start, hit.end]])
+        # code -> (its first rule's id, the spans of all its hits)
+        fired = {code: (code_hits[0].rule_id, [[h.start, h.end] for h in code_hits])
+                 for code, code_hits in rule_hits_by_code(hits).items()}
         # Trained codes count when their score passes the threshold that applies (classify.py);
         # the others when one of their rules fired.
         candidates = [c for c in fired if c not in columns and c in theme_of]
