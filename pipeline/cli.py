@@ -92,9 +92,10 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
 
 
 def _model_summary(model: dict | None) -> str:
+    """The build's `model` count: what the classifier learnt from, and whether it was retrained."""
     if not model:
         return "none (rules only)"
-    learnt_from = f"{model.get('segments', '?')} coded segments and {model.get('descriptions', 0)} code descriptions"
+    learnt_from = f"{model['segments']} coded segments and {model['descriptions']} code descriptions"
     if model["status"] == "reused":
         return f"reused (trained on {learnt_from}; neither changed)"
     return f"trained on {learnt_from}"
