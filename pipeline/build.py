@@ -71,12 +71,12 @@ class Progress:
     def __init__(self, enabled: bool):
         self.enabled = enabled
 
-    def bar(self, total: int, desc: str):
+    def bar(self, total: int, desc: str, unit: str | None = None):
         if not self.enabled:
             return _Silent()
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit="doc" if "doc" in desc else "seg", leave=False)
+        return tqdm(total=total, desc=desc, unit=unit or ("doc" if "doc" in desc else "seg"), leave=False)
 
 
 class _Silent:

@@ -266,18 +266,39 @@ def _read_jsonl(handle, need=("text",)) -> list[dict]:
 @click.option("--gold", "gold", required=True, type=click.File("r", encoding="utf-8"),
               help='JSON lines {"id", "text", "codes": [...]}.')
 @click.option("--folds", default=5, show_default=True, type=int)
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Repeat over this many splits of the folds (random_state 0, 1, ...) and report the mean "
+                   "of every figure and the lowest and highest split.")
+@click.option("--jobs", default=1, show_default=True, type=int,
+              help="With --repeats: splits evaluated at once, in separate processes (-1: one per CPU).")
 @codebook_option
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--rules", "with_rules", is_flag=True,
+              help="Also list every rule with the gold segments it matches and how often the gold has its code.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def evaluate(gold, folds, codebook_path, as_json):
+def evaluate(gold, folds, repeats, jobs, codebook_path, as_json, with_rules, quiet):
     """K-fold cross-validation of the whole rule+classifier pipeline against gold codings.
 
-    Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5
+    Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
     """
-    from .evaluate import evaluate_gold, format_report
+    from .build import Progress
+    from .evaluate import evaluate_repeated, format_report, format_rule_precision, rule_precision
 
-    report = evaluate_gold(_read_jsonl(gold, need=("text", "codes")), codebook_path, folds)
-    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+    items = _read_jsonl(gold, need=("text", "codes"))
+    bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
+    try:
+        report = evaluate_repeated(items, codebook_path, folds, repeats, jobs, progress=bar.update)
+    finally:
+        bar.close()
+    if with_rules:
+        report["rules"] = rule_precision(items, codebook_path)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    click.echo(format_report(report))
+    if with_rules:
+        click.echo("\n" + format_rule_precision(report["rules"]))
 
 
 @cli.command("evaluate-anonymiser", context_settings=CONTEXT)

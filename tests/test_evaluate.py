@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.codebook import load_codebook
 from pipeline.coding import cross_validate, with_themes
+from pipeline.evaluate import evaluate_gold, evaluate_repeated, rule_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +50,56 @@ def test_evaluate_command_prints_the_report(tmp_path):
     interviewer = sum(1 for line in lines if json.loads(line)["role"] == "interviewer")
     assert f"scored: the {200 - interviewer} segments the pipeline codes; left out: {interviewer} of uncoded roles (interviewer)" in result.output
     assert "themes:    micro-F1" in result.output and "Krippendorff's alpha" in result.output
+
+
+def _demo_gold(count):
+    lines = (ROOT / "corpus" / "demo" / "gold_codings.jsonl").read_text(encoding="utf-8").splitlines()[:count]
+    return [json.loads(line) for line in lines]
+
+
+def test_repeated_evaluation_reports_the_mean_and_spread_of_its_splits():
+    items = _demo_gold(150)
+    splits = [evaluate_gold(items, ROOT / "codebook.yaml", folds=3, random_state=seed) for seed in (0, 1)]
+    report = evaluate_repeated(items, ROOT / "codebook.yaml", folds=3, repeats=2)
+    micro = [split["themes"]["micro_f1"] for split in splits]
+    assert report["repeats"] == 2 and report["scored"] == splits[0]["scored"]
+    assert report["themes"]["micro_f1"] == pytest.approx(sum(micro) / 2)
+    assert report["spread"]["theme micro-F1"] == pytest.approx([min(micro), max(micro)])
+    regie = [split["themes"]["per_code"]["regie"]["kappa"] for split in splits]
+    assert report["themes"]["per_code"]["regie"]["kappa"] == pytest.approx(sum(regie) / 2)
+    assert report["spread"]["kappa regie"] == pytest.approx([min(regie), max(regie)])
+    assert report["themes"]["per_code"]["regie"]["support"] == splits[0]["themes"]["per_code"]["regie"]["support"]
+
+
+def test_evaluate_repeats_prints_the_spread_and_checks_the_gold_first(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in _demo_gold(120)) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(gold), "--folds", "3", "--repeats", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "repeated over 2 splits of the folds (random_state 0-1): every figure is the mean" in result.output
+    assert "lowest and highest of the 2 splits:" in result.output
+    assert "kappa lerend_stelsel" in result.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x1", "text": "t", "codes": ["geen_code"]}\n' * 20, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(bad), "--folds", "3", "--repeats", "2",
+                                      "--jobs", "2", "--quiet"])
+    assert result.exit_code != 0
+    assert "gold item 'x1': unknown codes ['geen_code']" in result.output
+
+
+def test_rule_precision_counts_the_gold_segments_each_rule_matches():
+    items = [
+        {"id": "a", "text": "De gemeente heeft de regie over het hele traject.", "codes": ["regie"], "role": "klantmanager"},
+        {"id": "b", "text": "Wie de regie heeft, weet ik eigenlijk niet.", "codes": [], "role": "statushouder"},
+        {"id": "c", "text": "Heeft de gemeente de regie?", "codes": ["regie"], "role": "interviewer"},  # uncoded role
+        {"id": "d", "text": "Na de aanbesteding bleef er één aanbieder over.", "codes": ["regie.inkoop"],
+         "role": "beleidsmedewerker"},
+    ]
+    rows = {row["rule"]: row for row in rule_precision(items, ROOT / "codebook.yaml")}
+    assert rows["regie.term"] == {"rule": "regie.term", "code": "regie", "matched": 2,
+                                  "code_precision": 0.5, "theme_precision": 0.5}
+    assert rows["regie.inkoop.aanbesteding"]["matched"] == 1
+    assert rows["regie.inkoop.aanbesteding"]["code_precision"] == 1.0
+    assert rows["lerend_stelsel.term"] == {"rule": "lerend_stelsel.term", "code": "lerend_stelsel", "matched": 0,
+                                           "code_precision": None, "theme_precision": None}
+    assert list(rows) == [rule.id for rule in load_codebook(ROOT / "codebook.yaml").rules]
