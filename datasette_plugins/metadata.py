@@ -5,7 +5,7 @@ Canned queries take named parameters; none is built by string formatting.
 
 from __future__ import annotations
 
-from pipeline.store import RUN_DIFF_SQL
+from pipeline.store import RUN_CODINGS_SQL, RUN_DIFF_SQL
 
 CANNED_QUERIES = {
     "quotes_for_code": {
@@ -47,6 +47,11 @@ order by s.role, s.document_id, s.seq""",
         "title": "What a coding run changed, per code (segments gained and lost)",
         "sql": RUN_DIFF_SQL,
         "params": ["run_a", "run_b"],
+    },
+    "run_codings": {
+        "title": "The machine and manual codings that counted in one coding run",
+        "sql": RUN_CODINGS_SQL + "\norder by code_id, segment_id",
+        "params": ["run"],
     },
 }
 

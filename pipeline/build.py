@@ -164,7 +164,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         store.ensure_db_shape(db, full_text=False)
         _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
               segments, prepared, assignments, manual, previous, model, result)
-        store.carry_run_codings(db, db_path)
+        store.carry_run_history(db, db_path)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
@@ -178,8 +178,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
             "corpus_hash": _corpus_hash(documents), "counts": store.to_json(result.counts),
             "timings": store.to_json(timings), "qcode_version": __version__,
         }, pk="id")
-        db.execute(f"insert into run_codings (run_id, segment_id, code_id, source) "
-                   f"select {int(result.run_id)}, segment_id, code_id, source from segment_codes")
+        store.record_run_changes(db, result.run_id)
         db.conn.commit()
         _catch_up(db, db_path, segments, codebook, result)
         db.close()

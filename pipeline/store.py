@@ -79,8 +79,10 @@ TABLES = {
                     "note": str},
         "pk": "id",
     },
-    "run_codings": {
-        "columns": {"run_id": int, "segment_id": str, "code_id": str, "source": str},
+    # The run history as changes: per run, the codings it gained (with their source) and lost
+    # against the run before. A run's codings are the sum of the changes up to it (RUN_CODINGS_SQL).
+    "run_changes": {
+        "columns": {"run_id": int, "segment_id": str, "code_id": str, "change": str, "source": str},
         "pk": ("run_id", "segment_id", "code_id"),
     },
     "findings": {
@@ -103,8 +105,8 @@ TABLES = {
     },
 }
 # Tables researchers write to, and the run history: copied from the previous database into every
-# new build. The first four pass through Python (manual codings are re-anchored); run_codings, one
-# row per coding per run, is copied inside SQLite (`carry_run_codings`).
+# new build. The first four pass through Python (manual codings are re-anchored); run_changes is
+# copied inside SQLite (`carry_run_history`).
 RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 
 # The codes that count for each segment: automatic codings the researchers did not decide on,
@@ -160,22 +162,33 @@ VIEWS = {
 
 FTS_COLUMNS = ["text", "lemmas"]
 
-# What a coding run changed: per code the segments gained and lost between two runs. Used by
-# `qcode diff`, the workbench's diff page and the `run_diff` canned query.
-RUN_DIFF_SQL = """select n.code_id, 'gained' as change, n.segment_id, s.text from run_codings n
-left join segments s on s.id = n.segment_id
-where n.run_id = :run_b and not exists (select 1 from run_codings o where o.run_id = :run_a
-  and o.segment_id = n.segment_id and o.code_id = n.code_id)
-union all
-select o.code_id, 'lost', o.segment_id, s.text from run_codings o
-left join segments s on s.id = o.segment_id
-where o.run_id = :run_a and not exists (select 1 from run_codings n where n.run_id = :run_b
-  and n.segment_id = o.segment_id and n.code_id = o.code_id)
+# What coding runs changed, per code: the segments gained and lost from :run_a to :run_b, the net
+# of the changes recorded for the runs after the earlier of the two up to the later one (with
+# :run_b before :run_a, the other way round). Used by `qcode diff`, the workbench's diff page and
+# the `run_diff` canned query. Datasette passes parameters as text, hence the casts.
+RUN_DIFF_SQL = """with net as (
+  select segment_id, code_id,
+    sum(case change when 'gained' then 1 else -1 end)
+      * (case when cast(:run_b as integer) >= cast(:run_a as integer) then 1 else -1 end) as net
+  from run_changes
+  where run_id > min(cast(:run_a as integer), cast(:run_b as integer))
+    and run_id <= max(cast(:run_a as integer), cast(:run_b as integer))
+  group by segment_id, code_id
+)
+select n.code_id, case when n.net > 0 then 'gained' else 'lost' end as change, n.segment_id, s.text
+from net n left join segments s on s.id = n.segment_id
+where n.net != 0
 order by 1, 2, 3"""
+
+# The codings of one run (:run): those whose changes up to it add up to "gained".
+RUN_CODINGS_SQL = """select segment_id, code_id from run_changes
+where run_id <= cast(:run as integer)
+group by segment_id, code_id
+having sum(case change when 'gained' then 1 else -1 end) > 0"""
 
 
 INDEXES = (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings", ["code_id"]),
-           ("manual_codings", ["segment_id"]), ("run_codings", ["run_id", "code_id"]),
+           ("manual_codings", ["segment_id"]), ("run_changes", ["segment_id", "code_id"]),
            ("participants", ["document_id"]), ("finding_codes", ["code_id"]),
            ("segment_codes", ["code_id", "role", "segment_id"]), ("segment_codes", ["theme", "segment_id"]),
            ("segment_codes", ["source", "segment_id"]),
@@ -264,21 +277,54 @@ def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
     return {name: list(old[name].rows) for name in RESEARCHER_TABLES if old[name].exists()}
 
 
-def carry_run_codings(db: sqlite_utils.Database, source: Path) -> None:
-    """Copy the run history's codings from the previous database file (it grows by one full set of
-    codings per build, so it is copied table to table, not row by row through Python)."""
+def carry_run_history(db: sqlite_utils.Database, source: Path) -> None:
+    """Copy the run history from the previous database file, table to table inside SQLite. A file
+    from before the history was kept as changes (a `run_codings` table with every run's full set
+    of codings) has its runs turned into changes, run by run."""
     source = Path(source)
     if not source.exists():
         return
     db.execute("attach database ? as previous", [str(source)])
     try:
         tables = {r[0] for r in db.execute("select name from previous.sqlite_master where type = 'table'").fetchall()}
-        if "run_codings" in tables:
-            with db.conn:
-                db.execute("insert or replace into run_codings (run_id, segment_id, code_id, source) "
-                           "select run_id, segment_id, code_id, source from previous.run_codings")
+        with db.conn:
+            if "run_changes" in tables:
+                db.execute("insert or replace into run_changes (run_id, segment_id, code_id, change, source) "
+                           "select run_id, segment_id, code_id, change, source from previous.run_changes")
+            elif "run_codings" in tables:
+                _changes_from_full_sets(db)
     finally:
         db.execute("detach database previous")
+
+
+def _changes_from_full_sets(db: sqlite_utils.Database) -> None:
+    runs = [r[0] for r in db.execute("select distinct run_id from previous.run_codings order by run_id").fetchall()]
+    for before, run in zip([None] + runs, runs):
+        db.execute("""insert into run_changes (run_id, segment_id, code_id, change, source)
+            select :run, n.segment_id, n.code_id, 'gained', n.source from previous.run_codings n
+            where n.run_id = :run and not exists (select 1 from previous.run_codings o where o.run_id = :before
+              and o.segment_id = n.segment_id and o.code_id = n.code_id)
+            union all
+            select :run, o.segment_id, o.code_id, 'lost', null from previous.run_codings o
+            where o.run_id = :before and not exists (select 1 from previous.run_codings n where n.run_id = :run
+              and n.segment_id = o.segment_id and n.code_id = o.code_id)""", {"run": run, "before": before})
+
+
+def record_run_changes(db: sqlite_utils.Database, run_id: int) -> None:
+    """Add this run's changes: its codings (segment_codes) against those the history adds up to
+    before it. A build that changes a few codings adds a few rows, not a full set."""
+    db.execute("create temp table last_run (segment_id text, code_id text, primary key (segment_id, code_id))")
+    try:
+        db.execute("insert into last_run " + RUN_CODINGS_SQL, {"run": run_id - 1})
+        db.execute("""insert into run_changes (run_id, segment_id, code_id, change, source)
+            select :run, n.segment_id, n.code_id, 'gained', n.source from segment_codes n
+            where not exists (select 1 from last_run o where o.segment_id = n.segment_id and o.code_id = n.code_id)
+            union all
+            select :run, o.segment_id, o.code_id, 'lost', null from last_run o
+            where not exists (select 1 from segment_codes n where n.segment_id = o.segment_id and n.code_id = o.code_id)""",
+                   {"run": run_id})
+    finally:
+        db.execute("drop table last_run")
 
 
 def save_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:

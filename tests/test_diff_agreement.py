@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from datasette_plugins import workbench
 from pipeline.build import build
 from pipeline.cli import cli
+from pipeline.store import RUN_CODINGS_SQL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,71 @@ def test_diff_after_rule_edit(tmp_path):
     assert "Het contract loopt tot 2026." in result.output
     one_run = CliRunner().invoke(cli, ["diff", "1", "7", "--db", str(db)])
     assert one_run.exit_code == 1 and "no run 7; runs are 1, 2" in one_run.output
+
+
+def _two_rule_project(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Klantmanager: Na de aanbesteding hebben we maar één taalaanbieder.\n\n"
+                                  "Klantmanager: Het contract loopt tot 2026.\n", encoding="utf-8")
+    codebook = tmp_path / "codebook.yaml"
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    inkoop = next(c for c in data["codes"] if c["id"] == "regie.inkoop")
+    inkoop["rules"] = [{"id": "regie.inkoop.aanbesteding", "phrases": ["aanbesteding", "taalaanbieder"]},
+                       {"id": "regie.inkoop.contract", "phrases": ["contract"]}]
+
+    def build_with(rules):
+        inkoop["rules"] = rules
+        codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        build(corpus, tmp_path / "db" / "x.db", codebook)
+
+    return tmp_path / "db" / "x.db", inkoop["rules"], build_with
+
+
+def _changes(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select run_id, segment_id, code_id, change from run_changes order by 1, 2, 3").fetchall()
+
+
+def test_the_run_history_keeps_changes_and_diffs_any_two_runs(tmp_path):
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)                   # run 1: both rules
+    build_with(rules[:1])               # run 2: the contract rule dropped
+    build_with(rules)                   # run 3: back again
+    build_with(rules)                   # run 4: nothing changed
+    changes = _changes(db)
+    assert {run for run, *_ in changes} == {1, 2, 3}, "an unchanged build records no change"
+    assert [(run, code, change) for run, _, code, change in changes if run > 1] == [
+        (2, "regie", "lost"), (2, "regie.inkoop", "lost"), (3, "regie", "gained"), (3, "regie.inkoop", "gained")]
+    with sqlite3.connect(db) as conn:
+        first = set(conn.execute(RUN_CODINGS_SQL, {"run": 1}).fetchall())
+        assert first == set(conn.execute("select segment_id, code_id from segment_codes").fetchall())
+        assert len(conn.execute(RUN_CODINGS_SQL, {"run": 2}).fetchall()) == len(first) - 2
+    runner = CliRunner()
+    assert "no coding changed" in runner.invoke(cli, ["diff", "1", "4", "--db", str(db)]).output
+    assert "regie.inkoop: +1 -0" in runner.invoke(cli, ["diff", "2", "3", "--db", str(db)]).output
+    backwards = runner.invoke(cli, ["diff", "3", "2", "--db", str(db)]).output
+    assert backwards.startswith("Run 3 -> run 2") and "regie.inkoop: +0 -1" in backwards
+    assert "Het contract loopt tot 2026." in backwards
+
+
+def test_a_database_with_full_run_sets_is_turned_into_changes(tmp_path):
+    # Databases built before the history was kept as changes hold every run's codings in run_codings.
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    build_with(rules[:1])
+    build_with(rules)
+    before = _changes(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table run_codings (run_id integer, segment_id text, code_id text, source text, "
+                     "primary key (run_id, segment_id, code_id))")
+        for run in (1, 2, 3):
+            conn.executemany("insert into run_codings values (?, ?, ?, 'rule')",
+                             [(run, *row) for row in conn.execute(RUN_CODINGS_SQL, {"run": run}).fetchall()])
+        conn.execute("drop table run_changes")
+    build_with(rules)
+    assert _changes(db) == before
+    assert "regie.inkoop: +0 -1" in CliRunner().invoke(cli, ["diff", "1", "2", "--db", str(db)]).output
 
 
 def test_the_demo_corpus_has_two_independent_coders(demo_db):

@@ -109,6 +109,7 @@ def test_search_returns_anonymised_quotes(server):
     ("code_cooccurrence", {}),
     ("finding_quotes", {"finding": "F07"}),
     ("run_diff", {"run_a": "1", "run_b": "1"}),
+    ("run_codings", {"run": "1"}),
 ])
 def test_canned_queries_run(server, query, params):
     response = httpx.get(f"{server}/demo/{query}.json", params={**params, "_shape": "array"})
