@@ -285,6 +285,8 @@ def evaluate(gold, folds, repeats, jobs, codebook_path, as_json, with_rules, qui
     from .build import Progress
     from .evaluate import evaluate_repeated, format_report, format_rule_precision, rule_precision
 
+    if jobs == 0 or jobs < -1:
+        raise click.BadParameter("a number of processes, or -1 for one per CPU", param_hint="--jobs")
     items = _read_jsonl(gold, need=("text", "codes"))
     bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
     try:
