@@ -126,7 +126,11 @@ async def matrix_page(datasette, request):
 
 
 async def diff_page(datasette, request):
-    return await _render(datasette, request, "qcode_diff.html", **await _read(datasette, workbench.last_run_diff))
+    """/-/qcode/diff?a=3&b=7: what the codings changed between two runs (default: the last two)."""
+    chosen = [request.args.get(name, "") for name in ("a", "b")]
+    run_a, run_b = (int(value) if value.isdigit() else None for value in chosen)
+    return await _render(datasette, request, "qcode_diff.html",
+                         **await _read(datasette, workbench.last_run_diff, run_a, run_b))
 
 
 async def export_download(datasette, request):

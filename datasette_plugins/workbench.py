@@ -271,11 +271,14 @@ def _mark_terms(text: str, terms: list[str], lemmas: list[str]) -> Markup:
 
 
 def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> dict:
-    runs = [r["id"] for r in rows(conn, "select id from runs order by id")]
-    if run_a is None:
-        if len(runs) < 2:
-            return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1] if runs else None}
-        run_a, run_b = runs[-2], runs[-1]
+    """What the codings changed between two runs: the last two, unless both runs are given and
+    recorded (`runs`: every run, for the page's choice)."""
+    runs = rows(conn, "select id, finished, codebook_hash from runs order by id")
+    known = [r["id"] for r in runs]
+    if run_a not in known or run_b not in known:
+        if len(known) < 2:
+            return {"runs": runs, "codes": {}, "run_a": None, "run_b": known[-1] if known else None}
+        run_a, run_b = known[-2], known[-1]
     data = rows(conn, RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})
     codes: dict[str, dict] = {}
     for r in data:

@@ -131,3 +131,27 @@ def test_agreement_between_two_coders(demo_db, tmp_path):
     assert "segments with disagreements:" in result.output
     missing = CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "onderzoeker_a", "niemand"])
     assert missing.exit_code == 1 and "coder 'niemand' has no codings" in missing.output
+
+
+def test_the_diff_page_compares_the_runs_a_researcher_picks(tmp_path):
+    import asyncio
+
+    from datasette.app import Datasette
+
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    build_with(rules[:1])
+    build_with(rules)
+
+    async def pages():
+        datasette = Datasette([str(db)])
+        await datasette.invoke_startup()
+        return [(await datasette.client.get(path)).text
+                for path in ("/-/qcode/diff", "/-/qcode/diff?a=1&b=2", "/-/qcode/diff?a=x&b=99")]
+
+    last_two, chosen, unknown = asyncio.run(pages())
+    assert "Run 2 → run 3" in last_two and "regie.inkoop: +1 −0" in last_two
+    assert '<option value="1"' in last_two and '<option value="3" selected' in last_two
+    assert "Run 1 → run 2" in chosen and "regie.inkoop: +0 −1" in chosen
+    assert "Het contract loopt tot 2026." in chosen
+    assert "Run 2 → run 3" in unknown, "runs that do not exist fall back to the last two"
