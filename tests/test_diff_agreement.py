@@ -17,31 +17,6 @@ from pipeline.store import RUN_CODINGS_SQL
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_diff_after_rule_edit(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("Klantmanager: Na de aanbesteding hebben we maar één taalaanbieder.\n\n"
-                                  "Klantmanager: Het contract loopt tot 2026.\n", encoding="utf-8")
-    codebook = tmp_path / "codebook.yaml"
-    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
-    inkoop = next(c for c in data["codes"] if c["id"] == "regie.inkoop")
-    inkoop["rules"] = [{"id": "regie.inkoop.aanbesteding", "phrases": ["aanbesteding", "taalaanbieder"]},
-                       {"id": "regie.inkoop.contract", "phrases": ["contract"]}]
-    codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    db = tmp_path / "db" / "x.db"
-    build(corpus, db, codebook)
-    inkoop["rules"].pop()      # the edit: the contract rule is dropped
-    codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    build(corpus, db, codebook)
-    result = CliRunner().invoke(cli, ["diff", "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "Run 1 -> run 2"
-    assert "regie.inkoop: +0 -1" in result.output
-    assert "Het contract loopt tot 2026." in result.output
-    one_run = CliRunner().invoke(cli, ["diff", "1", "7", "--db", str(db)])
-    assert one_run.exit_code == 1 and "no run 7; runs are 1, 2" in one_run.output
-
-
 def _two_rule_project(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -59,6 +34,19 @@ def _two_rule_project(tmp_path):
         build(corpus, tmp_path / "db" / "x.db", codebook)
 
     return tmp_path / "db" / "x.db", inkoop["rules"], build_with
+
+
+def test_diff_after_rule_edit(tmp_path):
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    build_with(rules[:1])      # the edit: the contract rule is dropped
+    result = CliRunner().invoke(cli, ["diff", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "Run 1 -> run 2"
+    assert "regie.inkoop: +0 -1" in result.output
+    assert "Het contract loopt tot 2026." in result.output
+    one_run = CliRunner().invoke(cli, ["diff", "1", "7", "--db", str(db)])
+    assert one_run.exit_code == 1 and "no run 7; runs are 1, 2" in one_run.output
 
 
 def _changes(db):
