@@ -49,9 +49,15 @@ class LemmaFallback:
         if len(word) < self.min_length or not word.isalpha() or word in self.lemmas:
             return word
         candidates = _candidates(word)
-        # A candidate that is a lemma beats one that is only a known word form ("maanden" is
-        # "maand", not "maande", a form of "manen"); among those, the one that more of is known
-        # ("toeslagen": "toeslag" beats "toeslaag", of which only "slaag" is known).
+        # A candidate that is a whole word beats one of which only a compound's end is known
+        # ("jongeren" is "jongere", not "jon" + "geer"); a lemma beats a mere word form
+        # ("maanden" is "maand", not "maande", a form of "manen"); the longest wins.
+        for words in (self.lemmas, self.known):
+            whole = [(len(candidate), -n, candidate) for n, candidate in enumerate(candidates) if candidate in words]
+            if whole:
+                return max(whole)[2]
+        # Else the candidate that more of is known ("toeslagen": "toeslag" beats "toeslaag", of
+        # which only "slaag" is known).
         for words in (self.lemmas, self.known):
             known = [(_known_part(candidate, words), -n, candidate) for n, candidate in enumerate(candidates)]
             best = max(known, default=(0, 0, word))
