@@ -10,13 +10,14 @@ from .errors import QcodeError
 from .store import RUN_DIFF_SQL
 
 
-
-
 def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None) -> dict:
+    """Per code the segments gained and lost from run_a to run_b (default: the last two runs), and
+    the two runs' codebook, model and corpus, so that the reader sees which of them changed."""
     if not Path(db_path).exists():
         raise QcodeError(f"{db_path}: no such database; run qcode build first")
     db = sqlite_utils.Database(str(db_path))
-    runs = [r["id"] for r in db.query("select id from runs order by id")]
+    recorded = {r["id"]: r for r in db.query("select id, codebook_hash, model_version, corpus_hash from runs order by id")}
+    runs = list(recorded)
     if run_a is None:
         if len(runs) < 2:
             raise QcodeError(f"{db_path}: only {len(runs)} run(s); build again after editing the codebook to compare")
@@ -29,11 +30,15 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
         entry = codes.setdefault(row["code_id"], {"gained": [], "lost": []})
         entry[row["change"]].append({"segment": row["segment_id"],
                                      "text": row["text"] or "(segment no longer in the corpus)"})
-    return {"run_a": run_a, "run_b": run_b, "codes": codes}
+    inputs = {name: [recorded[run_a][column], recorded[run_b][column]]
+              for name, column in (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"))}
+    return {"run_a": run_a, "run_b": run_b, "inputs": inputs, "codes": codes}
 
 
 def format_diff(report: dict, width: int = 100) -> str:
-    lines = [f"Run {report['run_a']} -> run {report['run_b']}"]
+    lines = [f"Run {report['run_a']} -> run {report['run_b']}",
+             "  " + ", ".join(f"{name} {a}" + (" (same)" if a == b else f" -> {b}")
+                              for name, (a, b) in report["inputs"].items())]
     if not report["codes"]:
         lines.append("  no coding changed")
     for code, entry in sorted(report["codes"].items()):

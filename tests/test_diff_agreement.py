@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -43,6 +44,8 @@ def test_diff_after_rule_edit(tmp_path):
     result = CliRunner().invoke(cli, ["diff", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "Run 1 -> run 2"
+    inputs = result.output.splitlines()[1]
+    assert re.fullmatch(r"  codebook \w+ -> \w+, model rules-only \(same\), corpus \w+ \(same\)", inputs), inputs
     assert "regie.inkoop: +0 -1" in result.output
     assert "Het contract loopt tot 2026." in result.output
     one_run = CliRunner().invoke(cli, ["diff", "1", "7", "--db", str(db)])
