@@ -30,9 +30,15 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
         entry = codes.setdefault(row["code_id"], {"gained": [], "lost": []})
         entry[row["change"]].append({"segment": row["segment_id"],
                                      "text": row["text"] or "(segment no longer in the corpus)"})
-    inputs = {name: [recorded[run_a][column], recorded[run_b][column]]
-              for name, column in (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"))}
-    return {"run_a": run_a, "run_b": run_b, "inputs": inputs, "codes": codes}
+    return {"run_a": run_a, "run_b": run_b, "inputs": run_inputs(recorded[run_a], recorded[run_b]), "codes": codes}
+
+
+RUN_INPUTS = (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"))
+
+
+def run_inputs(run_a: dict, run_b: dict) -> dict[str, list]:
+    """What each of two runs (rows of `runs`) was built from: codebook, model and corpus."""
+    return {name: [run_a.get(column), run_b.get(column)] for name, column in RUN_INPUTS}
 
 
 def format_diff(report: dict, width: int = 100) -> str:

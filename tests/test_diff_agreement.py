@@ -144,5 +144,6 @@ def test_the_diff_page_compares_the_runs_a_researcher_picks(tmp_path):
     assert "Run 2 → run 3" in last_two and "regie.inkoop: +1 −0" in last_two
     assert '<option value="1"' in last_two and '<option value="3" selected' in last_two
     assert "Run 1 → run 2" in chosen and "regie.inkoop: +0 −1" in chosen
+    assert re.search(r"codeboek \w+ → \w+, model rules-only \(gelijk\), corpus \w+ \(gelijk\)", chosen)
     assert "Het contract loopt tot 2026." in chosen
     assert "Run 2 → run 3" in unknown, "runs that do not exist fall back to the last two"
