@@ -3,7 +3,7 @@
     python bench/learning_curve.py [--gold corpus/demo/gold_codings.jsonl] [--seeds 2]
 
 For each fraction of the training folds (25, 50, 75, 100%), `qcode evaluate`'s 5-fold
-cross-validation (pipeline.evaluate.evaluate_gold), averaged over seeds. Prints theme micro-F1,
+cross-validation (pipeline.evaluate.evaluate_split), averaged over seeds. Prints theme micro-F1,
 mean and lowest theme kappa and sub-code macro-F1, and where a straight line through the curve
 (in log size) reaches the coding targets. Not part of the tests.
 """
@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.evaluate import evaluate_gold  # noqa: E402
+from pipeline.evaluate import evaluate_split, load_gold_set  # noqa: E402
 
 FOLDS = 5
 
@@ -32,13 +32,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     items = [json.loads(line) for line in args.gold.open(encoding="utf-8") if line.strip()]
+    gold_set = load_gold_set(items, args.codebook)       # spaCy and the rules run once, not per split
     print(f"{len(items)} gold segments, {FOLDS}-fold cross-validation, {args.seeds} seeds")
     print(f"{'training segments':>18}{'theme micro-F1':>16}{'theme kappa':>13}{'kappa min':>11}{'sub-code macro-F1':>19}")
     curve = []
     for fraction in (0.25, 0.5, 0.75, 1.0):
         figures = []
         for seed in range(args.seeds):
-            report = evaluate_gold(items, args.codebook, FOLDS, random_state=seed, train_fraction=fraction)
+            report = evaluate_split(gold_set, FOLDS, random_state=seed, train_fraction=fraction)
             kappas = [m["kappa"] for m in report["themes"]["per_code"].values()]
             figures.append((report["themes"]["micro_f1"], sum(kappas) / len(kappas), min(kappas),
                             report["sub_codes"]["macro_f1"]))

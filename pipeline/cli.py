@@ -283,18 +283,17 @@ def evaluate(gold, folds, repeats, jobs, codebook_path, as_json, with_rules, qui
     Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
     """
     from .build import Progress
-    from .evaluate import evaluate_repeated, format_report, format_rule_precision, rule_precision
+    from .evaluate import evaluate_repeated, format_report, format_rule_precision
 
     if jobs == 0 or jobs < -1:
         raise click.BadParameter("a number of processes, or -1 for one per CPU", param_hint="--jobs")
     items = _read_jsonl(gold, need=("text", "codes"))
     bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
     try:
-        report = evaluate_repeated(items, codebook_path, folds, repeats, jobs, progress=bar.update)
+        report = evaluate_repeated(items, codebook_path, folds, repeats, jobs, progress=bar.update,
+                                   with_rules=with_rules)
     finally:
         bar.close()
-    if with_rules:
-        report["rules"] = rule_precision(items, codebook_path)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return

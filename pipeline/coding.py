@@ -211,17 +211,18 @@ def all_scores(codebook: Codebook, prepared: Prepared, model: SavedModel | None)
 
 def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str]], folds: int = 5,
                    random_state: int = 0, progress=None, roles: list[str | None] | None = None,
-                   train_fraction: float = 1.0) -> list[set[str]]:
+                   train_fraction: float = 1.0, prepared: Prepared | None = None) -> list[set[str]]:
     """Out-of-fold predicted code sets for every text: the whole rule+classifier pipeline. With
     `roles` (the speaker role per text), texts of the codebook's uncoded roles are left out of
     training and predicted uncoded, as a build does. `train_fraction` < 1 trains each fold on a
-    random part of its training texts (for a learning curve)."""
+    random part of its training texts (for a learning curve). `prepared`: the texts already run
+    through `prepare` with this codebook's rules (several splits of the same texts share it)."""
     import random
 
     from sklearn.model_selection import KFold
 
-    ruleset = RuleSet(codebook, load_nlp())
-    prepared = prepare(texts, ruleset)
+    if prepared is None:
+        prepared = prepare(texts, RuleSet(codebook, load_nlp()))
     predicted: list[set[str]] = [set() for _ in texts]
     coded = [role not in codebook.uncoded_roles for role in (roles or [None] * len(texts))]
     splitter = KFold(folds, shuffle=True, random_state=random_state)

@@ -3,28 +3,62 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from .agreement import compare_codings, disagreements
-from .codebook import load_codebook
-from .coding import cross_validate, prepare, with_themes
+from .codebook import Codebook, load_codebook
+from .coding import Prepared, cross_validate, prepare, with_themes
 from .errors import QcodeError
 from .nlp import load_nlp
 from .rules import RuleSet
+
+
+@dataclass
+class GoldSet:
+    """Gold items with their codebook, and their texts run through spaCy and the rules once: the
+    splits of a repeated evaluation and the rule report share that work."""
+
+    codebook: Codebook
+    items: list[dict]
+    prepared: Prepared
+
+
+def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
+    """The gold items with their codebook, once every gold code is known to it."""
+    codebook = load_codebook(codebook_path)
+    for item in items:
+        unknown = [c for c in item["codes"] if c not in codebook.by_id]
+        if unknown:
+            raise QcodeError(f"gold item {item.get('id')!r}: unknown codes {unknown} (not in {codebook_path})")
+    return GoldSet(codebook, items, prepare([item["text"] for item in items], RuleSet(codebook, load_nlp())))
+
+
+def _check_folds(items: list[dict], folds: int) -> None:
+    if len(items) < folds * 4:
+        raise QcodeError(f"{len(items)} gold items is too few for {folds}-fold cross-validation")
 
 
 def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5, random_state: int = 0,
                   train_fraction: float = 1.0, progress=None) -> dict:
     """K-fold cross-validation of rules + classifier on gold items {"id", "text", "codes"}
     (`train_fraction`: see coding.cross_validate; `progress(n)` is called per fold)."""
-    codebook = load_checked(items, codebook_path, folds)
+    _check_folds(items, folds)
+    return evaluate_split(load_gold_set(items, codebook_path), folds, random_state, train_fraction, progress)
+
+
+def evaluate_split(gold_set: GoldSet, folds: int = 5, random_state: int = 0, train_fraction: float = 1.0,
+                   progress=None) -> dict:
+    """evaluate_gold on a loaded gold set, for one split of the folds (`random_state`)."""
+    _check_folds(gold_set.items, folds)
+    codebook, items = gold_set.codebook, gold_set.items
     texts = [item["text"] for item in items]
     roles = [item.get("role") for item in items]
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
     predicted = cross_validate(codebook, texts, gold, folds, random_state, roles=roles, train_fraction=train_fraction,
-                               progress=progress)
+                               progress=progress, prepared=gold_set.prepared)
     # Segments of uncoded roles are never coded: counting them would add agreement on segments the
     # pipeline does not read (on the demo, 184 interviewer turns raised theme kappa by up to 0.09).
     scored = [i for i, role in enumerate(roles) if role not in codebook.uncoded_roles]
@@ -42,42 +76,37 @@ def evaluate_gold(items: list[dict], codebook_path: Path, folds: int = 5, random
     }
 
 
-def load_checked(items: list[dict], codebook_path: Path, folds: int):
-    """The codebook, once the gold items are known to suit it and the folds."""
-    codebook = load_codebook(codebook_path)
-    if len(items) < folds * 4:
-        raise QcodeError(f"{len(items)} gold items is too few for {folds}-fold cross-validation")
-    for item in items:
-        unknown = [c for c in item["codes"] if c not in codebook.by_id]
-        if unknown:
-            raise QcodeError(f"gold item {item.get('id')!r}: unknown codes {unknown} (not in {codebook_path})")
-    return codebook
-
-
 def evaluate_repeated(items: list[dict], codebook_path: Path, folds: int = 5, repeats: int = 5, jobs: int = 1,
-                      progress=None) -> dict:
+                      progress=None, with_rules: bool = False) -> dict:
     """evaluate_gold over `repeats` splits of the folds (random_state 0, 1, ...): every figure is
     the mean over the splits, and `spread` gives the headline figures' lowest and highest split.
     On the demo codings a theme's kappa differs by up to 0.07 between splits, so compare codebook
-    or model changes on the mean. `jobs` splits run at once (joblib processes); `progress(n)` counts folds."""
-    load_checked(items, codebook_path, folds)       # report bad gold before starting any process
+    or model changes on the mean. `jobs` splits run at once (joblib processes); `progress(n)` counts
+    folds. `with_rules` adds `rules` (rule_precision)."""
+    _check_folds(items, folds)          # report bad gold before any work or process starts
+    gold_set = load_gold_set(items, codebook_path)
     seeds = range(repeats)
     if jobs == 1:
-        reports = [evaluate_gold(items, codebook_path, folds, seed, progress=progress) for seed in seeds]
+        reports = [evaluate_split(gold_set, folds, seed, progress=progress) for seed in seeds]
     else:
         from joblib import Parallel, delayed
 
         reports = []
         for report in Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(evaluate_gold)(items, codebook_path, folds, seed) for seed in seeds):
+                delayed(evaluate_split)(gold_set, folds, seed) for seed in seeds):
             reports.append(report)
             if progress:
                 progress(folds)
-    if repeats == 1:
-        return reports[0]
+    report = reports[0] if repeats == 1 else _mean_report(reports)
+    if with_rules:
+        report["rules"] = _rule_precision(gold_set)
+    return report
+
+
+def _mean_report(reports: list[dict]) -> dict:
     headline = [_headline(r) for r in reports]
     return {**reports[0],
-            "repeats": repeats,
+            "repeats": len(reports),
             "all": _mean_comparison([r["all"] for r in reports]),
             "themes": _mean_comparison([r["themes"] for r in reports]),
             "sub_codes": _mean_comparison([r["sub_codes"] for r in reports]),
@@ -89,12 +118,16 @@ def rule_precision(items: list[dict], codebook_path: Path) -> list[dict]:
     """Per rule, in codebook order: the scored gold segments it matches, and the share of them
     whose gold codes include the rule's code, and the code's theme. A rule that matches often
     where the coders did not code is the one to narrow (a token pattern, `unless_near`); a rule
-    that matches nothing may be dead. The same for every split, so it is computed once."""
-    codebook = load_codebook(codebook_path)
-    scored = [item for item in items if item.get("role") not in codebook.uncoded_roles]
-    prepared = prepare([item["text"] for item in scored], RuleSet(codebook, load_nlp()))
+    that matches nothing may be dead."""
+    return _rule_precision(load_gold_set(items, codebook_path))
+
+
+def _rule_precision(gold_set: GoldSet) -> list[dict]:
+    codebook = gold_set.codebook
     counts = {rule.id: [0, 0, 0] for rule in codebook.rules}       # matched, with the code, with the theme
-    for hits, item in zip(prepared.hits, scored):
+    for hits, item in zip(gold_set.prepared.hits, gold_set.items):
+        if item.get("role") in codebook.uncoded_roles:
+            continue
         gold = with_themes(codebook, set(item["codes"]))
         for rule_id, code_id in {(hit.rule_id, hit.code_id) for hit in hits}:
             counts[rule_id][0] += 1
