@@ -299,30 +299,30 @@ def carry_run_history(db: sqlite_utils.Database, source: Path) -> None:
 
 def _changes_from_full_sets(db: sqlite_utils.Database) -> None:
     runs = [r[0] for r in db.execute("select distinct run_id from previous.run_codings order by run_id").fetchall()]
-    for before, run in zip([None] + runs, runs):
-        db.execute("""insert into run_changes (run_id, segment_id, code_id, change, source)
-            select :run, n.segment_id, n.code_id, 'gained', n.source from previous.run_codings n
-            where n.run_id = :run and not exists (select 1 from previous.run_codings o where o.run_id = :before
-              and o.segment_id = n.segment_id and o.code_id = n.code_id)
-            union all
-            select :run, o.segment_id, o.code_id, 'lost', null from previous.run_codings o
-            where o.run_id = :before and not exists (select 1 from previous.run_codings n where n.run_id = :run
-              and n.segment_id = o.segment_id and n.code_id = o.code_id)""", {"run": run, "before": before})
+    for run in runs:
+        _record_changes(db, run, "select segment_id, code_id, source from previous.run_codings where run_id = :codings_run",
+                        {"codings_run": run})
 
 
 def record_run_changes(db: sqlite_utils.Database, run_id: int) -> None:
     """Add this run's changes: its codings (segment_codes) against those the history adds up to
     before it. A build that changes a few codings adds a few rows, not a full set."""
+    _record_changes(db, run_id, "select segment_id, code_id, source from segment_codes", {})
+
+
+def _record_changes(db: sqlite_utils.Database, run_id: int, codings_sql: str, params: dict) -> None:
+    """Add a run's changes: the codings `codings_sql` selects (segment_id, code_id, source)
+    against the last run's, as the history adds up to them."""
     db.execute("create temp table last_run (segment_id text, code_id text, primary key (segment_id, code_id))")
     try:
         db.execute("insert into last_run " + RUN_CODINGS_SQL, {"run": run_id - 1})
-        db.execute("""insert into run_changes (run_id, segment_id, code_id, change, source)
-            select :run, n.segment_id, n.code_id, 'gained', n.source from segment_codes n
+        db.execute(f"""insert into run_changes (run_id, segment_id, code_id, change, source)
+            select :run, n.segment_id, n.code_id, 'gained', n.source from ({codings_sql}) n
             where not exists (select 1 from last_run o where o.segment_id = n.segment_id and o.code_id = n.code_id)
             union all
             select :run, o.segment_id, o.code_id, 'lost', null from last_run o
-            where not exists (select 1 from segment_codes n where n.segment_id = o.segment_id and n.code_id = o.code_id)""",
-                   {"run": run_id})
+            where not exists (select 1 from ({codings_sql}) n where n.segment_id = o.segment_id and n.code_id = o.code_id)""",
+                   {"run": run_id, **params})
     finally:
         db.execute("drop table last_run")
 
