@@ -16,8 +16,8 @@ import sqlite3
 
 from markupsafe import Markup, escape
 
-from pipeline.diff import run_inputs
-from pipeline.store import RUN_DIFF_SQL, fts_match
+from pipeline.diff import changes_by_code, recorded_runs, run_inputs
+from pipeline.store import fts_match
 
 # Matrix dimension -> (column of segment_codes, label).
 MATRIX_DIMENSIONS = {
@@ -274,19 +274,14 @@ def _mark_terms(text: str, terms: list[str], lemmas: list[str]) -> Markup:
 def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> dict:
     """What the codings changed between two runs: the last two, unless both runs are given and
     recorded (`runs`: every run, for the page's choice)."""
-    runs = rows(conn, "select id, finished, codebook_hash, model_version, corpus_hash from runs order by id")
-    known = [r["id"] for r in runs]
-    if run_a not in known or run_b not in known:
-        if len(known) < 2:
-            return {"runs": runs, "codes": {}, "run_a": None, "run_b": known[-1] if known else None}
-        run_a, run_b = known[-2], known[-1]
+    runs = recorded_runs(conn)
     by_id = {r["id"]: r for r in runs}
-    inputs = run_inputs(by_id[run_a], by_id[run_b])
-    data = rows(conn, RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})
-    codes: dict[str, dict] = {}
-    for r in data:
-        codes.setdefault(r["code_id"], {"gained": [], "lost": []})[r["change"]].append(r)
-    return {"runs": runs, "run_a": run_a, "run_b": run_b, "inputs": inputs, "codes": codes}
+    if run_a not in by_id or run_b not in by_id:
+        if len(runs) < 2:
+            return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1]["id"] if runs else None}
+        run_a, run_b = runs[-2]["id"], runs[-1]["id"]
+    return {"runs": runs, "run_a": run_a, "run_b": run_b, "inputs": run_inputs(by_id[run_a], by_id[run_b]),
+            "codes": changes_by_code(conn, run_a, run_b)}
 
 
 # ---------------------------------------------------------------- writes (logged-in researchers only)
