@@ -48,22 +48,22 @@ class LemmaFallback:
     def lemma_of(self, word: str) -> str:
         if len(word) < self.min_length or not word.isalpha() or word in self.lemmas:
             return word
-        candidates = _candidates(word)
-        # A candidate that is a whole word beats one of which only a compound's end is known
-        # ("jongeren" is "jongere", not "jon" + "geer"); a lemma beats a mere word form
-        # ("maanden" is "maand", not "maande", a form of "manen"); the longest wins.
-        for words in (self.lemmas, self.known):
-            whole = [(len(candidate), -n, candidate) for n, candidate in enumerate(candidates) if candidate in words]
-            if whole:
-                return max(whole)[2]
-        # Else the candidate that more of is known ("toeslagen": "toeslag" beats "toeslaag", of
-        # which only "slaag" is known).
-        for words in (self.lemmas, self.known):
-            known = [(_known_part(candidate, words), -n, candidate) for n, candidate in enumerate(candidates)]
-            best = max(known, default=(0, 0, word))
-            if best[0]:
-                return best[2]
-        return word
+        # The best candidate: a whole lemma, then a whole known word form, then one of which a
+        # compound's end is a lemma, then a known form; within each, the one that most of is known,
+        # then the most specific. So a whole word beats a compound guess ("jongeren" is "jongere",
+        # not "jon" + "geer"), a lemma beats a mere form ("maanden" is "maand", not "maande", a
+        # form of "manen"), and "toeslagen" is "toeslag", not "toeslaag" (only "slaag" known).
+        ranked = [(*self._rank(candidate), -n, candidate) for n, candidate in enumerate(_candidates(word))]
+        best = max(ranked, default=None)
+        return best[-1] if best and best[1] else word
+
+    def _rank(self, candidate: str) -> tuple[int, int]:
+        """(kind of match, letters known): 3 whole lemma, 2 whole word form, 1 compound ending in a
+        lemma, 0 compound ending in a word form (or nothing known: 0 letters)."""
+        if candidate in self.lemmas or candidate in self.known:
+            return (3 if candidate in self.lemmas else 2), len(candidate)
+        in_lemmas = _known_part(candidate, self.lemmas)
+        return (1, in_lemmas) if in_lemmas else (0, _known_part(candidate, self.known))
 
 
 def _known_part(word: str, words: set[str]) -> int:
