@@ -265,6 +265,9 @@ def _read_jsonl(handle, need=("text",)) -> list[dict]:
 @cli.command(context_settings=CONTEXT)
 @click.option("--gold", "gold", required=True, type=click.File("r", encoding="utf-8"),
               help='JSON lines {"id", "text", "codes": [...]}.')
+@click.option("--test-gold", "test_gold", type=click.File("r", encoding="utf-8"),
+              help="Held-out test instead of cross-validation: train on all of --gold, score on these "
+                   "gold segments (for example a later wave of interviews).")
 @click.option("--folds", default=5, show_default=True, type=int)
 @click.option("--repeats", default=1, show_default=True, type=click.IntRange(min=1),
               help="Repeat over this many splits of the folds (random_state 0, 1, ...) and report the mean "
@@ -277,23 +280,34 @@ def _read_jsonl(handle, need=("text",)) -> list[dict]:
               help="Also list every rule with the gold segments it matches and how often the gold has its code.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def evaluate(gold, folds, repeats, jobs, codebook_path, as_json, with_rules, quiet):
-    """K-fold cross-validation of the whole rule+classifier pipeline against gold codings.
+def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with_rules, quiet):
+    """K-fold cross-validation of the whole rule+classifier pipeline against gold codings, or with
+    --test-gold a held-out test.
 
-    Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
+    Examples: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
+
+    qcode evaluate --gold wave1.jsonl --test-gold wave2.jsonl
     """
     from .build import Progress
-    from .evaluate import evaluate_repeated, format_report, format_rule_precision
+    from .evaluate import evaluate_holdout, evaluate_repeated, format_report, format_rule_precision, rule_precision
 
     if jobs == 0 or jobs < -1:
         raise click.BadParameter("a number of processes, or -1 for one per CPU", param_hint="--jobs")
+    if test_gold and repeats > 1:
+        raise click.BadParameter("a held-out test trains once; leave out --repeats", param_hint="--test-gold")
     items = _read_jsonl(gold, need=("text", "codes"))
-    bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
-    try:
-        report = evaluate_repeated(items, codebook_path, folds, repeats, jobs, progress=bar.update,
-                                   with_rules=with_rules)
-    finally:
-        bar.close()
+    if test_gold:
+        test_items = _read_jsonl(test_gold, need=("text", "codes"))
+        report = evaluate_holdout(items, test_items, codebook_path)
+        if with_rules:
+            report["rules"] = rule_precision(test_items, codebook_path)
+    else:
+        bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
+        try:
+            report = evaluate_repeated(items, codebook_path, folds, repeats, jobs, progress=bar.update,
+                                       with_rules=with_rules)
+        finally:
+            bar.close()
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return

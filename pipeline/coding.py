@@ -231,13 +231,18 @@ def cross_validate(codebook: Codebook, texts: list[str], code_sets: list[set[str
         if train_fraction < 1:
             train_index = sorted(random.Random(random_state).sample(train_index, int(len(train_index) * train_fraction)))
         test_index = [i for i in test_index if coded[i]]
-        train, test = prepared.subset(train_index), prepared.subset(test_index)
-        model = train_model(codebook, train, [code_sets[i] for i in train_index], random_state)
-        for i, assignments in zip(test_index, assign_codes(codebook, test, model)):
-            predicted[i] = {a.code_id for a in assignments}
+        for i, codes in zip(test_index, fit_predict(codebook, prepared, code_sets, train_index, test_index, random_state)):
+            predicted[i] = codes
         if progress:
             progress(1)
     return predicted
+
+
+def fit_predict(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]], train_index: list[int],
+                test_index: list[int], random_state: int = 0) -> list[set[str]]:
+    """Train the pipeline on the prepared segments at train_index and code those at test_index."""
+    model = train_model(codebook, prepared.subset(train_index), [code_sets[i] for i in train_index], random_state)
+    return [{a.code_id for a in assignments} for assignments in assign_codes(codebook, prepared.subset(test_index), model)]
 
 
 def prepare_incremental(texts: list[str], codebook: Codebook, previous: CodingCache, progress=None,

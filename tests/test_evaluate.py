@@ -103,3 +103,39 @@ def test_rule_precision_counts_the_gold_segments_each_rule_matches():
     assert rows["lerend_stelsel.term"] == {"rule": "lerend_stelsel.term", "code": "lerend_stelsel", "matched": 0,
                                            "code_precision": None, "theme_precision": None}
     assert list(rows) == [rule.id for rule in load_codebook(ROOT / "codebook.yaml").rules]
+
+
+def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_path):
+    """--test-gold: the model is trained on all of --gold (coded roles only) and scores only the
+    test items; the same train and test segments by hand through fit_predict give the same figures."""
+    from pipeline.coding import fit_predict, prepare
+    from pipeline.agreement import compare_codings
+    from pipeline.nlp import load_nlp
+    from pipeline.rules import RuleSet
+
+    train, test = _demo_gold(160), _demo_gold(240)[160:]
+    paths = {}
+    for name, items in (("train", train), ("test", test)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"]),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    coded_train = [i for i, item in enumerate(train) if item["role"] != "interviewer"]
+    coded_test = [len(train) + i for i, item in enumerate(test) if item["role"] != "interviewer"]
+    assert report["items"] == 80 and report["trained_on"] == len(coded_train)
+    assert report["scored"] == len(coded_test) and report["left_out"] == 80 - len(coded_test)
+    items = train + test
+    gold = [with_themes(codebook, set(item["codes"])) for item in items]
+    prepared = prepare([item["text"] for item in items], RuleSet(codebook, load_nlp()))
+    predicted = fit_predict(codebook, prepared, gold, coded_train, coded_test)
+    expected = compare_codings([gold[i] for i in coded_test], predicted, codebook.themes)
+    assert report["themes"]["micro_f1"] == pytest.approx(expected["micro_f1"])
+
+    text = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"])]).output
+    assert text.startswith(f"held-out test: trained on {len(coded_train)} coded gold segments, scored on the 80 test segments")
+    refused = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"]),
+                                       "--repeats", "2"])
+    assert refused.exit_code != 0 and "a held-out test trains once; leave out --repeats" in refused.output
