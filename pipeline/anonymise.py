@@ -98,11 +98,11 @@ AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s
 
 EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
-PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d[\s\-)]?){8}\d(?![\d])")
+PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-/]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
 V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossiernummer|[Kk]laantnummer)\s*:?\s*(?P<number>\d[\d .]{5,13}\d)")
-TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?![\d,])")
+TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
 DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
 DATE_OF_BIRTH = re.compile(
@@ -269,7 +269,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v1"
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v4"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -360,21 +360,25 @@ def _place_names(dutch: frozenset) -> tuple[dict, set]:
             ambiguous.add(tokens)
         for form in _adjectival_forms(name) if len(tokens) == 1 else ():
             key = (fold(form),)
-            if form.lower() not in common and key not in places and (form.lower() not in dutch or form.endswith("se")):
+            if form.lower() not in common and key not in places:
                 places[key] = name
+                if form.lower() in dutch and not form.endswith("se"):
+                    ambiguous.add(key)   # "Gouds": a place only capitalised mid-sentence (see _place_ok)
     return places, ambiguous
 
 
 def _adjectival_forms(name: str) -> list[str]:
-    """Tilburg -> Tilburgse, Tilburger(s); Leiden -> Leidse, Leidenaren; Emmen -> Emmense."""
+    """Tilburg -> Tilburgse, Tilburger(s); Leiden -> Leidse, Leids, Leidenaren; Emmen -> Emmense; Gouda -> Goudse, Gouds."""
     forms = [name + "se", name + "er", name + "ers", name + "naar", name + "naren", name + "enaar",
              name + "enaren", name + "aar", name + "aren", name + "s"]
     if name.endswith("en"):
-        forms += [name[:-2] + "se", name[:-2] + "ens", name[:-1] + "aar", name[:-1] + "aren", name[:-1] + "r"]
+        forms += [name[:-2] + "se", name[:-2] + "s", name[:-2] + "ens", name[:-1] + "aar", name[:-1] + "aren", name[:-1] + "r"]
     if name.endswith("er"):
         forms += [name[:-1] + "naren", name[:-2] + "enaren", name[:-1] + "naar"]
     if name.endswith("e"):
         forms += [name + "nse", name[:-1] + "se"]
+    if name.endswith("a"):   # Gouda -> Goudse, (het) Gouds; Breda -> Bredase
+        forms += [name[:-1] + "se", name[:-1] + "s", name + "se"]
     return forms
 
 
@@ -704,7 +708,10 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     if "".join(words) in lists.allow:
         return False
     if words in lists.ambiguous_places:
-        return previous in PLACE_CONTEXT and not _sentence_start(text, tokens[i][0])
+        if _sentence_start(text, tokens[i][0]):
+            return False
+        # Dutch writes adjectives in lower case, so a capitalised one mid-sentence is a place's ("het Gouds").
+        return previous in PLACE_CONTEXT or (len(words) == 1 and fold(lists.places[words]) != words[0])
     return True
 
 
@@ -760,19 +767,32 @@ PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
 
 
+LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk))\s+$", re.IGNORECASE)
+NUMBERED_PART = re.compile(r"\s+(?:\d|[IVX]+\b)")   # "in Bijlage 2", "in Hoofdstuk IV"
+
+
 def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]:
     """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym.
 
     Dutch writes common nouns in lower case, so a capitalised compound mid-sentence ("Merenwijk",
-    "Polderlicht") is a name even when its parts are Dutch words.
+    "Polderlicht") is a name even when its parts are Dutch words; so is a capitalised Dutch word
+    right after a place preposition ("in Korte Akkeren", "uit Hoogkerk").
     """
     covered = _coverage(taken)
     found = []
+    last_end = -1
     for m in WORD.finditer(text):
         word = m.group()
+        if m.start() < last_end:
+            continue
         if not word[0].isupper() or len(word) < 3 or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
         if _sentence_start(text, m.start()) or text[m.end():m.end() + 1] == ":":
+            continue
+        place = _capitalised_place_after_preposition(text, m, lists)
+        if place:
+            found.append(Entity(m.start(), place, "MUNICIPALITY_OR_TOWN", text[m.start():place], False, "weak"))
+            last_end = place
             continue
         lower = word.lower()
         parts = re.split(r"[-'’]", lower)
@@ -785,6 +805,24 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
+
+
+def _capitalised_place_after_preposition(text: str, m: re.Match, lists: Lists) -> int:
+    """The end of a run of capitalised words that follows "in", "uit", "naar" ... mid-sentence and is
+    no allow-listed term ("in Nederland") nor a numbered part of a document ("in Bijlage 2"); 0 if none."""
+    if not LOCATIVE.search(text, max(0, m.start() - 12), m.start()):
+        return 0
+    end, words = m.end(), [m.group()]
+    for nxt in WORD.finditer(text, m.end()):
+        if not re.fullmatch(r" |-", text[end:nxt.start()]) or not nxt.group()[0].isupper() or re.fullmatch(r"[IVX]+", nxt.group()):
+            break
+        end = nxt.end()
+        words.append(nxt.group())
+    if NUMBERED_PART.match(text, end) or fold(" ".join(words)) in lists.allow or fold(text[m.start():end]) in lists.allow:
+        return 0
+    if any(fold(w) in lists.allow for w in words) or lists.allow_phrases and lists.allow_phrases.match(text, m.start()):
+        return 0
+    return end
 
 
 def _forced_entities(text: str, lists: Lists) -> list[Entity]:

@@ -63,6 +63,12 @@ def detections(text: str, lists) -> list[tuple[str, str]]:
      "Ze is geboren op [GEBOORTEDATUM] en woont hier sinds 2019.", ("DATE_OF_BIRTH", "3 mei 1988")),
     ("Zijn geboortedatum: 12-04-1990.",
      "Zijn geboortedatum: [GEBOORTEDATUM].", ("DATE_OF_BIRTH", "12-04-1990")),
+    # spaces around the hyphen, as people type a number they read out
+    ("Bel ons op 0182 - 63 40 19, liefst 's ochtends.",
+     "Bel ons op [TELEFOON], liefst 's ochtends.", ("PHONE", "0182 - 63 40 19")),
+    # a V-nummer mentioned apart from the word, followed by a comma
+    ("Het staat bovenaan de brief, 2207845163, dat had ik niet mogen zeggen.",
+     "Het staat bovenaan de brief, [ID-NUMMER], dat had ik niet mogen zeggen.", ("ID_NUMBER", "2207845163")),
 ])
 def test_pattern_recognisers(lists, text, expected, entity):
     result = anonymise_text(text, lists)
@@ -151,6 +157,11 @@ def test_speaker_labels_names_removed_roles_kept(lists):
      "Hij woont in [GEMEENTE-1] sinds de zomer.", ("MUNICIPALITY_OR_TOWN", "Sas van Gent")),
     ("Hij zat eerst in het azc Budel en toen in een noodopvang.",
      "Hij zat eerst in het azc [GEMEENTE-1] en toen in een noodopvang.", ("MUNICIPALITY_OR_TOWN", "Budel")),
+    ("Ze spreekt al een beetje Gouds met de buren.",
+     "Ze spreekt al een beetje [GEMEENTE-1] met de buren.", ("MUNICIPALITY_OR_TOWN", "Gouds")),
+    # a neighbourhood named with Dutch words: capitalised after a place preposition
+    ("Toen hij in Korte Akkeren een kamer kreeg, ging het beter.",
+     "Toen hij in [GEMEENTE-1] een kamer kreeg, ging het beter.", ("MUNICIPALITY_OR_TOWN", "Korte Akkeren")),
 ])
 def test_organisation_and_place_recognisers(lists, text, expected, entity):
     result = anonymise_text(text, lists)
@@ -169,6 +180,8 @@ def test_organisation_and_place_recognisers(lists, text, expected, entity):
     "Taal komt langzaam, maar het gaat vooruit.",
     "Hij sprak met de klantmanager en de IND over zijn zaak.",
     "De gemeente organiseert de inburgering samen met de taalschool.",
+    "De cijfers staan in Bijlage 2 en in Hoofdstuk IV van het rapport.",
+    "Hij woont nu in Nederland en werkte eerder in Duitsland.",
 ])
 def test_allow_listed_terms_kept(lists, text):
     result = anonymise_text(text, lists)
