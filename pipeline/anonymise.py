@@ -79,6 +79,7 @@ ORG_KEYWORDS += (
     "Pizzeria|Eetcafé|Brasserie|Bakkerij|Opvanghuis|Woningcorporatie|Woonstichting|Wooncorporatie|"
     "Zorginstelling|Thuiszorg|Jeugdhuis|Scouting|Sportclub|Gym|Dansschool|Muziekschool|Rijschool|Volksuniversiteit"
 )
+ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep)"
@@ -88,8 +89,9 @@ ORG_SUFFIX_WORDS = re.compile(
     rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
     rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt)(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
+# The gaps are spaces, not line breaks: "Gespreksverslag taalschool\n\nVerslag ..." names no school.
 ORG_BEFORE = re.compile(
-    rf"\b(?:{ORG_KEYWORDS})\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)\s+)*{NAME_TOKEN}(?:\s+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)\s+)*{NAME_TOKEN})*"
+    rf"\b(?:{ORG_KEYWORDS})[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)[^\S\n]+)*{NAME_TOKEN}(?:[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)[^\S\n]+)*{NAME_TOKEN})*"
 )
 ORG_AFTER = re.compile(
     rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])"
@@ -124,6 +126,7 @@ KINSHIP_NAME = re.compile(rf"\b{KINSHIP}(?:,)?\s+(?P<name>{NAME_SEQ})")
 CALLED_NAME = re.compile(rf"\b(?:heet|heette|heten|genaamd|naam is|noemen (?:hem|haar)|noemt zich)\s+(?P<name>{NAME_SEQ})")
 TITLE_WORD = re.compile(rf"{TITLES}|[Hh]eer|[Aa]an|[Nn]aam|[Vv]oor|(?i:mw|mevr|dhr|dr|drs|mr|ir|ing|prof|ds|fam|familie)")
 # A speaker label at the start of a paragraph, or inline after a sentence end ("... langzaam. Tesfay: ...").
+AGENDA_NUMBER = re.compile(r"(?:^|\n)[^\S\n]*\d{1,2}[.)][^\S\n]+$")
 INLINE_SPEAKER = re.compile(r"(?:^|(?<=\n)|(?<=[.!?] ))(?=[A-ZÀ-Þ\u0130\[][^\n:.!?]{0,45}:\s)", re.MULTILINE)
 # Lower-case slips ("ik sprak ahmad gisteren") are only caught by the lists or by propagation.
 
@@ -532,9 +535,10 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
     for m in OLD_FULL_DATE.finditer(text):
         found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
+    protected = [(p.start(), p.end()) for p in lists.allow_phrases.finditer(text)] if lists and lists.allow_phrases else []
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
-        if lists is not None and fold(m.group()) in lists.allow:
-            continue   # "het Werkplein" when a corpus keeps it
+        if lists is not None and (fold(m.group()) in lists.allow or _covered(protected, m.start(), m.end())):
+            continue   # "het Werkplein" when a corpus keeps it; "Module Arbeidsmarkt en Participatie"
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group()))
     return found
@@ -565,6 +569,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if end > start and "." in text[start:end]:
             found.append(Entity(start, end, "PERSON", text[start:end], True, "initials"))
     for m in INLINE_SPEAKER.finditer(text):
+        if AGENDA_NUMBER.search(text, max(0, m.start() - 8), m.start()):
+            continue   # "3. Nareizigers: late start": an agenda item's heading, not a speaker
         label, _ = speaker_of(text[m.start():m.start() + 60])
         span = _speaker_name_span(label, lists) if label else None
         if span:
@@ -787,7 +793,7 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if not word[0].isupper() or len(word) < 3 or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
-        if _sentence_start(text, m.start()) or text[m.end():m.end() + 1] == ":":
+        if _sentence_start(text, m.start()) or (text[m.end():m.end() + 1] == ":" and _label_so_far(text, m.start())):
             continue
         place = _capitalised_place_after_preposition(text, m, lists)
         if place:
@@ -805,6 +811,13 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
+
+
+def _label_so_far(text: str, start: int) -> bool:
+    """Only capitalised words since the sentence began: the word ends a speaker label ("Directeur
+    Taalschool:"), not a sentence ("een gezin in de Kruiskamp: moeder en ...")."""
+    sentence = re.split(r"[.!?\n]", text[max(0, start - 60):start])[-1]
+    return all(w[0].isupper() for w in WORD.findall(sentence))
 
 
 def _capitalised_place_after_preposition(text: str, m: re.Match, lists: Lists) -> int:

@@ -137,6 +137,18 @@ def test_speaker_labels_names_removed_roles_kept(lists):
     assert [(e.label, e.text, e.source) for e in result.entities] == [("PERSON", "Amal", "speaker")]
 
 
+def test_agenda_heading_with_colon_is_no_speaker(lists):
+    """ "3. Nareizigers: ..." heads an agenda item; read as a speaker, the word would be propagated
+    as a name to every "nareizigers" in the corpus."""
+    text = "Het verslag is vastgesteld.\n\n3. Nareizigers: late start\n\nDe nareizigers wachten lang."
+    assert anonymise_text(text, lists).text == text
+
+
+def test_organisation_name_does_not_run_over_a_line_break(lists):
+    text = "Gespreksverslag coördinator taalschool\n\nVerslag van een interview met de coördinator."
+    assert anonymise_text(text, lists).text == text
+
+
 # ---------------------------------------------------------------- organisations and places
 
 
@@ -157,6 +169,11 @@ def test_speaker_labels_names_removed_roles_kept(lists):
      "Hij woont in [GEMEENTE-1] sinds de zomer.", ("MUNICIPALITY_OR_TOWN", "Sas van Gent")),
     ("Hij zat eerst in het azc Budel en toen in een noodopvang.",
      "Hij zat eerst in het azc [GEMEENTE-1] en toen in een noodopvang.", ("MUNICIPALITY_OR_TOWN", "Budel")),
+    ("Aanwezig: een ervaringsdeskundige van Platform Nieuwe Stemmen.",
+     "Aanwezig: een ervaringsdeskundige van [ORGANISATIE-1].", ("ORGANISATION", "Platform Nieuwe Stemmen")),
+    # a neighbourhood before a colon that ends no speaker label
+    ("Zij noemt een gezin in de Kruiskamp: moeder en drie kinderen.",
+     "Zij noemt een gezin in de [GEMEENTE-1]: moeder en drie kinderen.", ("MUNICIPALITY_OR_TOWN", "Kruiskamp")),
     ("Ze spreekt al een beetje Gouds met de buren.",
      "Ze spreekt al een beetje [GEMEENTE-1] met de buren.", ("MUNICIPALITY_OR_TOWN", "Gouds")),
     # a neighbourhood named with Dutch words: capitalised after a place preposition
@@ -182,6 +199,7 @@ def test_organisation_and_place_recognisers(lists, text, expected, entity):
     "De gemeente organiseert de inburgering samen met de taalschool.",
     "De cijfers staan in Bijlage 2 en in Hoofdstuk IV van het rapport.",
     "Hij woont nu in Nederland en werkte eerder in Duitsland.",
+    "Ze volgt de Module Arbeidsmarkt en Participatie, betaald door het ministerie van JenV.",
 ])
 def test_allow_listed_terms_kept(lists, text):
     result = anonymise_text(text, lists)
