@@ -582,6 +582,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         start, end = m.start(), _trim_org(text, m.start(), m.end(), lists)
         if text[start].islower():  # "via uitzendbureau Werkkracht": the name is what follows
             start = WORD.search(text, start).end() + 1
+            while (word := WORD.match(text, start)) and word.group() in ("voor", "de", "het", "van", "der", "den"):
+                start = word.end() + 1   # "één school voor de B1-route": the name is "B1-route"
         name_words = [w for w in WORD.findall(text[start:end]) if w.lower() not in TUSSENVOEGSELS]
         if text[m.start()].islower() and all(fold(w) in lists.allow for w in name_words):
             continue   # "bij de taalschool het COA": COA is no school's name

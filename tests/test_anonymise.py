@@ -200,6 +200,8 @@ def test_organisation_and_place_recognisers(lists, text, expected, entity):
     "De cijfers staan in Bijlage 2 en in Hoofdstuk IV van het rapport.",
     "Hij woont nu in Nederland en werkte eerder in Duitsland.",
     "Ze volgt de Module Arbeidsmarkt en Participatie, betaald door het ministerie van JenV.",
+    # an organisation keyword in lower case, then an allow-listed term: no organisation's name
+    "We hebben samen ingekocht: één school voor de B1-route en één stichting voor de Z-route.",
 ])
 def test_allow_listed_terms_kept(lists, text):
     result = anonymise_text(text, lists)

@@ -32,6 +32,16 @@ MUNICIPALITIES = {
     "Terneuzen": {"size_class": "50.000-100.000", "region": "zuid", "urbanisation": "matig stedelijk", "type": "middelgrote gemeente"},
     "Heerenveen": {"size_class": "50.000-100.000", "region": "noord", "urbanisation": "matig stedelijk", "type": "middelgrote gemeente"},
     "Zutphen": {"size_class": "20.000-50.000", "region": "oost", "urbanisation": "sterk stedelijk", "type": "kleine stad"},
+    # The second batch of documents (written by other authors, see corpus/demo/README.md).
+    "Apeldoorn": {"size_class": "G40", "region": "oost", "urbanisation": "matig stedelijk", "type": "uitgestrekte G40-gemeente"},
+    "Gouda": {"size_class": "50.000-100.000", "region": "west", "urbanisation": "sterk stedelijk", "type": "middelgrote gemeente"},
+    "Venlo": {"size_class": "100.000-150.000", "region": "zuid", "urbanisation": "sterk stedelijk", "type": "middelgrote stad"},
+    "Assen": {"size_class": "50.000-100.000", "region": "noord", "urbanisation": "matig stedelijk", "type": "middelgrote gemeente"},
+    "Hoorn": {"size_class": "50.000-100.000", "region": "west", "urbanisation": "sterk stedelijk", "type": "middelgrote gemeente"},
+    "Hardenberg": {"size_class": "50.000-100.000", "region": "oost", "urbanisation": "weinig stedelijk", "type": "uitgestrekte plattelandsgemeente"},
+    "Schiedam": {"size_class": "50.000-100.000", "region": "west", "urbanisation": "sterk stedelijk", "type": "middelgrote stad"},
+    "Roermond": {"size_class": "50.000-100.000", "region": "zuid", "urbanisation": "matig stedelijk", "type": "middelgrote gemeente"},
+    "Den Helder": {"size_class": "50.000-100.000", "region": "west", "urbanisation": "matig stedelijk", "type": "middelgrote gemeente"},
 }
 KIND_PREFIX = {"interview": "interview", "group_interview": "groepsgesprek", "focus_group": "focusgroep", "minutes": "notulen"}
 FORMAT_SUFFIX = {"docx": ".docx", "pdf": ".pdf", "txt": ".txt", "txt-cp1252": ".txt", "md": ".md", "vtt": ".vtt"}
@@ -127,23 +137,37 @@ WRITERS = {"docx": write_docx, "pdf": write_pdf, "txt": write_text, "md": write_
            "txt-cp1252": lambda s, p: write_text(s, p, "cp1252")}
 
 
+def other_coders_rows() -> list[dict]:
+    """The codings.csv rows of coders other than the authors (onderzoeker_b): coded afterwards, not
+    in the sources, so a re-render keeps them as they are."""
+    path = OUT / "codings.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if row["coder"] != "onderzoeker_a"]
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    kept_rows = other_coders_rows()
     for old in OUT.iterdir():
-        if old.suffix in {".docx", ".pdf", ".txt", ".md", ".vtt", ".csv", ".yaml"} and old.name != "anonymise.yaml":
+        if old.suffix in {".docx", ".pdf", ".txt", ".md", ".vtt", ".csv", ".yaml"} and old.name not in ("anonymise.yaml", "README.md"):
             old.unlink()
     sources = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(SOURCES.glob("*.yaml"))]
     counters: dict[str, int] = {}
     documents, codings, identifiers = [], [], []
     used = set()
-    for source in sorted(sources, key=lambda s: (s["date"], s["id"])):
+    # Documents of the first batch are numbered by date; later ones carry their document_id, so that
+    # adding documents does not renumber (and orphan the workbench codings of) the earlier ones.
+    for source in sorted(sources, key=lambda s: ("document_id" in s, s["date"], s["id"])):
         prefix = KIND_PREFIX[source["kind"]]
-        counters[prefix] = counters.get(prefix, 0) + 1
+        if "document_id" not in source:
+            counters[prefix] = counters.get(prefix, 0) + 1
         file_name = source["id"] + FORMAT_SUFFIX[source["format"]]
         WRITERS[source["format"]](source, OUT / file_name)
         documents.append({
             "file": file_name,
-            "id": f"{prefix}-{counters[prefix]:02d}",
+            "id": source.get("document_id") or f"{prefix}-{counters[prefix]:02d}",
             "title": source["title"],
             "kind": source["kind"],
             "date": source["date"],
@@ -171,7 +195,7 @@ def main() -> int:
     with open(OUT / "codings.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["document", "speaker", "quote", "codes", "coder"])
         writer.writeheader()
-        writer.writerows(codings)
+        writer.writerows(codings + kept_rows)
     (OUT / "planted_identifiers.txt").write_text("\n".join(identifiers) + "\n", encoding="utf-8")
     words = sum(len(t.split()) for s in sources for _, _, t in paragraphs_of(s))
     print(f"{len(documents)} documents, {words} words, {len(codings)} coded paragraphs, {len(identifiers)} identifiers")
