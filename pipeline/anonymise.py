@@ -1202,7 +1202,10 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
         entities = find_entities(text, lists)
         first_pass[doc_id] = entities
         for e in entities:
-            if e.strong and e.label in NUMBERED:
+            # Weak detections too: the key keeps every replaced form and the next build propagates
+            # them all, so propagating only strong ones here would make the first build differ from
+            # every later one (and move the segments that manual codings are anchored to).
+            if e.label in NUMBERED:
                 names.add(e.text, e.label, lists)
         if progress:
             progress(1)

@@ -284,9 +284,9 @@ def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with
     """K-fold cross-validation of the whole rule+classifier pipeline against gold codings, or with
     --test-gold a held-out test.
 
-    Examples: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
+    Example: qcode evaluate --gold corpus/demo/gold_codings.jsonl --folds 5 --repeats 5
 
-    qcode evaluate --gold wave1.jsonl --test-gold wave2.jsonl
+    Example (held-out): qcode evaluate --gold wave1.jsonl --test-gold wave2.jsonl
     """
     from .build import Progress
     from .evaluate import evaluate_holdout, evaluate_repeated, format_report, format_rule_precision, rule_precision

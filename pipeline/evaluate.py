@@ -59,7 +59,7 @@ def evaluate_split(gold_set: GoldSet, folds: int = 5, random_state: int = 0, tra
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
     predicted = cross_validate(codebook, texts, gold, folds, random_state, roles=roles, train_fraction=train_fraction,
                                progress=progress, prepared=gold_set.prepared)
-    return {"folds": folds, "items": len(items), **_scores(codebook, roles, gold, predicted)}
+    return {"folds": folds, "items": len(items), **score_predictions(codebook, roles, gold, predicted)}
 
 
 def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_path: Path) -> dict:
@@ -81,11 +81,11 @@ def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_p
         predicted[i] = codes
     tested = slice(len(train_items), None)
     return {"folds": 0, "items": len(test_items), "trained_on": len(train_index),
-            **_scores(codebook, roles[tested], gold[tested], predicted[tested])}
+            **score_predictions(codebook, roles[tested], gold[tested], predicted[tested])}
 
 
-def _scores(codebook: Codebook, roles: list, gold: list[set[str]], predicted: list[set[str]]) -> dict:
-    """Gold against predicted code sets, on the segments of coded roles."""
+def score_predictions(codebook: Codebook, roles: list, gold: list[set[str]], predicted: list[set[str]]) -> dict:
+    """Gold against predicted code sets (with their themes), on the segments of coded roles."""
     # Segments of uncoded roles are never coded: counting them would add agreement on segments the
     # pipeline does not read (on the demo, 184 interviewer turns raised theme kappa by up to 0.09).
     scored = [i for i, role in enumerate(roles) if role not in codebook.uncoded_roles]

@@ -231,10 +231,12 @@ def test_speaker_label_name_propagates_to_other_documents(lists):
 
 
 def test_unlisted_name_propagates_in_any_case(lists):
-    """'Qorvelian' is in no list: doc b on its own catches only the capitalised form (weakly)."""
+    """'Qorvelian' is in no list: doc b on its own catches the capitalised form weakly, and that find
+    is propagated to the other forms as a later build would (the key keeps every replaced form), so
+    the first build and the next give the same text."""
     b = "De klantmanager belde Qorvelian over de les. QORVELIAN kwam niet, en qorvelian belde later terug."
     alone = anonymise_text(b, lists)
-    assert alone.text == "De klantmanager belde [PERSOON-1] over de les. QORVELIAN kwam niet, en qorvelian belde later terug."
+    assert alone.text == "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet, en [PERSOON-1] belde later terug."
     results = anonymise_corpus({"a": "Qorvelian: Ik wil graag werken in de zorg.", "b": b}, lists, PseudonymKey())
     assert results["b"].text == (
         "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet, en [PERSOON-1] belde later terug.")

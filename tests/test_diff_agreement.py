@@ -99,10 +99,10 @@ def test_a_database_with_full_run_sets_is_turned_into_changes(tmp_path):
 
 
 def test_the_demo_corpus_has_two_independent_coders(demo_db):
-    # corpus/demo/codings.csv: onderzoeker_b coded the 420 non-interviewer segments blind to onderzoeker_a
+    # corpus/demo/codings.csv: onderzoeker_b coded the 917 non-interviewer segments blind to onderzoeker_a
     result = CliRunner().invoke(cli, ["agreement", "--db", str(demo_db), "--coders", "onderzoeker_a", "onderzoeker_b"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Agreement onderzoeker_a vs onderzoeker_b on 420 segments")
+    assert result.output.startswith("Agreement onderzoeker_a vs onderzoeker_b on 917 segments")
 
 
 def test_agreement_between_two_coders(demo_db, tmp_path):

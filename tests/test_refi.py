@@ -327,7 +327,7 @@ def test_round_trip_gives_the_same_codes_selections_and_codings(demo_db, demo_qd
     result = CliRunner().invoke(cli, ["import", "--format", "qdpx", str(path), "--db", str(copy)])
     assert result.exit_code == 0, result.output
     original = manual_set(demo_db)
-    assert result.output.startswith(f"Imported {len(original)} manual codings from {path} into {copy} (coders: onderzoeker_a, onderzoeker_b; 33 documents)")
+    assert result.output.startswith(f"Imported {len(original)} manual codings from {path} into {copy} (coders: onderzoeker_a, onderzoeker_b; 69 documents)")
     assert manual_set(copy) == original
     _, before = qde_of(demo_qdpx)
     _, after = qde_of(render(copy, "qdpx", ExportFilters()))

@@ -70,7 +70,10 @@ def test_record_decision_is_a_manual_coding(tmp_path, demo_db):
     copy = tmp_path / "copy.db"
     copy.write_bytes(demo_db.read_bytes())
     conn = sqlite3.connect(copy)
-    segment_id, code_id = conn.execute("select segment_id, code_id from codings limit 1").fetchone()
+    # a machine coding that no coder added as well (a reject by one coder leaves another's add standing)
+    segment_id, code_id = conn.execute(
+        "select segment_id, code_id from codings c where not exists (select 1 from manual_codings m where "
+        "m.segment_id = c.segment_id and m.code_id = c.code_id and m.decision = 'add') limit 1").fetchone()
     row = workbench.record_decision(conn, segment_id, code_id, "reject", "tester")
     assert (row["decision"], row["coder"], row["origin"], row["status"]) == ("reject", "tester", "workbench", "anchored")
     assert conn.execute("select count(*) from segment_codes where segment_id = ? and code_id = ?", [segment_id, code_id]).fetchone()[0] == 0
