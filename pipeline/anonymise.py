@@ -993,8 +993,10 @@ class PseudonymKey:
             self._owners.setdefault((label, word), set()).add(number)
         self._forms_by_words.setdefault((label, words), set()).add(number)
 
-    def pseudonym_for(self, label: str, text: str, canonical: str | None = None) -> str:
-        """The pseudonym tag for an identifier, creating one when it is new."""
+    def pseudonym_for(self, label: str, text: str, canonical: str | None = None, weak: bool = False) -> str:
+        """The pseudonym tag for an identifier, creating one when it is new. A form found on weak
+        evidence only is listed under the entry's "weak" forms, so that the next build propagates it
+        as weak (to review) rather than as confirmed."""
         if label not in NUMBERED:
             return f"[{TAGS[label]}]"
         key_text = canonical or text
@@ -1008,6 +1010,10 @@ class PseudonymKey:
             if form not in entry["forms"]:
                 entry["forms"].append(form)
                 self._remember(label, form, pseudonym)
+                if weak:
+                    entry.setdefault("weak", []).append(form)
+            elif not weak and form in entry.get("weak", []):
+                entry["weak"].remove(form)      # confirmed by strong evidence since
         return f"[{pseudonym}]"
 
     def _variant_of(self, label: str, text: str) -> str | None:
@@ -1118,7 +1124,7 @@ def apply_pseudonyms(text: str, entities: list[Entity], key: PseudonymKey) -> An
     """Replace each entity by its pseudonym tag; keep the offset map of every replacement."""
     parts, replacements, cursor, out_len = [], [], 0, 0
     for e in sorted(entities, key=lambda e: e.start):
-        tag = key.pseudonym_for(e.label, e.text)
+        tag = key.pseudonym_for(e.label, e.text, weak=not e.strong)
         parts.append(text[cursor:e.start])
         out_len += e.start - cursor
         replacements.append((e.start, e.end, out_len, out_len + len(tag), tag))
@@ -1137,32 +1143,34 @@ class NameIndex:
     """
 
     def __init__(self, dutch_words: frozenset = frozenset()):
-        self._by_first: dict[str, dict[int, dict[tuple, str]]] = {}
+        self._by_first: dict[str, dict[int, dict[tuple, tuple[str, bool]]]] = {}   # -> (label, weak)
         self.dutch_words = dutch_words
 
-    def add(self, name: str, label: str, lists: Lists) -> None:
+    def add(self, name: str, label: str, lists: Lists, weak: bool = False) -> None:
+        """Index a name and its parts; a weak name's occurrences are found as weak detections."""
         words = [fold(w) for w in WORD.findall(name)]
         words = [w for w in words if w]
         if not words:
             return
-        self._add(tuple(words), label)
+        self._add(tuple(words), label, weak)
         if label == "ORGANISATION" and len(words) > 1:   # "Stichting Wegwijs" -> "Wegwijs" elsewhere
             rest = tuple(w for w in words[1:] if w not in ("bv", "nv", "vof"))
             # A Dutch word as name ("Wegwijs") is only matched capitalised (see `find`).
             if rest and not (len(rest) == 1 and (rest[0] in lists.allow or rest[0] in TUSSENVOEGSELS)):
-                self._add(rest, label)
+                self._add(rest, label, weak)
         if label == "PERSON":
             for i, word in enumerate(words[1:-1], start=1):  # "Wouter de Groot" -> "de Groot"
                 if word in TUSSENVOEGSELS:
-                    self._add(tuple(words[i:]), label)
+                    self._add(tuple(words[i:]), label, weak)
                     break
             for word in words:
                 if len(word) >= 3 and word not in TUSSENVOEGSELS and word not in lists.dutch_words and word not in lists.allow:
-                    self._add((word,), label)
+                    self._add((word,), label, weak)
 
-    def _add(self, words: tuple, label: str) -> None:
-        by_length = self._by_first.setdefault(words[0], {})
-        by_length.setdefault(len(words), {}).setdefault(words, label)
+    def _add(self, words: tuple, label: str, weak: bool) -> None:
+        names = self._by_first.setdefault(words[0], {}).setdefault(len(words), {})
+        known_label, known_weak = names.get(words, (label, True))
+        names[words] = (known_label, known_weak and weak)    # the first label; strong once strong
 
     def find(self, text: str, already: list[Entity]) -> list[Entity]:
         tokens = [(m.start(), m.end()) for m in WORD.finditer(text)]
@@ -1174,14 +1182,14 @@ class NameIndex:
                 continue
             for length in sorted(by_length, reverse=True):
                 words = tuple(folded[i:i + length])
-                label = by_length[length].get(words)
-                if label is None:
+                if words not in by_length[length]:
                     continue
+                label, weak = by_length[length][words]
                 start, end = tokens[i][0], tokens[i + length - 1][1]
                 surface = text[start:end]
                 if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best
-                found.append(Entity(start, end, label, surface, True, "propagated"))
+                found.append(Entity(start, end, label, surface, not weak, "propagated"))
                 break
         return found
 
@@ -1202,21 +1210,22 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
         entities = find_entities(text, lists)
         first_pass[doc_id] = entities
         for e in entities:
-            # Weak detections too: the key keeps every replaced form and the next build propagates
-            # them all, so propagating only strong ones here would make the first build differ from
-            # every later one (and move the segments that manual codings are anchored to).
+            # Weak detections too, as weak: the key keeps every replaced form and the next build
+            # propagates them all, so propagating only strong ones here would make the first build
+            # differ from every later one (and move the segments manual codings are anchored to).
+            # They stay weak, so that they stay in the review queue, in this build and the next.
             if e.label in NUMBERED:
-                names.add(e.text, e.label, lists)
+                names.add(e.text, e.label, lists, weak=not e.strong)
         if progress:
             progress(1)
     for entry in key.entries.values():  # names found in earlier runs stay propagated
         for form in entry["forms"]:
-            names.add(form, entry["label"], lists)
+            names.add(form, entry["label"], lists, weak=form in entry.get("weak", ()))
     results = {}
     for doc_id, text in texts.items():
         canonical, index = canonical_text(text)
         extra = names.find(canonical, [])
-        extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], True, e.source) for e in extra]
+        extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], e.strong, e.source) for e in extra]
         entities = [_tidy(e, text, lists) for e in merge_entities(first_pass[doc_id] + extra, text)]
         results[doc_id] = apply_pseudonyms(text, [e for e in entities if e is not None], key)
     return results

@@ -235,8 +235,12 @@ def test_unlisted_name_propagates_in_any_case(lists):
     is propagated to the other forms as a later build would (the key keeps every replaced form), so
     the first build and the next give the same text."""
     b = "De klantmanager belde Qorvelian over de les. QORVELIAN kwam niet, en qorvelian belde later terug."
-    alone = anonymise_text(b, lists)
+    key = PseudonymKey()
+    alone = anonymise_corpus({"b": b}, lists, key)["b"]
     assert alone.text == "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet, en [PERSOON-1] belde later terug."
+    assert [(e.source, e.strong) for e in alone.entities] == [("weak", False), ("propagated", False), ("propagated", False)]
+    again = anonymise_corpus({"b": b}, lists, key)["b"]       # the next build, with the key: the same, still to review
+    assert (again.text, [e.strong for e in again.entities]) == (alone.text, [False, False, False])
     results = anonymise_corpus({"a": "Qorvelian: Ik wil graag werken in de zorg.", "b": b}, lists, PseudonymKey())
     assert results["b"].text == (
         "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet, en [PERSOON-1] belde later terug.")
