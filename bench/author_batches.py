@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.agreement import compare_codings  # noqa: E402
+from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coding import cross_validate, with_themes  # noqa: E402
 from pipeline.evaluate import (evaluate_holdout, evaluate_split, gold_from_db, load_gold_set,  # noqa: E402
                                score_predictions)
@@ -92,8 +93,7 @@ def within_both(items: list[dict], batches: dict, args) -> list[tuple]:
 
 
 def second_coder(args, batches: dict) -> list[tuple]:
-    gold_set = load_gold_set(batches["first"][:1], args.codebook)   # for the codebook only
-    codebook = gold_set.codebook
+    codebook = load_codebook(args.codebook)
     other = {item["id"]: item for item in gold_from_db(args.db, "onderzoeker_b")}
     sub_codes = [c.id for c in codebook.codes if c.parent]
     rows = []
