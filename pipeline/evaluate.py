@@ -66,6 +66,12 @@ def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_p
     """Train rules + classifier on every coded train item and code the test items: how a model from
     one batch of codings does on documents it never saw (a new wave of interviews, another
     author). Train items of uncoded roles do not train, as in a build."""
+    # By segment id: the same short text ("Dank u wel.") in two documents is two segments.
+    trained_ids = {item.get("id") for item in train_items} - {None}
+    overlap = sum(1 for item in test_items if item.get("id") in trained_ids)
+    if overlap:
+        raise QcodeError(f"{overlap} test segments are also in the training gold; a held-out test must not "
+                         "train on what it scores")
     gold_set = load_gold_set(train_items + test_items, codebook_path)
     codebook = gold_set.codebook
     roles = [item.get("role") for item in gold_set.items]

@@ -139,3 +139,6 @@ def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_pa
     refused = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"]),
                                        "--repeats", "2"])
     assert refused.exit_code != 0 and "a held-out test trains once; leave out --repeats" in refused.output
+    same = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["train"])])
+    assert same.exit_code != 0
+    assert "160 test segments are also in the training gold; a held-out test must not train on what it scores" in same.output
