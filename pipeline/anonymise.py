@@ -535,12 +535,11 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
     for m in OLD_FULL_DATE.finditer(text):
         found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
-    protected = [(p.start(), p.end()) for p in lists.allow_phrases.finditer(text)] if lists and lists.allow_phrases else []
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
-        if lists is not None and (fold(m.group()) in lists.allow or _covered(protected, m.start(), m.end())):
-            continue   # "het Werkplein" when a corpus keeps it; "Module Arbeidsmarkt en Participatie"
+        if lists is not None and fold(m.group()) in lists.allow:
+            continue   # "het Werkplein" when a corpus keeps it
         if not _sentence_start(text, m.start()):
-            found.append(Entity(m.start(), m.end(), "ADDRESS", m.group()))
+            found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
     return found
 
 
@@ -876,8 +875,10 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         orgs = [e for e in found if e.label == "ORGANISATION"]
         found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text) if not _allowed(e, lists)]
     protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
+    # An allow-listed phrase protects the names and bare street-like words inside it
+    # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
     found = [e for e in found if e.source == "force_remove" or not (
-        _allowed(e, lists) or (e.label in NUMBERED and _covered(protected, e.start, e.end)))]
+        _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
     found += _weak_entities(text, lists, found)
     found = [e for e in found if e.end > e.start]
     tidy = [_tidy(e, text, lists) for e in merge_entities(found, text)]
