@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.agreement import compare_codings  # noqa: E402
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coding import cross_validate, with_themes  # noqa: E402
-from pipeline.evaluate import (evaluate_holdout, evaluate_split, gold_from_db, load_gold_set,  # noqa: E402
+from pipeline.evaluate import (evaluate_split, gold_from_db, holdout_split, load_gold_set,  # noqa: E402
                                score_predictions)
 
 FOLDS = 5
@@ -55,17 +55,18 @@ def main() -> None:
     document_of = {row["id"]: row["document_id"] for row in sqlite_utils.Database(str(args.db)).query(
         "select id, document_id from segments")}
     later = second_batch_ids()
-    items = gold_from_db(args.db, "onderzoeker_a")
-    batches = {"first": [i for i in items if document_of[i["id"]] not in later],
-               "second": [i for i in items if document_of[i["id"]] in later]}
+    both = load_gold_set(gold_from_db(args.db, "onderzoeker_a"), args.codebook)   # spaCy and the rules once
+    rows_of = {"first": [n for n, i in enumerate(both.items) if document_of[i["id"]] not in later],
+               "second": [n for n, i in enumerate(both.items) if document_of[i["id"]] in later]}
+    batches = {name: [both.items[n] for n in rows] for name, rows in rows_of.items()}
     rows = []
-    for name, batch in (*batches.items(), ("both", items)):
-        gold_set = load_gold_set(batch, args.codebook)
+    for name, gold_set in (*((name, both.subset(r)) for name, r in rows_of.items()), ("both", both)):
         rows.append((f"cross-validation, {name} batch{'es' if name == 'both' else ''}",
                      mean_of([headline(evaluate_split(gold_set, FOLDS, seed)) for seed in range(args.repeats)])))
-    rows += within_both(items, batches, args)
-    rows.append(("trained on first, scored on second", headline(evaluate_holdout(batches["first"], batches["second"], args.codebook))))
-    rows.append(("trained on second, scored on first", headline(evaluate_holdout(batches["second"], batches["first"], args.codebook))))
+    rows += within_both(both, rows_of, args)
+    for train, test in (("first", "second"), ("second", "first")):
+        report = holdout_split(both.subset(rows_of[train] + rows_of[test]), len(rows_of[train]))
+        rows.append((f"trained on {train}, scored on {test}", headline(report)))
     rows += second_coder(args, batches)
     print(f"{FOLDS}-fold cross-validation over {args.repeats} splits; {len(batches['first'])} + {len(batches['second'])} gold segments")
     print(f"{'':<44}{'scored':>7}{'theme micro-F1':>16}{'kappa min':>11}{'sub-code macro-F1':>19}")
@@ -73,20 +74,17 @@ def main() -> None:
         print(f"{label:<44}{scored:>7}{micro:>16.3f}{kappa_min:>11.3f}{macro:>19.3f}")
 
 
-def within_both(items: list[dict], batches: dict, args) -> list[tuple]:
+def within_both(both, rows_of: dict, args) -> list[tuple]:
     """Each batch's segments scored within the cross-validation over both: what the other batch's
     codings add to a batch."""
-    gold_set = load_gold_set(items, args.codebook)
-    codebook = gold_set.codebook
+    codebook, items = both.codebook, both.items
     roles = [item.get("role") for item in items]
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
-    position = {item["id"]: n for n, item in enumerate(items)}
-    figures = {name: [] for name in batches}
+    figures = {name: [] for name in rows_of}
     for seed in range(args.repeats):
         predicted = cross_validate(codebook, [i["text"] for i in items], gold, FOLDS, seed, roles=roles,
-                                   prepared=gold_set.prepared)
-        for name, batch in batches.items():
-            index = [position[item["id"]] for item in batch]
+                                   prepared=both.prepared)
+        for name, index in rows_of.items():
             figures[name].append(headline(score_predictions(
                 codebook, [roles[i] for i in index], [gold[i] for i in index], [predicted[i] for i in index])))
     return [(f"  {name} batch's segments in it", mean_of(rows)) for name, rows in figures.items()]

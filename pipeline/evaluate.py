@@ -25,6 +25,10 @@ class GoldSet:
     items: list[dict]
     prepared: Prepared
 
+    def subset(self, rows: list[int]) -> "GoldSet":
+        """The gold items at these positions, in this order, without running spaCy again."""
+        return GoldSet(self.codebook, [self.items[i] for i in rows], self.prepared.subset(rows))
+
 
 def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
     """The gold items with their codebook, once every gold code is known to it."""
@@ -72,21 +76,25 @@ def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_p
     if overlap:
         raise QcodeError(f"{overlap} test segments are also in the training gold; a held-out test must not "
                          "train on what it scores")
-    gold_set = load_gold_set(train_items + test_items, codebook_path)
+    return holdout_split(load_gold_set(train_items + test_items, codebook_path), len(train_items))
+
+
+def holdout_split(gold_set: GoldSet, train_count: int) -> dict:
+    """evaluate_holdout on a loaded gold set whose first train_count items train."""
     codebook = gold_set.codebook
     roles = [item.get("role") for item in gold_set.items]
     gold = [with_themes(codebook, set(item["codes"])) for item in gold_set.items]
     coded = [i for i, role in enumerate(roles) if role not in codebook.uncoded_roles]
-    train_index = [i for i in coded if i < len(train_items)]
-    test_index = [i for i in coded if i >= len(train_items)]
+    train_index = [i for i in coded if i < train_count]
+    test_index = [i for i in coded if i >= train_count]
     if len(train_index) < 20 or not test_index:
         raise QcodeError(f"held-out evaluation needs at least 20 coded train segments and one test segment "
                          f"(have {len(train_index)} and {len(test_index)})")
     predicted: list[set[str]] = [set() for _ in gold_set.items]
     for i, codes in zip(test_index, fit_predict(codebook, gold_set.prepared, gold, train_index, test_index)):
         predicted[i] = codes
-    tested = slice(len(train_items), None)
-    return {"folds": 0, "items": len(test_items), "trained_on": len(train_index),
+    tested = slice(train_count, None)
+    return {"folds": 0, "items": len(gold_set.items) - train_count, "trained_on": len(train_index),
             **score_predictions(codebook, roles[tested], gold[tested], predicted[tested])}
 
 
