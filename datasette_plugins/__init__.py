@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import sqlite_utils
 from datasette import hookimpl
@@ -275,12 +276,28 @@ def reattach_replaced_databases(datasette) -> None:
             datasette.add_database(fresh, name=name)
 
 
+async def escape_invalid_table_search(datasette, scope: dict) -> dict:
+    """Datasette's own search of the segments table runs in raw mode (metadata.py), so that FTS
+    operators work (`taal*`, `regie OR sturing`). A query that FTS5 does not take as it stands,
+    such as `B1-route`, runs in Datasette's escaped mode instead of answering 400."""
+    query_string = scope.get("query_string", b"")
+    if b"_search=" not in query_string or b"_searchmode=" in query_string:
+        return scope
+    if scope.get("path", "").rsplit("/", 1)[-1].split(".", 1)[0] != "segments":
+        return scope
+    query = dict(parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True)).get("_search", "")
+    if not query.strip() or await _read(datasette, workbench.fts_query_is_valid, query):
+        return scope
+    return {**scope, "query_string": query_string + b"&_searchmode=escaped"}
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
         async def checked(scope, receive, send):
             if scope.get("type") == "http":
                 reattach_replaced_databases(datasette)
+                scope = await escape_invalid_table_search(datasette, scope)
             await app(scope, receive, send)
         return checked
     return wrap

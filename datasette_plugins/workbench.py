@@ -220,6 +220,16 @@ def heat(n: int, peak: int) -> str:
     return f"rgba(31, 119, 180, {0.08 + 0.82 * share:.2f})" if n else "transparent"
 
 
+def fts_query_is_valid(conn, query: str) -> bool:
+    """Whether SQLite's FTS5 takes `query` as it stands, operators and all (`B1-route` it does not:
+    "no such column: route")."""
+    try:
+        conn.execute("select 1 from segments_fts where segments_fts match ? limit 1", [query]).fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100) -> dict:
     """Full-text search over segment text and lemmas, with facets by code, role, type and source."""
     match = fts_match(query, lemmas)

@@ -12,6 +12,7 @@ from datasette.app import Datasette
 from markupsafe import Markup
 
 from datasette_plugins import workbench
+from datasette_plugins.metadata import build_metadata
 
 
 @pytest.fixture
@@ -115,6 +116,44 @@ def test_pages_through_datasette_client(demo_db):
     assert statuses.pop("missing") == 404
     assert set(statuses.values()) == {200}, statuses
     assert post_status in (403, 400)   # no login (403) or no CSRF token (403/400): never written
+
+
+def test_table_search_takes_fts_operators_and_plain_hyphenated_words(demo_db):
+    """Datasette's own search of the segments table: raw FTS5 where the query is valid FTS5 (so
+    prefix and OR work), escaped where it is not (a hyphenated term answered 400 before)."""
+    import asyncio
+
+    conn = sqlite3.connect(demo_db)
+    assert workbench.fts_query_is_valid(conn, "taal* OR regie")
+    assert not workbench.fts_query_is_valid(conn, "B1-route")
+    texts = [t for (t,) in conn.execute("select text from segments")]
+
+    async def run():
+        datasette = Datasette([str(demo_db)], metadata=build_metadata("demo"))   # as `qcode serve` starts it
+        await datasette.invoke_startup()
+
+        async def found(query, **extra):
+            response = await datasette.client.get("/demo/segments.json", params={
+                "_search": query, "_shape": "array", "_size": "max", "_col": "text", **extra})
+            return response.status_code, [row["text"] for row in response.json()] if response.status_code == 200 else []
+
+        return {query: await found(query) for query in ("B1-route", "inburger*", "statushouder OR statushouders",
+                                                        "regie: gemeente")} | {
+            "explicit raw": await found("B1-route", _searchmode="raw"),
+            "html page": (await datasette.client.get("/demo/segments", params={"_search": "B1-route"})).status_code}
+
+    results = asyncio.run(run())
+    status, rows = results["B1-route"]
+    assert status == 200 and rows and all(re.search(r"B1[- ]route", row, re.IGNORECASE) for row in rows)
+    status, rows = results["inburger*"]            # a prefix (escaped, it would find no segment)
+    assert status == 200 and any("inburgering" in row.lower() for row in rows)
+    status, rows = results["statushouder OR statushouders"]
+    assert status == 200 and any("statushouders" in row.lower() for row in rows) and any(
+        re.search(r"\bstatushouder\b", row.lower()) for row in rows)
+    assert results["regie: gemeente"][0] == 200
+    assert results["explicit raw"][0] == 400      # the researcher's own choice of mode stands
+    assert results["html page"] == 200
+    assert len(results["B1-route"][1]) == sum(1 for t in texts if re.search(r"\bB1[- ]route\b", t, re.IGNORECASE))
 
 
 def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db):
