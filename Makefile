@@ -54,6 +54,7 @@ evaluate: $(STAMP)
 
 evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_policy.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -516,7 +516,8 @@ def _deduce_entities(text: str) -> list[Entity]:
 def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
     for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
-        found += [Entity(m.start(), m.end(), label, m.group()) for m in regex.finditer(text)]
+        found += [Entity(m.start(), m.end(), label, m.group()) for m in regex.finditer(text)
+                  if label != "ADDRESS" or not _allow_listed_street(m.group(), lists)]
     emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
     for m in URL.finditer(text):
         if not any(s <= m.start() < e for s, e in emails):
@@ -541,6 +542,13 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
     return found
+
+
+def _allow_listed_street(address: str, lists: "Lists | None") -> bool:
+    """A "street" that is an allow-listed word and a number: "Inburgering 2023" ends in the street
+    suffix "ring", but is a plan's title and its year."""
+    words = WORD.findall(re.split(r"\s+\d", address, maxsplit=1)[0])
+    return lists is not None and bool(words) and fold(words[-1]) in lists.allow and not POSTCODE.search(address)
 
 
 def _elf_proef(digits: str) -> bool:
@@ -774,6 +782,14 @@ PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
 
 
+# Kinds of legal and policy document. Policy text capitalises their titles ("Jeugdwet",
+# "Kamerbrief", "Inburgeringsbesluit", "Coalitieakkoord"); a capitalised compound of a Dutch word and
+# one of these is such a title, not a name (names of neighbourhoods and organisations end otherwise).
+DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "courant", "blad", "verslag", "rapport",
+                  "stukken", "begroting", "doorlichting", "convenant", "richtlijn", "circulaire", "handreiking", "debat")
+LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
+
+
 LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk))\s+$", re.IGNORECASE)
 NUMBERED_PART = re.compile(r"\s+(?:\d|[IVX]+\b)")   # "in Bijlage 2", "in Hoofdstuk IV"
 
@@ -786,6 +802,11 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
     right after a place preposition ("in Korte Akkeren", "uit Hoogkerk").
     """
     covered = _coverage(taken)
+    common = CommonInText(text)
+
+    def dutch(word: str) -> bool:
+        return word in lists.dutch_words or word in common
+
     found = []
     last_end = -1
     for m in WORD.finditer(text):
@@ -803,7 +824,9 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         lower = word.lower()
         parts = re.split(r"[-'’]", lower)
-        if lower in lists.dutch_words or fold(word) in lists.allow or all(p in lists.dutch_words or fold(p) in lists.allow for p in parts if p):
+        if dutch(lower) or fold(word) in lists.allow or all(dutch(p) or fold(p) in lists.allow for p in parts if p):
+            continue
+        if _document_title(lower, dutch) or _acronym_compound(word, dutch):
             continue
         if any(fold(p) in lists.allow for p in parts if p) or fold(word[:-1]) in lists.allow:
             continue   # "Syriërs", "DUO-overzicht"
@@ -812,6 +835,60 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
+
+
+class CommonInText:
+    """Whether a text writes a word in lower case at least twice and at least as often as
+    capitalised: a common word ("inburgering" in a text that also says "Monitor Inburgering"),
+    however rare in the word lists. A name is not written in lower case, or seldom. Counted per
+    word when asked (a few words per text), not for every word."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def counts(self, word: str) -> tuple[int, int]:
+        """(lower-case uses, capitalised uses) of a lower-case word, as a whole word."""
+        if word not in self._counts:
+            uses = re.findall(r"(?<!\w)" + re.escape(word) + r"(?![\w\u0300-\u036f])", self.text, re.IGNORECASE)
+            lower = sum(1 for u in uses if u.islower())
+            self._counts[word] = (lower, sum(1 for u in uses if u[0].isupper()))
+        return self._counts[word]
+
+    def __contains__(self, word: str) -> bool:
+        lower, capitalised = self.counts(word)
+        return lower >= 2 and lower >= capitalised
+
+
+def _document_title(lower: str, dutch) -> bool:
+    """A compound of Dutch words ending in a kind of legal or policy document ("kamer|brief",
+    "inburgering|s|besluit", "raad|s|informatie|brief"): the title of such a document
+    (DOCUMENT_HEADS)."""
+    for head in DOCUMENT_HEADS:
+        if lower.endswith(head) and len(lower) > len(head):
+            stem = lower[:-len(head)]
+            if _dutch_stem(stem, dutch):
+                return True
+    return False
+
+
+def _dutch_stem(stem: str, dutch) -> bool:
+    """One or two Dutch words, each maybe followed by a linking sound ("huis|vesting|s")."""
+    return _dutch_compound(stem, dutch) or any(_dutch_compound(stem[:i], dutch) and _dutch_compound(stem[i:], dutch)
+                                               for i in range(3, len(stem) - 2))
+
+
+def _dutch_compound(stem: str, dutch) -> bool:
+    """A Dutch word, maybe followed by a linking sound ("inburgering|s")."""
+    return any(stem.endswith(link) and len(stem) - len(link) >= 3 and dutch(stem[:len(stem) - len(link)])
+               for link in LINKING)
+
+
+def _acronym_compound(word: str, dutch) -> bool:
+    """An acronym joined to a lower-case Dutch word ("VCA-diploma", "HBO-opleiding"): a common noun,
+    as the acronym on its own is (acronyms are not names here)."""
+    head, _, tail = word.rpartition("-")
+    return bool(re.fullmatch(r"[A-Z]{2,}", head)) and tail.islower() and dutch(tail)
 
 
 def _label_so_far(text: str, start: int) -> bool:
@@ -834,7 +911,7 @@ def _capitalised_place_after_preposition(text: str, m: re.Match, lists: Lists) -
         words.append(nxt.group())
     if NUMBERED_PART.match(text, end) or fold(" ".join(words)) in lists.allow or fold(text[m.start():end]) in lists.allow:
         return 0
-    if any(fold(w) in lists.allow for w in words) or lists.allow_phrases and lists.allow_phrases.match(text, m.start()):
+    if any(fold(w) in lists.allow for w in words):
         return 0
     return end
 
@@ -879,7 +956,7 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
     found = [e for e in found if e.source == "force_remove" or not (
         _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
-    found += _weak_entities(text, lists, found)
+    found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
     found = [e for e in found if e.end > e.start]
     tidy = [_tidy(e, text, lists) for e in merge_entities(found, text)]
     return [e for e in tidy if e is not None]
@@ -1176,6 +1253,7 @@ class NameIndex:
     def find(self, text: str, already: list[Entity]) -> list[Entity]:
         tokens = [(m.start(), m.end()) for m in WORD.finditer(text)]
         folded = [fold(text[s:e]) for s, e in tokens]
+        common = CommonInText(text)
         found = []
         for i, word in enumerate(folded):
             by_length = self._by_first.get(word)
@@ -1190,6 +1268,12 @@ class NameIndex:
                 surface = text[start:end]
                 if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best
+                if weak and length == 1:
+                    # A weak name's evidence was its capital ("Monitor Inburgering" elsewhere). A
+                    # text that writes the word in lower case as a common word keeps it in either
+                    # case; a lower-case form is replaced only where the text capitalises it too.
+                    if surface.lower() in common or (surface.islower() and not common.counts(surface)[1]):
+                        continue
                 found.append(Entity(start, end, label, surface, not weak, "propagated"))
                 break
         return found
@@ -1225,11 +1309,20 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
     results = {}
     for doc_id, text in texts.items():
         canonical, index = canonical_text(text)
-        extra = names.find(canonical, [])
+        extra = _unprotected(names.find(canonical, []), canonical, lists)
         extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], e.strong, e.source) for e in extra]
         entities = [_tidy(e, text, lists) for e in merge_entities(first_pass[doc_id] + extra, text)]
         results[doc_id] = apply_pseudonyms(text, [e for e in entities if e is not None], key)
     return results
+
+
+def _unprotected(entities: list[Entity], text: str, lists: Lists) -> list[Entity]:
+    """Entities not inside an allow-listed phrase ("Wet inburgering 2021"), as detect_entities
+    filters its own."""
+    if not entities or not lists.allow_phrases:
+        return entities
+    protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)]
+    return [e for e in entities if not _covered(protected, e.start, e.end)]
 
 
 def review_items(text: str, entities: list[Entity], width: int = 40) -> list[dict]:
