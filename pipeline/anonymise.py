@@ -845,19 +845,38 @@ class CommonInText:
 
     def __init__(self, text: str):
         self.text = text
+        self._lowered: str | None = None
         self._counts: dict[str, tuple[int, int]] = {}
 
     def counts(self, word: str) -> tuple[int, int]:
         """(lower-case uses, capitalised uses) of a lower-case word, as a whole word."""
         if word not in self._counts:
-            uses = re.findall(r"(?<!\w)" + re.escape(word) + r"(?![\w\u0300-\u036f])", self.text, re.IGNORECASE)
-            lower = sum(1 for u in uses if u.islower())
-            self._counts[word] = (lower, sum(1 for u in uses if u[0].isupper()))
+            self._counts[word] = self._count(word)
         return self._counts[word]
+
+    def _count(self, word: str) -> tuple[int, int]:
+        # str.find on the lower-cased text, not a regex per word: compiling one cost more than the count.
+        if self._lowered is None:
+            self._lowered = self.text.lower()
+        lowered, text = self._lowered, self.text
+        if len(lowered) != len(text):       # lower-casing changed offsets ("İ"): the slow way
+            uses = re.findall(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, re.IGNORECASE)
+        else:
+            uses, start = [], lowered.find(word)
+            while start != -1:
+                end = start + len(word)
+                if not (start and _word_char(lowered[start - 1])) and not (end < len(lowered) and _word_char(lowered[end])):
+                    uses.append(text[start:end])
+                start = lowered.find(word, end)
+        return sum(1 for u in uses if u.islower()), sum(1 for u in uses if u[:1].isupper())
 
     def __contains__(self, word: str) -> bool:
         lower, capitalised = self.counts(word)
         return lower >= 2 and lower >= capitalised
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_" or unicodedata.combining(char) > 0
 
 
 def _document_title(lower: str, dutch) -> bool:
