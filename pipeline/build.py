@@ -276,7 +276,7 @@ def _anonymise_texts(doc_ids, documents, infos, settings, key, progress) -> tupl
     texts = {i: documents[i].text for i in doc_ids} | {t: infos[i].title for t, i in title_ids.items()}
     if not texts:
         return {}, {}
-    bar = progress.bar(len(texts), "anonymise texts")
+    bar = progress.bar(len(texts), "anonymise texts", unit="text")   # documents and their titles
     anonymised = anonymise_corpus(texts, load_lists(settings), key, progress=bar.update)
     bar.close()
     return anonymised, {i: anonymised.pop(t).text for t, i in title_ids.items()}
