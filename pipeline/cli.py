@@ -289,7 +289,7 @@ def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with
     Example (held-out): qcode evaluate --gold wave1.jsonl --test-gold wave2.jsonl
     """
     from .build import Progress
-    from .evaluate import evaluate_holdout, evaluate_repeated, format_report, format_rule_precision, rule_precision
+    from .evaluate import evaluate_holdout, evaluate_repeated, format_report, format_rule_precision
 
     if jobs == 0 or jobs < -1:
         raise click.BadParameter("a number of processes, or -1 for one per CPU", param_hint="--jobs")
@@ -298,9 +298,7 @@ def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with
     items = _read_jsonl(gold, need=("text", "codes"))
     if test_gold:
         test_items = _read_jsonl(test_gold, need=("text", "codes"))
-        report = evaluate_holdout(items, test_items, codebook_path)
-        if with_rules:
-            report["rules"] = rule_precision(test_items, codebook_path)
+        report = evaluate_holdout(items, test_items, codebook_path, with_rules)
     else:
         bar = Progress(not quiet).bar(folds * repeats, "cross-validation", unit="fold")
         try:

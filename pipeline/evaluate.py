@@ -66,17 +66,23 @@ def evaluate_split(gold_set: GoldSet, folds: int = 5, random_state: int = 0, tra
     return {"folds": folds, "items": len(items), **score_predictions(codebook, roles, gold, predicted)}
 
 
-def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_path: Path) -> dict:
+def evaluate_holdout(train_items: list[dict], test_items: list[dict], codebook_path: Path,
+                     with_rules: bool = False) -> dict:
     """Train rules + classifier on every coded train item and code the test items: how a model from
     one batch of codings does on documents it never saw (a new wave of interviews, another
-    author). Train items of uncoded roles do not train, as in a build."""
+    author). Train items of uncoded roles do not train, as in a build. `with_rules`: add each
+    rule's precision on the test items (`rule_precision`), from the same spaCy pass."""
     # By segment id: the same short text ("Dank u wel.") in two documents is two segments.
     trained_ids = {item.get("id") for item in train_items} - {None}
     overlap = sum(1 for item in test_items if item.get("id") in trained_ids)
     if overlap:
         raise QcodeError(f"{overlap} test segments are also in the training gold; a held-out test must not "
                          "train on what it scores")
-    return holdout_split(load_gold_set(train_items + test_items, codebook_path), len(train_items))
+    gold_set = load_gold_set(train_items + test_items, codebook_path)
+    report = holdout_split(gold_set, len(train_items))
+    if with_rules:
+        report["rules"] = _rule_precision(gold_set.subset(list(range(len(train_items), len(gold_set.items)))))
+    return report
 
 
 def holdout_split(gold_set: GoldSet, train_count: int) -> dict:

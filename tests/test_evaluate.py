@@ -142,3 +142,6 @@ def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_pa
     same = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["train"])])
     assert same.exit_code != 0
     assert "160 test segments are also in the training gold; a held-out test must not train on what it scores" in same.output
+    with_rules = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"]),
+                                          "--rules", "--json"])
+    assert json.loads(with_rules.output)["rules"] == rule_precision(test, ROOT / "codebook.yaml")   # on the test items
