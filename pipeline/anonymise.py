@@ -105,6 +105,15 @@ SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
 V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossiernummer|[Kk]laantnummer)\s*:?\s*(?P<number>\d[\d .]{5,13}\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
+# A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
+# Rent and benefits are paid from it during the first months ("ontzorging").
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# A Dutch licence plate: three groups of letters or digits, letters and digits both present
+# ("KL-123-B", "12-ABC-3", "99-XX-99").
+LICENCE_PLATE = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{2,3}|\d{2,3})-(?:[A-Z]{1,3}|\d{1,3})\b")
+# An e-mail address written out so that spam robots miss it ("s.haddad apenstaartje gemeente punt nl").
+SPELLED_EMAIL = re.compile(r"\b[\w.+\-]+ *(?:apenstaartje|\(at\)|\[at\]) *[\w\-]+(?:(?: *(?:punt|\(dot\)|\[dot\]) *|\.)[\w\-]+)+\b",
+                           re.IGNORECASE)
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
 DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
 DATE_OF_BIRTH = re.compile(
@@ -532,6 +541,13 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in TEN_DIGITS.finditer(text):
         if not text[m.start():m.end()].startswith("0"):
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
+    ibans = [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in IBAN.finditer(text)
+             if sum(c.isdigit() for c in m.group()) >= 8]    # not a run of capitalised acronyms
+    if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
+        spans = _coverage(ibans)
+        found = [e for e in found if not (e.label == "PHONE" and _covered(spans, e.start, e.end))] + ibans
+    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in LICENCE_PLATE.finditer(text)]
+    found += [Entity(m.start(), m.end(), "EMAIL", m.group()) for m in SPELLED_EMAIL.finditer(text)]
     for m in DATE_OF_BIRTH.finditer(text):
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
     for m in OLD_FULL_DATE.finditer(text):

@@ -69,6 +69,15 @@ def detections(text: str, lists) -> list[tuple[str, str]]:
     # a V-nummer mentioned apart from the word, followed by a comma
     ("Het staat bovenaan de brief, 2207845163, dat had ik niet mogen zeggen.",
      "Het staat bovenaan de brief, [ID-NUMMER], dat had ik niet mogen zeggen.", ("ID_NUMBER", "2207845163")),
+    # a bank account, with and without spaces (its last digits are no phone number)
+    ("De huur gaat van NL91 ABNA 0417 1643 00 af.",
+     "De huur gaat van [ID-NUMMER] af.", ("ID_NUMBER", "NL91 ABNA 0417 1643 00")),
+    ("IBAN: NL91ABNA0417164300, ten name van de gemeente.",
+     "IBAN: [ID-NUMMER], ten name van de gemeente.", ("ID_NUMBER", "NL91ABNA0417164300")),
+    ("Zijn auto, kenteken KL-123-B, staat bij de flat.",
+     "Zijn auto, kenteken [ID-NUMMER], staat bij de flat.", ("ID_NUMBER", "KL-123-B")),
+    ("Mail naar s.haddad apenstaartje gemeente punt nl.\nDan lees ik het.",
+     "Mail naar [EMAIL].\nDan lees ik het.", ("EMAIL", "s.haddad apenstaartje gemeente punt nl")),
 ])
 def test_pattern_recognisers(lists, text, expected, entity):
     result = anonymise_text(text, lists)
@@ -216,8 +225,10 @@ def test_allow_listed_terms_kept(lists, text):
     # an acronym joined to a Dutch word is a common noun, as the acronym alone is
     "Voor een VCA-diploma of een HBO-opleiding is Nederlands nodig.",
     "Nieuwkomers die Tarifit of Tigrinya spreken; Roemenen en Bulgaren vallen buiten de wet.",
+    "Van A2 naar B1 gaat via de B1-route, niet via NT2-B2; zie COVID-19 en artikel 2.4-5.",
 ])
 def test_policy_vocabulary_kept(lists, text):
+    """(Also: language levels, routes and codes with hyphens are no licence plates or bank accounts.)"""
     result = anonymise_text(text, lists)
     assert (result.text, result.entities) == (text, [])
 
