@@ -55,6 +55,7 @@ evaluate: $(STAMP)
 evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_policy.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_hard.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

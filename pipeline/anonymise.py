@@ -80,6 +80,7 @@ ORG_KEYWORDS += (
     "Zorginstelling|Thuiszorg|Jeugdhuis|Scouting|Sportclub|Gym|Dansschool|Muziekschool|Rijschool|Volksuniversiteit"
 )
 ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
+ORG_KEYWORDS += "|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep)"
@@ -110,10 +111,19 @@ TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "123
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 # A Dutch licence plate: three groups of letters or digits, letters and digits both present
 # ("KL-123-B", "12-ABC-3", "99-XX-99").
-LICENCE_PLATE = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{2,3}|\d{2,3})-(?:[A-Z]{1,3}|\d{1,3})\b")
-# An e-mail address written out so that spam robots miss it ("s.haddad apenstaartje gemeente punt nl").
-SPELLED_EMAIL = re.compile(r"\b[\w.+\-]+ *(?:apenstaartje|\(at\)|\[at\]) *[\w\-]+(?:(?: *(?:punt|\(dot\)|\[dot\]) *|\.)[\w\-]+)+\b",
+LICENCE_PLATE = re.compile(r"\b(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{2,3}|\d{2,3})-(?:[A-Z]{1,3}|\d{1,3})\b")
+# An e-mail address written out so that spam robots miss it ("k punt mulder apenstaartje gemeente punt nl").
+_SPELLED_DOT = r"(?: *(?:punt|\(dot\)|\[dot\]) *|\.)"
+SPELLED_EMAIL = re.compile(rf"\b(?:[\w+\-]+{_SPELLED_DOT})*[\w+\-]+ *(?:apenstaartje|\(at\)|\[at\]) *[\w\-]+(?:{_SPELLED_DOT}[\w\-]+)+\b",
                            re.IGNORECASE)
+SPELLED_AT = re.compile(r"apenstaartje|\(at\)|\[at\]", re.IGNORECASE)
+# A passport, ID card or residence document number: eight to ten capitals and digits, both present
+# (a Dutch passport "NM4R7K2P1"); shorter codes ("NT2", "G40", "A2") are no such number.
+DOCUMENT_NUMBER = re.compile(r"\b[A-Z0-9]{8,10}\b")     # with at least three digits and two letters
+# An extension: "toestel 2345", "tst. 12".
+EXTENSION = re.compile(r"\b(?:[Tt]oestel|[Tt]st\.?|[Dd]oorkies(?:nummer)?)\s*:?\s*(?P<number>\d{2,5})\b")
+# A year of birth: "(°1990)", "° 12-03-1988".
+BORN_SIGN = re.compile(r"°\s?(?P<date>\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}|(?:19|20)\d{2})\b")
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
 DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
 DATE_OF_BIRTH = re.compile(
@@ -546,8 +556,17 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
         spans = _coverage(ibans)
         found = [e for e in found if not (e.label == "PHONE" and _covered(spans, e.start, e.end))] + ibans
-    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in LICENCE_PLATE.finditer(text)]
-    found += [Entity(m.start(), m.end(), "EMAIL", m.group()) for m in SPELLED_EMAIL.finditer(text)]
+    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in LICENCE_PLATE.finditer(text)
+              if _letters_and_digits(m.group(), 1, 1)]
+    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in DOCUMENT_NUMBER.finditer(text)
+              if _letters_and_digits(m.group(), 2, 3)]
+    # The rarer patterns run only where their key word or sign occurs (each pass costs ~1% of the time).
+    if "oestel" in text or "tst" in text or "oorkies" in text:
+        found += [Entity(m.start("number"), m.end("number"), "PHONE", m.group("number")) for m in EXTENSION.finditer(text)]
+    if "°" in text:
+        found += [Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")) for m in BORN_SIGN.finditer(text)]
+    if SPELLED_AT.search(text):
+        found += [Entity(m.start(), m.end(), "EMAIL", m.group()) for m in SPELLED_EMAIL.finditer(text)]
     for m in DATE_OF_BIRTH.finditer(text):
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
     for m in OLD_FULL_DATE.finditer(text):
@@ -558,6 +577,10 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
     return found
+
+
+def _letters_and_digits(token: str, letters: int, digits: int) -> bool:
+    return sum(c.isdigit() for c in token) >= digits and sum(c.isalpha() for c in token) >= letters
 
 
 def _allow_listed_street(address: str, lists: "Lists | None") -> bool:
@@ -825,9 +848,20 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
 
     found = []
     last_end = -1
+    word = ""
     for m in WORD.finditer(text):
-        word = m.group()
+        previous, word = word.lower(), m.group()
         if m.start() < last_end:
+            continue
+        if word.islower():
+            # Set look-ups first: this runs for every lower-case word.
+            after_title = previous in HONORIFICS and (word in TUSSENVOEGSELS or word not in lists.dutch_words)
+            after_locative = previous in PLACE_PREPOSITIONS and word in lists.place_lengths
+            if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
+                entity = _lower_case_identifier(text, m, lists, after_title, after_locative)
+                if entity and not _covered(covered, entity.start, entity.end):
+                    found.append(entity)
+                    last_end = entity.end
             continue
         if not word[0].isupper() or len(word) < 3 or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
@@ -893,6 +927,83 @@ class CommonInText:
 
 def _word_char(char: str) -> bool:
     return char.isalnum() or char == "_" or unicodedata.combining(char) > 0
+
+
+HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer"}
+PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting"}
+
+
+def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bool, after_locative: bool) -> Entity | None:
+    """Names and places typed in lower case, as in quick notes ("ik heb fatima gebeld", "woont in
+    zuidhorn", "mw. de vries"), found on weak evidence (to review). Only where no Dutch word can be
+    meant: a listed place after a place preposition, a name after a title, a listed first name that
+    is no Dutch word."""
+    word = m.group()
+    if after_locative:
+        words = [m] + _following_words(text, m.end(), 2)
+        for length in range(len(words), 0, -1):
+            key = tuple(fold(w.group()) for w in words[:length])
+            if key in lists.places and key not in lists.ambiguous_places and not any(
+                    _dutch_anywhere(w.group(), lists) or w.group() in COMPASS for w in words[:length] if w.group() not in TUSSENVOEGSELS):
+                return Entity(m.start(), words[length - 1].end(), "MUNICIPALITY_OR_TOWN",
+                              text[m.start():words[length - 1].end()], False, "weak")
+    if after_title:
+        end = m.start()
+        for w in [m] + _following_words(text, m.end(), 2):
+            end = w.end()
+            if w.group() not in TUSSENVOEGSELS:
+                break
+        last = text[m.start():end].split()[-1]
+        if last not in lists.dutch_words and fold(last) not in lists.allow and len(last) >= 3:
+            return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
+    if len(word) >= 4 and _lower_case_first_name(word, lists):
+        return Entity(m.start(), m.end(), "PERSON", word, False, "weak")
+    return None
+
+
+def _following_words(text: str, end: int, count: int) -> list[re.Match]:
+    """Up to `count` words right after `end`, each one space after the last."""
+    found = []
+    for nxt in WORD.finditer(text, end):
+        if text[end:nxt.start()] != " " or len(found) == count:
+            break
+        found.append(nxt)
+        end = nxt.end()
+    return found
+
+
+COMPASS = {"noorden", "zuiden", "oosten", "westen", "noord", "zuid", "oost", "west"}   # "in het noorden"
+
+
+def _lower_case_first_name(word: str, lists: Lists) -> bool:
+    """A listed first name that is no Dutch or English word: not an ambiguous name ("roos") and not
+    `_dutch_anywhere` ("bent" is a first name too), nor frequent in English ("buddy", "hope")."""
+    key = fold(word)
+    if key not in lists.first_names or key in lists.ambiguous_names or key in lists.allow or _dutch_anywhere(word, lists):
+        return False
+    return _zipf(word, "en") < 4.0
+
+
+def _dutch_anywhere(word: str, lists: Lists) -> bool:
+    """A Dutch word by any list: the Dutch words (which leave out names and places), spaCy's lemma
+    table ("duale", "putten"), or very frequent in Dutch ("bent": wordfreq Zipf 5.8)."""
+    return word in lists.dutch_words or word in _lemma_words() or _zipf(word, "nl") >= 5.0
+
+
+@functools.lru_cache(maxsize=65536)
+def _zipf(word: str, language: str) -> float:
+    """wordfreq's frequency (cached: a look-up costs tens of microseconds)."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, language)
+
+
+@functools.lru_cache(maxsize=1)
+def _lemma_words() -> frozenset:
+    from .nlp import load_lemma_lookup
+
+    lookup = load_lemma_lookup()
+    return frozenset(w.lower() for w in lookup) | frozenset(w.lower() for w in lookup.values())
 
 
 def _document_title(lower: str, dutch) -> bool:
@@ -985,7 +1096,8 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found += _forced_entities(text, lists)
     if use_deduce:
         orgs = [e for e in found if e.label == "ORGANISATION"]
-        found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text) if not _allowed(e, lists)]
+        found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text)
+                  if not (_allowed(e, lists) or _sentence_adverb(e, text))]
     protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
     # An allow-listed phrase protects the names and bare street-like words inside it
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
@@ -1037,6 +1149,19 @@ def _cut_at_organisations(entity: Entity, orgs: list[Entity], text: str) -> Enti
             end = words[-1].end() if words else entity.start
             return Entity(entity.start, end, entity.label, text[entity.start:end], entity.strong, entity.source)
     return entity
+
+
+# Dutch adverbs that open a sentence ("Pas daar durfde ze ...", "Toch ging het goed"); some are
+# surnames too ("Pas"), which deduce then finds.
+SENTENCE_ADVERBS = {"pas", "toch", "wel", "ook", "nog", "net", "zo", "dus", "dan", "nu", "eerst", "soms", "vaak",
+                    "juist", "zelfs", "gewoon", "even", "meteen", "straks", "vroeger", "later", "daarna", "alleen"}
+
+
+def _sentence_adverb(entity: Entity, text: str) -> bool:
+    """A one-word name at the start of a sentence that is a sentence adverb followed by a lower-case
+    word: the adverb ("Pas na drie maanden"), not the surname Pas."""
+    return (entity.text.lower() in SENTENCE_ADVERBS and _sentence_start(text, entity.start)
+            and bool(re.match(r" [a-zà-ÿ]", text[entity.end:entity.end + 2])))
 
 
 def _allowed(entity: Entity, lists: Lists) -> bool:

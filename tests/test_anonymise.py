@@ -78,6 +78,14 @@ def detections(text: str, lists) -> list[tuple[str, str]]:
      "Zijn auto, kenteken [ID-NUMMER], staat bij de flat.", ("ID_NUMBER", "KL-123-B")),
     ("Mail naar s.haddad apenstaartje gemeente punt nl.\nDan lees ik het.",
      "Mail naar [EMAIL].\nDan lees ik het.", ("EMAIL", "s.haddad apenstaartje gemeente punt nl")),
+    ("Mailen kan ook, k punt mulder apenstaartje gemeente punt nl, maar dat doet niemand.",
+     "Mailen kan ook, [EMAIL], maar dat doet niemand.", ("EMAIL", "k punt mulder apenstaartje gemeente punt nl")),
+    ("In zijn paspoort staat nummer NM4R7K2P1, bij de IND iets anders.",
+     "In zijn paspoort staat nummer [ID-NUMMER], bij de IND iets anders.", ("ID_NUMBER", "NM4R7K2P1")),
+    ("Bel het kantoor, toestel 2345, na tienen.",
+     "Bel het kantoor, toestel [TELEFOON], na tienen.", ("PHONE", "2345")),
+    ("Nieuwe cliënt (°1990) komt morgen.",
+     "Nieuwe cliënt (°[GEBOORTEDATUM]) komt morgen.", ("DATE_OF_BIRTH", "1990")),
 ])
 def test_pattern_recognisers(lists, text, expected, entity):
     result = anonymise_text(text, lists)
@@ -215,6 +223,32 @@ def test_organisation_and_place_recognisers(lists, text, expected, entity):
 def test_allow_listed_terms_kept(lists, text):
     result = anonymise_text(text, lists)
     assert (result.text, result.entities) == (text, [])
+
+
+def test_names_and_places_typed_in_lower_case(lists):
+    """Quick notes: a listed place after a place preposition, a name after a title, a listed first
+    name that is no Dutch or English word; found as weak (to review)."""
+    text = "ik heb fatima gebeld, ze woont sinds mei in zuidhorn. afspraak met mw. de vries van het COA."
+    result = anonymise_text(text, lists)
+    assert result.text == "ik heb [PERSOON-1] gebeld, ze woont sinds mei in [GEMEENTE-1]. afspraak met mw. [PERSOON-2] van het COA."
+    assert all(not e.strong for e in result.entities)
+    # Dutch words stay: "in het noorden", "je bent", "in best gezin" (Best is a town), "een buddy".
+    kept = "je bent in het noorden, in best gezin en met een buddy; mevrouw zei dat het goed ging."
+    assert anonymised(kept, lists) == kept
+
+
+def test_a_sentence_adverb_is_no_surname(lists):
+    assert anonymised("Pas na drie maanden durfde hij het. Pas daar ging het.", lists) == \
+        "Pas na drie maanden durfde hij het. Pas daar ging het."
+    assert detections("Meneer Pas zegt dat het goed gaat.", lists) == [("PERSON", "Pas")]
+
+
+@pytest.mark.parametrize("text", [
+    "Ze ging naar de Pinkstergemeente De Olijftak in het dorp.",
+    "Het vrouwencafé van de Protestantse Gemeente De Ark helpt.",
+])
+def test_congregations_are_organisations(lists, text):
+    assert [label for label, _ in detections(text, lists)] == ["ORGANISATION"]
 
 
 @pytest.mark.parametrize("text", [
@@ -484,7 +518,7 @@ def test_force_keep_string_is_not_silently_ignored(tmp_path):
 
 def test_evaluate_anonymiser_on_the_gold_files():
     """`qcode evaluate-anonymiser`: no identifier of the policy passages (written by someone who had
-    not seen the rules) survives, and on the main gold only the three documented misses do."""
+    not seen the rules) survives, and on the main and the hard gold only the documented misses do."""
     import re
 
     from click.testing import CliRunner
@@ -498,4 +532,8 @@ def test_evaluate_anonymiser_on_the_gold_files():
     main = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", "tests/data/anonymiser_gold.yaml"])
     assert main.exit_code == 0, main.output
     missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+'([^']+)'", main.output, re.MULTILINE)
-    assert missed == [("p11", "noor"), ("p29", "Echt"), ("p44", "Stichting Welkom in Goes")]   # README, "Known gaps"
+    assert missed == [("p29", "Echt"), ("p44", "Stichting Welkom in Goes")]   # README, "Known gaps"
+    hard = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", "tests/data/anonymiser_gold_hard.yaml"])
+    assert hard.exit_code == 0, hard.output
+    missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+'([^']+)'", hard.output, re.MULTILINE)
+    assert missed == [("h16", "mohammed"), ("h16", "bas")]     # lower-case names that are Dutch words too
