@@ -834,11 +834,14 @@ NUMBERED_PART = re.compile(r"\s+(?:\d|[IVX]+\b)")   # "in Bijlage 2", "in Hoofds
 
 
 def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]:
-    """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym.
+    """Capitalised words mid-sentence that are no Dutch word, no allow-listed term, no acronym;
+    and names and places typed in lower case where no Dutch word can be meant
+    (`_lower_case_identifier`).
 
     Dutch writes common nouns in lower case, so a capitalised compound mid-sentence ("Merenwijk",
-    "Polderlicht") is a name even when its parts are Dutch words; so is a capitalised Dutch word
-    right after a place preposition ("in Korte Akkeren", "uit Hoogkerk").
+    "Polderlicht") is a name even when its parts are Dutch words, unless it is the title of a law
+    or document ("Jeugdwet") or the text writes it in lower case elsewhere; so is a capitalised
+    Dutch word right after a place preposition ("in Korte Akkeren", "uit Hoogkerk").
     """
     covered = _coverage(taken)
     common = CommonInText(text)
