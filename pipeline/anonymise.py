@@ -116,10 +116,11 @@ LICENCE_PLATE = re.compile(r"\b(?:[A-Z]{1,3}|\d{1,3})-(?:[A-Z]{2,3}|\d{2,3})-(?:
 _SPELLED_DOT = r"(?: *(?:punt|\(dot\)|\[dot\]) *|\.)"
 SPELLED_EMAIL = re.compile(rf"\b(?:[\w+\-]+{_SPELLED_DOT})*[\w+\-]+ *(?:apenstaartje|\(at\)|\[at\]) *[\w\-]+(?:{_SPELLED_DOT}[\w\-]+)+\b",
                            re.IGNORECASE)
-SPELLED_AT = re.compile(r"apenstaartje|\(at\)|\[at\]", re.IGNORECASE)
 # A passport, ID card or residence document number: eight to ten capitals and digits, both present
 # (a Dutch passport "NM4R7K2P1"); shorter codes ("NT2", "G40", "A2") are no such number.
 DOCUMENT_NUMBER = re.compile(r"\b[A-Z0-9]{8,10}\b")     # with at least three digits and two letters
+CODES = re.compile(rf"\b(?=[A-Z0-9])(?:(?P<iban>{IBAN.pattern[2:-2]})|(?P<document>{DOCUMENT_NUMBER.pattern[2:-2]})|"
+                   rf"(?P<plate>{LICENCE_PLATE.pattern[2:-2]}))\b")
 # An extension: "toestel 2345", "tst. 12".
 EXTENSION = re.compile(r"\b(?:[Tt]oestel|[Tt]st\.?|[Dd]oorkies(?:nummer)?)\s*:?\s*(?P<number>\d{2,5})\b")
 # A year of birth: "(°1990)", "° 12-03-1988".
@@ -551,21 +552,23 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in TEN_DIGITS.finditer(text):
         if not text[m.start():m.end()].startswith("0"):
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
-    ibans = [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in IBAN.finditer(text)
-             if sum(c.isdigit() for c in m.group()) >= 8]    # not a run of capitalised acronyms
+    ibans = []
+    for m in CODES.finditer(text):   # one scan for bank accounts, licence plates and document numbers
+        kind = m.lastgroup
+        if kind == "iban" and _letters_and_digits(m.group(), 2, 8):      # not a run of acronyms
+            ibans.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
+        elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (
+                kind == "document" and _letters_and_digits(m.group(), 2, 3)):
+            found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
         spans = _coverage(ibans)
         found = [e for e in found if not (e.label == "PHONE" and _covered(spans, e.start, e.end))] + ibans
-    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in LICENCE_PLATE.finditer(text)
-              if _letters_and_digits(m.group(), 1, 1)]
-    found += [Entity(m.start(), m.end(), "ID_NUMBER", m.group()) for m in DOCUMENT_NUMBER.finditer(text)
-              if _letters_and_digits(m.group(), 2, 3)]
     # The rarer patterns run only where their key word or sign occurs (each pass costs ~1% of the time).
     if "oestel" in text or "tst" in text or "oorkies" in text:
         found += [Entity(m.start("number"), m.end("number"), "PHONE", m.group("number")) for m in EXTENSION.finditer(text)]
     if "°" in text:
         found += [Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")) for m in BORN_SIGN.finditer(text)]
-    if SPELLED_AT.search(text):
+    if "apenstaartje" in text or "(at)" in text or "[at]" in text or "Apenstaartje" in text:
         found += [Entity(m.start(), m.end(), "EMAIL", m.group()) for m in SPELLED_EMAIL.finditer(text)]
     for m in DATE_OF_BIRTH.finditer(text):
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
@@ -853,13 +856,13 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
     last_end = -1
     word = ""
     for m in WORD.finditer(text):
-        previous, word = word.lower(), m.group()
+        previous, word = word, m.group()
         if m.start() < last_end:
             continue
         if word.islower():
-            # Set look-ups first: this runs for every lower-case word.
-            after_title = previous in HONORIFICS and (word in TUSSENVOEGSELS or word not in lists.dutch_words)
-            after_locative = previous in PLACE_PREPOSITIONS and word in lists.place_lengths
+            # Set look-ups first, the most selective one first: this runs for every lower-case word.
+            after_locative = word in lists.place_lengths and previous.lower() in PLACE_PREPOSITIONS
+            after_title = (word in TUSSENVOEGSELS or word not in lists.dutch_words) and previous.lower() in HONORIFICS
             if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
                 entity = _lower_case_identifier(text, m, lists, after_title, after_locative)
                 if entity and not _covered(covered, entity.start, entity.end):
@@ -877,14 +880,17 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         lower = word.lower()
         parts = re.split(r"[-'’]", lower)
-        if dutch(lower) or fold(word) in lists.allow or all(dutch(p) or fold(p) in lists.allow for p in parts if p):
-            continue
-        if _document_title(lower, dutch) or _acronym_compound(word, dutch):
+        if lower in lists.dutch_words or fold(word) in lists.allow or all(
+                p in lists.dutch_words or fold(p) in lists.allow for p in parts if p):
             continue
         if any(fold(p) in lists.allow for p in parts if p) or fold(word[:-1]) in lists.allow:
             continue   # "Syriërs", "DUO-overzicht"
         if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in lists.allow_prefixes):
             continue   # "Arabischsprekenden"
+        # The text's own common words last: counting a word's uses is the costly check.
+        if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
+                dutch(p) or fold(p) in lists.allow for p in parts if p):
+            continue
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
     return found
