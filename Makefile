@@ -56,6 +56,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_policy.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_hard.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_blind.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

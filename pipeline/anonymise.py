@@ -80,7 +80,7 @@ ORG_KEYWORDS += (
     "Zorginstelling|Thuiszorg|Jeugdhuis|Scouting|Sportclub|Gym|Dansschool|Muziekschool|Rijschool|Volksuniversiteit"
 )
 ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
-ORG_KEYWORDS += "|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
+ORG_KEYWORDS += "|ROC|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep)"
@@ -104,7 +104,8 @@ URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]
 PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-/]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
-V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossiernummer|[Kk]laantnummer)\s*:?\s*(?P<number>\d[\d .]{5,13}\d)")
+V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossier(?:nummer)?|[Kk]laantnummer|"
+                      r"KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)\s*:?\s*(?P<number>\d[\d .\-]{5,13}\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -557,8 +558,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         kind = m.lastgroup
         if kind == "iban" and _letters_and_digits(m.group(), 2, 8):      # not a run of acronyms
             ibans.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
-        elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (
-                kind == "document" and _letters_and_digits(m.group(), 2, 3)):
+        elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (kind == "document" and (
+                _letters_and_digits(m.group(), 2, 3) or _letters_and_digits(m.group(), 1, 6))):   # "P03918274"
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
         spans = _coverage(ibans)
@@ -887,6 +888,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue   # "Syriërs", "DUO-overzicht"
         if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in lists.allow_prefixes):
             continue   # "Arabischsprekenden"
+        if text[m.end():m.end() + 1] == "." and any(a.startswith(lower) for a in lists.allow_prefixes):
+            continue   # an abbreviation of an allow-listed word: "Oekr." for "Oekraïens"
         # The text's own common words last: counting a word's uses is the costly check.
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
