@@ -236,6 +236,7 @@ class Lists:
     allow_phrases: re.Pattern | None = None  # multi-word allow-listed phrases, to protect in context
     place_lengths: dict = field(default_factory=dict)  # first word of a place name -> longest length
     allow_prefixes: tuple = ()   # allow-listed words that may open a compound ("Arabisch|sprekenden")
+    lemma_words: frozenset = frozenset()   # every form in spaCy's lemma table, names included
 
 
 def _data_path(*parts: str) -> Path:
@@ -269,10 +270,7 @@ def _deduce_src() -> Path:
 @functools.lru_cache(maxsize=1)
 def load_dutch_words() -> frozenset:
     """Dutch word forms (spaCy lookup table + deduce's common words), lower-case."""
-    from .nlp import load_lemma_lookup
-
-    lookup = load_lemma_lookup()
-    words = {w.lower() for w in lookup} | {w.lower() for w in lookup.values()}
+    words = set(_lemma_words())
     # spaCy's table lacks many everyday forms ("goede", "vanuit", "bent"): add the 60,000 most
     # frequent Dutch words (wordfreq). Names and places among them are taken out in _base_lists.
     from wordfreq import top_n_list, zipf_frequency
@@ -293,7 +291,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v4"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v5"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -356,7 +354,8 @@ def _build_base_lists() -> tuple:
     surnames.update(fold(n) for n in _read_lines(deduce_names / "lst_surname" / "items.txt") if len(n) >= 3)
     ambiguous.update(n for n in first | surnames if n in dutch)
     places, ambiguous_places = _place_names(dutch)
-    return dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places)
+    return (dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places),
+            _lemma_words())
 
 
 def _raw_place_names() -> set[str]:
@@ -423,7 +422,7 @@ def _allow_phrase_pattern(extra: list[str] = ()) -> re.Pattern:
 def load_lists(corpus_settings: dict | None = None) -> Lists:
     """All lists, with a corpus's force_keep / force_remove (from <corpus>/anonymise.yaml) applied."""
     settings = corpus_settings or {}
-    dutch, first, surnames, ambiguous, places, ambiguous_places = _base_lists()
+    dutch, first, surnames, ambiguous, places, ambiguous_places, lemma_words = _base_lists()
     allow = load_allow_list(settings.get("force_keep") or [])
     force_remove = []
     for item in settings.get("force_remove") or []:
@@ -438,6 +437,7 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
         allow_phrases=_allow_phrase_pattern(settings.get("force_keep") or []),
         place_lengths=_first_word_lengths(places),
         allow_prefixes=tuple(a for a in allow if len(a) >= 5 and a.isalpha()),
+        lemma_words=lemma_words,
     )
 
 
@@ -999,7 +999,7 @@ def _lower_case_first_name(word: str, lists: Lists) -> bool:
 def _dutch_anywhere(word: str, lists: Lists) -> bool:
     """A Dutch word by any list: the Dutch words (which leave out names and places), spaCy's lemma
     table ("duale", "putten"), or very frequent in Dutch ("bent": wordfreq Zipf 5.8)."""
-    return word in lists.dutch_words or word in _lemma_words() or _zipf(word, "nl") >= 5.0
+    return word in lists.dutch_words or word in lists.lemma_words or _zipf(word, "nl") >= 5.0
 
 
 @functools.lru_cache(maxsize=65536)
@@ -1012,6 +1012,7 @@ def _zipf(word: str, language: str) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _lemma_words() -> frozenset:
+    """Every form in spaCy's lemma table, lower-case (built into the cached lists, not per run)."""
     from .nlp import load_lemma_lookup
 
     lookup = load_lemma_lookup()
