@@ -91,6 +91,7 @@ ORG_SUFFIX_WORDS = re.compile(
     rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt)(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
 # The gaps are spaces, not line breaks: "Gespreksverslag taalschool\n\nVerslag ..." names no school.
+ORG_JOINERS = {"de", "het", "'t", "van", "der", "den", "aan", "op", "en", "&"}
 ORG_BEFORE = re.compile(
     rf"\b(?:{ORG_KEYWORDS})[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)[^\S\n]+)*{NAME_TOKEN}(?:[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)[^\S\n]+)*{NAME_TOKEN})*"
 )
@@ -698,6 +699,10 @@ def _trim_org(text: str, start: int, end: int, lists: Lists) -> int:
     tokens = list(WORD.finditer(text, start, end))
     while len(tokens) > 2 and tokens[-1].group().lower() in lists.dutch_words and tokens[-1].group()[0].islower():
         tokens.pop()
+    # "Taalschool Bolder op B1", "Stichting Thuis en COA": an allow-listed term after a joining
+    # word is the sentence going on, not part of the name.
+    while len(tokens) > 3 and fold(tokens[-1].group()) in lists.allow and tokens[-2].group().lower() in ORG_JOINERS:
+        del tokens[-2:]
     return tokens[-1].end() if tokens else end
 
 
@@ -753,6 +758,7 @@ def _match_place(folded: list[str], i: int, lists: Lists) -> int:
     return 0
 
 
+POSTCODE_BEFORE = re.compile(r"\b[1-9]\d{3}\s?[A-Z]{2},?[^\S\n]+$")
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "dorp", "stad", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
 
 
@@ -760,6 +766,8 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     first = tokens[i][2]
     previous = tokens[i - 1][2].lower() if i > 0 else ""
     if not first[0].isupper():
+        if POSTCODE_BEFORE.search(text, max(0, tokens[i][0] - 12), tokens[i][0]):
+            return True   # "3522 BV utrecht": the town of an address, typed in lower case
         # "in alphen aan den rijn": a lower-case multi-word place only after a place preposition.
         return length > 1 and previous in PLACE_CONTEXT and first not in ("het", "de", "'t", "een")
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
@@ -830,6 +838,10 @@ PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek
 # one of these is such a title, not a name (names of neighbourhoods and organisations end otherwise).
 DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "courant", "blad", "verslag", "rapport",
                   "stukken", "begroting", "doorlichting", "convenant", "richtlijn", "circulaire", "handreiking", "debat")
+# Heads of compounds that name a kind of public body, fund or programme rather than one place or
+# firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
+INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
+                     "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register")
 LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
 
 
@@ -886,8 +898,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if any(fold(p) in lists.allow for p in parts if p) or fold(word[:-1]) in lists.allow:
             continue   # "Syriërs", "DUO-overzicht"
-        if any(lower.startswith(a) and lower[len(a):] in lists.dutch_words for a in lists.allow_prefixes):
-            continue   # "Arabischsprekenden"
+        if any(lower.startswith(a) and _dutch_compound(lower[len(a):], lists.dutch_words.__contains__) for a in lists.allow_prefixes):
+            continue   # "Arabischsprekenden": an allow-listed word and an inflected Dutch one
         if text[m.end():m.end() + 1] == "." and any(a.startswith(lower) for a in lists.allow_prefixes):
             continue   # an abbreviation of an allow-listed word: "Oekr." for "Oekraïens"
         # The text's own common words last: counting a word's uses is the costly check.
@@ -1022,8 +1034,8 @@ def _lemma_words() -> frozenset:
 def _document_title(lower: str, dutch) -> bool:
     """A compound of Dutch words ending in a kind of legal or policy document ("kamer|brief",
     "inburgering|s|besluit", "raad|s|informatie|brief"): the title of such a document
-    (DOCUMENT_HEADS)."""
-    for head in DOCUMENT_HEADS:
+    (DOCUMENT_HEADS); or in a kind of public body or fund ("gemeente|fonds", INSTITUTION_HEADS)."""
+    for head in DOCUMENT_HEADS + INSTITUTION_HEADS:
         if lower.endswith(head) and len(lower) > len(head):
             stem = lower[:-len(head)]
             if _dutch_stem(stem, dutch):
@@ -1109,8 +1121,9 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found += _forced_entities(text, lists)
     if use_deduce:
         orgs = [e for e in found if e.label == "ORGANISATION"]
+        places = {(e.start, e.end) for e in found if e.source == "places"}
         found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text)
-                  if not (_allowed(e, lists) or _sentence_adverb(e, text))]
+                  if not (_allowed(e, lists) or _sentence_adverb(e, text) or _starts_with_place(e, places, lists))]
     protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
     # An allow-listed phrase protects the names and bare street-like words inside it
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
@@ -1175,6 +1188,20 @@ def _sentence_adverb(entity: Entity, text: str) -> bool:
     word: the adverb ("Pas na drie maanden"), not the surname Pas."""
     return (entity.text.lower() in SENTENCE_ADVERBS and _sentence_start(text, entity.start)
             and bool(re.match(r" [a-zà-ÿ]", text[entity.end:entity.end + 2])))
+
+
+def _starts_with_place(entity: Entity, places: set[tuple[int, int]], lists: Lists) -> bool:
+    """deduce reads "(Volgens) Den Haag de Wet inburgering" as the name "Den Haag de Wet": a person's
+    name does not open with a listed place that is no first name, after Dutch words at most. The
+    place stays found by the list."""
+    if entity.label != "PERSON":
+        return False
+    for start, end in places:
+        if entity.start <= start and end < entity.end and fold(entity.text[start - entity.start:end - entity.start]) not in lists.first_names:
+            before = WORD.findall(entity.text[:start - entity.start])
+            if all(w.lower() in lists.dutch_words for w in before):
+                return True
+    return False
 
 
 def _allowed(entity: Entity, lists: Lists) -> bool:
