@@ -134,6 +134,8 @@ DATE_OF_BIRTH = re.compile(
 )
 # A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
 OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
+EVENT_BEFORE = re.compile(r"(?:\b(?:van|op|per|sinds|vanaf|tot|tussen|en|met|na|voor|vóór|datum|dd|ingang|t/m)|d\.d\.)[\s:]+$", re.IGNORECASE)
+BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
 STREET_SUFFIX = "straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
@@ -292,7 +294,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v5"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v8"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -349,14 +351,49 @@ def _build_base_lists() -> tuple:
     # for us, unless deduce's common-word list or our exclusions say they are.
     not_words = {n for n in foreign - ambiguous if n not in common and zipf_frequency(n, "nl") < 4.5}
     not_words |= {n for n in dutch_names if n not in common and zipf_frequency(n, "nl") < 4.0}
-    not_words |= {fold(p) for p in _raw_place_names() if " " not in p and "-" not in p and fold(p) not in common}
+    not_words |= {fold(p) for p in _raw_place_names() if " " not in p and "-" not in p and fold(p) not in common
+                  and fold(p) not in _villages_named_by_words()}
     dutch = frozenset(dutch - not_words)
     first.update(fold(n) for n in _read_lines(deduce_names / "lst_first_name" / "items.txt") if len(n) >= 3)
     surnames.update(fold(n) for n in _read_lines(deduce_names / "lst_surname" / "items.txt") if len(n) >= 3)
+    dutch = dutch | _built_from_dutch_words(dutch, not_words | first | surnames)
     ambiguous.update(n for n in first | surnames if n in dutch)
     places, ambiguous_places = _place_names(dutch)
     return (dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places),
             _lemma_words())
+
+
+def _built_from_dutch_words(dutch: frozenset, names: set) -> set[str]:
+    """Less frequent words (Zipf 3-4) that are an inflection or a compound of frequent Dutch words:
+    "ruimtelijk|e", "binnenland|s", "terug|blik", "volks|huisvesting". The frequency cut-off keeps
+    rarer names out of the Dutch words; these are built from Dutch words, so they are Dutch too.
+    Words of our name lists, and words more frequent in English, stay out."""
+    from wordfreq import top_n_list, zipf_frequency
+
+    known = dutch.__contains__
+    built = set()
+    for word in top_n_list("nl", 200000):
+        frequency = zipf_frequency(word, "nl")
+        if word in dutch or word in names or not word.isalpha() or not 3.0 <= frequency < 4.0:
+            continue
+        if zipf_frequency(word, "en") >= frequency:
+            continue   # English more than Dutch, often a name or a brand: "trade", "newton", "phillips"
+        if _dutch_stem(word, known) or any(word.endswith(end) and known(word[:-len(end)]) for end in INFLECTIONS):
+            built.add(word)
+    return built
+
+
+def _villages_named_by_words() -> set[str]:
+    """Villages and hamlets (no municipality) whose name is a frequent Dutch word form: "Juist",
+    "Eind", "Raar", "Waarde". They stay Dutch words, so they are places only in context ("in Raar"),
+    not at the start of "Juist daarom ..." or "Eind mei ...". Municipalities stay places anywhere."""
+    from wordfreq import zipf_frequency
+
+    src = _deduce_src() / "locations" / "lst_placename"
+    municipalities = {fold(n) for n in _read_lines(src / "lst_municipality" / "items.txt")}
+    villages = {fold(n) for n in _read_lines(src / "lst_residence" / "items.txt") if " " not in n and "-" not in n}
+    lemma_words = _lemma_words()
+    return {v for v in villages - municipalities if v in lemma_words and zipf_frequency(v, "nl") >= 4.0}
 
 
 def _raw_place_names() -> set[str]:
@@ -575,13 +612,25 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in DATE_OF_BIRTH.finditer(text):
         found.append(Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")))
     for m in OLD_FULL_DATE.finditer(text):
-        found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
+        if not _event_date(text, m.start(), m.end()):
+            found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
         if lists is not None and fold(m.group()) in lists.allow:
             continue   # "het Werkplein" when a corpus keeps it
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
     return found
+
+
+def _event_date(text: str, start: int, end: int) -> bool:
+    """A date after a word that dates an event ("het advies van 3 augustus 2006", "per 1 januari
+    2007", "d.d. 12-10-2006"), with no word of birth just after it: no date of birth. Policy
+    prose and minutes cite older dates than the people in them were born on."""
+    before = EVENT_BEFORE.search(text, max(0, start - 30), start)
+    if not before or BIRTH_WORD.search(text, end, end + 40):
+        return False
+    # "ze is van 17 november 1986" says when she was born
+    return not re.search(r"\b(?:is|ben|bent|zijn|was|waren)\s+van[\s:]+$", text[max(0, start - 30):start], re.IGNORECASE)
 
 
 def _letters_and_digits(token: str, letters: int, digits: int) -> bool:
@@ -759,7 +808,8 @@ def _match_place(folded: list[str], i: int, lists: Lists) -> int:
 
 
 POSTCODE_BEFORE = re.compile(r"\b[1-9]\d{3}\s?[A-Z]{2},?[^\S\n]+$")
-PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "dorp", "stad", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
+PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "gemeenten", "dorp", "dorpen", "stad", "steden",
+                 "kern", "kernen", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
 
 
 def _place_ok(text, tokens, i, length, lists) -> bool:
@@ -782,7 +832,7 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \"'“‘(")
+    before = text[:start].rstrip(" \"'“‘(«„")
     return not before or before[-1] in ".!?:\n" or before.endswith("...")
 
 
@@ -842,7 +892,8 @@ DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "cou
 # firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
                      "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register")
-LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
+LINKING = ("", "s", "e", "en")
+INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"      # Dutch linking sounds between the parts of a compound
 
 
 LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk))\s+$", re.IGNORECASE)
