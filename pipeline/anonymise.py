@@ -58,7 +58,8 @@ TUSSENVOEGSELS = {"van", "de", "der", "den", "te", "ter", "ten", "het", "'t", "i
 TITLES = r"(?:[Mm]eneer|[Mm]evrouw|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer|[Jj]uffrouw|[Jj]uf|[Mm]eester|[Dd]okter|[Dd]r\.|[Mm]r\.|[Ii]r\.|[Dd]rs\.|[Ii]ng\.|[Pp]rof\.|[Ww]ethouder|[Ii]mam|[Oo]om|[Tt]ante)"
 KINSHIP = r"(?:[Mm]ijn|[Zz]ijn|[Hh]aar|[Hh]un|[Oo]nze|[Oo]ns)\s+(?:neef|nicht|broer|broertje|zus|zusje|zoon|dochter|vrouw|man|echtgenote|echtgenoot|moeder|vader|oom|tante|vriend|vriendin|buurman|buurvrouw|collega|schoonzus|zwager|opa|oma|kleinzoon|kleindochter|baby|kind|jongste|oudste)"
 NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ\u0130\u015e\u00c7][\w\u0300-\u036f'’\-]+"
-NAME_SEQ = rf"{NAME_TOKEN}(?:\s+(?:(?:{'|'.join(sorted(TUSSENVOEGSELS - {'in', 'op'}))})\s+)*{NAME_TOKEN}){{0,3}}"
+# A name does not run on into the next line ("wethouder Gerda Lubbers\nHamid: ...").
+NAME_SEQ = rf"{NAME_TOKEN}(?:[^\S\n]+(?:(?:{'|'.join(sorted(TUSSENVOEGSELS - {'in', 'op'}))})[^\S\n]+)*{NAME_TOKEN}){{0,3}}"
 ORG_KEYWORDS = (
     "Taalschool|Taalinstituut|Taalpunt|Taalcentrum|Taalacademie|Stichting|Vereniging|Bakkerij|Slagerij|"
     "Zorgcentrum|Zorggroep|Woonzorgcentrum|Verpleeghuis|Klimpark|Klimbos|Metaalbedrijf|Metaalwerken|"
@@ -83,12 +84,12 @@ ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
 ORG_KEYWORDS += "|ROC|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
-ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep)"
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier)"
 ORG_KEYWORDS = "|".join(sorted({k for k in ORG_KEYWORDS.split("|")} | {k[0].lower() + k[1:] for k in ORG_KEYWORDS.split("|")}, key=len, reverse=True)) + "|" + ORG_COMPOUND
 ORG_SUFFIX_WORDS = re.compile(
     rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|"
     rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
-    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt)(?:\s+(?:B\.V\.|BV))?(?![\w])"
+    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium)(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
 # The gaps are spaces, not line breaks: "Gespreksverslag taalschool\n\nVerslag ..." names no school.
 ORG_JOINERS = {"de", "het", "'t", "van", "der", "den", "aan", "op", "en", "&"}
@@ -102,11 +103,12 @@ AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s
 
 EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
-PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-/]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
+PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
-V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]lientnummer|[Dd]ossier(?:nummer)?|[Kk]laantnummer|"
-                      r"KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)\s*:?\s*(?P<number>\d[\d .\-]{5,13}\d)")
+V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}ntnummer|"
+                      r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)(?:\s+[a-z]+)?\s*:?\s*"
+                      r"(?P<number>\d[\d .\-]{5,13}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -128,9 +130,9 @@ EXTENSION = re.compile(r"\b(?:[Tt]oestel|[Tt]st\.?|[Dd]oorkies(?:nummer)?)\s*:?\
 # A year of birth: "(°1990)", "° 12-03-1988".
 BORN_SIGN = re.compile(r"°\s?(?P<date>\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}|(?:19|20)\d{2})\b")
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
-DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
+DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:(?:19|20)?\d{{2}}|'\d{{2}})(?!\d)|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
 DATE_OF_BIRTH = re.compile(
-    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
+    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eb\b|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
 )
 # A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
 OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
@@ -138,11 +140,18 @@ EVENT_BEFORE = re.compile(r"(?:\b(?:van|op|per|sinds|vanaf|tot|tussen|en|met|na|
 BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
-STREET_SUFFIX = "straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+STREET_SUFFIX = "strjitte|wei|leane|dyk|paad|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
 )
+# Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
+LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d{1,4}(?:bis\b|[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+# A postcode typed in lower case counts only before a listed place: "1507 ek zaandam".
+LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo|de|ik|je|ze|we|er|af|na|of|is|ga)[a-z]{2}\s+(?P<place>[a-zà-ÿ][\w'\-]*(?:\s[a-zà-ÿ][\w'\-]*){0,2})")
+PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-z0-9]{1,3}-[A-Za-z0-9]{2,3}-[A-Za-z0-9]{1,3})\b")
 INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:(?:van|de|der|den|ter|ten|te|het|'t|in|op|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
+# Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
+ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
 SURNAME_INITIALS = re.compile(r"\b(?P<name>[A-ZÀ-Þ][\w'’\-]{2,}),\s?(?:[A-Z]\.){1,3}(?!\w)")
 TITLE_NAME = re.compile(rf"\b{TITLES}\s+(?P<name>(?:(?:[A-Z]\.\s?){{1,3}})?(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_SEQ})")
@@ -614,6 +623,18 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in OLD_FULL_DATE.finditer(text):
         if not _event_date(text, m.start(), m.end()):
             found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
+    found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
+              if lists is None or m.group().split()[0] not in lists.dutch_words]   # not "de snelweg 12 keer"
+    found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
+    if lists is not None:
+        for m in LOWER_POSTCODE.finditer(text):
+            words = m.group("place").split()
+            for length in range(len(words), 0, -1):
+                key = tuple(fold(w) for w in words[:length])
+                if key in lists.places and key not in lists.ambiguous_places:
+                    end = m.start("place") + len(" ".join(words[:length]))
+                    found.append(Entity(m.start(), end, "ADDRESS", text[m.start():end]))
+                    break
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
         if lists is not None and fold(m.group()) in lists.allow:
             continue   # "het Werkplein" when a corpus keeps it
@@ -664,6 +685,12 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         key = fold(word)
         if key not in lists.allow and (word.isupper() or key in lists.surnames or key in lists.first_names):
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
+    for m in ACTION_INITIALS.finditer(text):
+        for initials in re.finditer(r"[A-Za-z]+", m.group("names")):
+            token = initials.group()
+            if sum(c.isupper() for c in token) >= 2 and fold(token) not in lists.allow:
+                start = m.start("names") + initials.start()
+                found.append(Entity(start, start + len(token), "PERSON", token, True, "initials"))
     for m in INITIALS_NAME.finditer(text):
         start, end = _trim_name(text, m.start(), m.end(), lists)
         if end > start and "." in text[start:end]:
@@ -689,6 +716,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
             continue   # "bij de taalschool het COA": COA is no school's name
         found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
     for m in ORG_SUFFIX_WORDS.finditer(text):
+        if all(w.lower() in ("de", "het", "een", "dit", "dat", "ons", "onze") for w in WORD.findall(m.group())[:-1]):
+            continue   # "Het College", "De Markt": no name before the word
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
             found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
@@ -721,8 +750,8 @@ def _speaker_name_span(label: str, lists: Lists) -> tuple[int, int] | None:
         return None  # "Uit het DUO-overzicht:" is a sentence, not a name
     if len(words) == 1:
         word, key = words[0].group(), keys[0]
-        if word.lower() in lists.dutch_words and key not in lists.first_names and key not in lists.surnames:
-            return None  # "Dossier:", "Mail:"
+        if key not in lists.first_names and key not in lists.surnames and _common_noun(word, lists):
+            return None  # "Dossier:", "Mail:", a form's fields: "Klantnummer:", "V-nummer:"
         return words[0].start(), words[0].end()
     listed = any((k in lists.first_names or k in lists.surnames) and k not in lists.ambiguous_names for k in keys)
     unknown = any(w.group().lower() not in lists.dutch_words and k not in lists.allow for w, k in zip(words, keys))
@@ -731,11 +760,21 @@ def _speaker_name_span(label: str, lists: Lists) -> tuple[int, int] | None:
     return words[0].start(), words[-1].end()
 
 
+def _common_noun(word: str, lists: Lists) -> bool:
+    """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), or a letter or
+    acronym joined to one ("V-nummer", "KvK-nummer")."""
+    lower, dutch = word.lower(), lists.dutch_words.__contains__
+    head, _, tail = lower.rpartition("-")
+    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and len(head) <= 3 and dutch(tail))
+
+
 def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]:
     """Drop trailing words of a context match that are ordinary Dutch words ("Ahmad Zei" stays)."""
     tokens = [(m.start() + start, m.end() + start, m.group()) for m in WORD.finditer(text[start:end])]
     while tokens and (tokens[-1][2].lower() in TUSSENVOEGSELS or (
             len(tokens) > 1 and tokens[-1][2].lower() in lists.dutch_words
+            # "P. van 't Zand", "J. de Boer": a surname follows; "Benhaddou van Centrum ...": a firm may follow "van"
+            and tokens[-2][2].lower() not in (TUSSENVOEGSELS | {"t"}) - {"van", "in", "op"}
             and fold(tokens[-1][2]) not in lists.surnames and fold(tokens[-1][2]) not in lists.first_names)):
         tokens.pop()
     if not tokens or fold(text[tokens[0][0]:tokens[-1][1]]) in lists.allow:
@@ -839,7 +878,7 @@ def _sentence_start(text: str, start: int) -> bool:
 def _is_listed_name(text, tokens, folded, i, lists) -> bool:
     word, key = tokens[i][2], folded[i]
     if len(key) < 3 or key in lists.allow or not (key in lists.first_names or key in lists.surnames):
-        return False
+        return _possessive_name(word, key, lists)
     if word[0].isupper():
         if key in lists.ambiguous_names or word.lower() in lists.dutch_words:
             # "Roos" or "Hoop": a name only next to another name part.
@@ -853,6 +892,15 @@ def _is_listed_name(text, tokens, folded, i, lists) -> bool:
     # Lower-case slip: only as a pair of listed, non-Dutch name tokens ("ahmad hassan").
     return (word.lower() not in lists.dutch_words and key not in lists.ambiguous_names
             and _next_is_name_part(tokens, folded, i, lists, allow_lower=True, text=text))
+
+
+def _possessive_name(word: str, key: str, lists: Lists) -> bool:
+    """"Mohammeds neef", "Tesfayes vrouw": a listed first name with the genitive s, where the name
+    is no Dutch word and the word is rare in Dutch ("Frans" is a language too)."""
+    stem = key[:-1]
+    return (word[0].isupper() and key.endswith("s") and len(stem) >= 4 and stem in lists.first_names
+            and stem not in lists.ambiguous_names and stem not in lists.dutch_words
+            and fold(word) not in lists.allow and _zipf(word.lower(), "nl") < 3.0)
 
 
 def _next_is_name_part(tokens, folded, i, lists, allow_lower=False, text=None) -> bool:
@@ -886,7 +934,7 @@ PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek
 # Kinds of legal and policy document. Policy text capitalises their titles ("Jeugdwet",
 # "Kamerbrief", "Inburgeringsbesluit", "Coalitieakkoord"); a capitalised compound of a Dutch word and
 # one of these is such a title, not a name (names of neighbourhoods and organisations end otherwise).
-DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "courant", "blad", "verslag", "rapport",
+DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "courant", "blad", "verslag", "rapport", "onderzoek",
                   "stukken", "begroting", "doorlichting", "convenant", "richtlijn", "circulaire", "handreiking", "debat")
 # Heads of compounds that name a kind of public body, fund or programme rather than one place or
 # firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
@@ -896,7 +944,7 @@ LINKING = ("", "s", "e", "en")
 INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"      # Dutch linking sounds between the parts of a compound
 
 
-LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk))\s+$", re.IGNORECASE)
+LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk|locatie))\s+$", re.IGNORECASE)
 NUMBERED_PART = re.compile(r"\s+(?:\d|[IVX]+\b)")   # "in Bijlage 2", "in Hoofdstuk IV"
 
 
@@ -933,7 +981,7 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
                     found.append(entity)
                     last_end = entity.end
             continue
-        if not word[0].isupper() or len(word) < 3 or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
+        if not word[0].isupper() or (len(word) < 3 and word != "De") or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
         if _sentence_start(text, m.start()) or (text[m.end():m.end() + 1] == ":" and _label_so_far(text, m.start())):
             continue
@@ -1005,7 +1053,7 @@ def _word_char(char: str) -> bool:
 
 
 HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer"}
-PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting"}
+PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc"}
 
 
 def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bool, after_locative: bool) -> Entity | None:
@@ -1030,10 +1078,26 @@ def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bo
                 break
         last = text[m.start():end].split()[-1]
         if last not in lists.dutch_words and fold(last) not in lists.allow and len(last) >= 3:
+            end = _lower_case_surname_end(text, end, lists) if end == m.end() and fold(word) in lists.first_names else end
             return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
     if len(word) >= 4 and _lower_case_first_name(word, lists):
-        return Entity(m.start(), m.end(), "PERSON", word, False, "weak")
+        end = _lower_case_surname_end(text, m.end(), lists)
+        return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
     return None
+
+
+def _lower_case_surname_end(text: str, end: int, lists: Lists) -> int:
+    """After a first name typed in lower case, the end of its surname if one follows ("fatima el
+    amrani"): tussenvoegsels, then a listed surname or a word that is Dutch by no list."""
+    following = _following_words(text, end, 3)
+    while following and following[0].group() in TUSSENVOEGSELS:
+        following.pop(0)
+    if following:
+        word = following[0].group()
+        if word.islower() and word not in lists.dutch_words and len(word) >= 3 and (
+                fold(word) in lists.surnames or not _dutch_anywhere(word, lists)):
+            return following[0].end()
+    return end
 
 
 def _following_words(text: str, end: int, count: int) -> list[re.Match]:
@@ -1131,6 +1195,8 @@ def _capitalised_place_after_preposition(text: str, m: re.Match, lists: Lists) -
             break
         end = nxt.end()
         words.append(nxt.group())
+    if len(words) == 1 and words[0] in ("De", "Het"):
+        return 0
     if NUMBERED_PART.match(text, end) or fold(" ".join(words)) in lists.allow or fold(text[m.start():end]) in lists.allow:
         return 0
     if any(fold(w) in lists.allow for w in words):
