@@ -146,6 +146,7 @@ STREET = re.compile(
 )
 # Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
 LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d{1,4}(?:bis\b|[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d")
 # A postcode typed in lower case counts only before a listed place: "1507 ek zaandam".
 LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo|de|ik|je|ze|we|er|af|na|of|is|ga)[a-z]{2}\s+(?P<place>[a-zà-ÿ][\w'\-]*(?:\s[a-zà-ÿ][\w'\-]*){0,2})")
 PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-z0-9]{1,3}-[A-Za-z0-9]{2,3}-[A-Za-z0-9]{1,3})\b")
@@ -623,9 +624,11 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in OLD_FULL_DATE.finditer(text):
         if not _event_date(text, m.start(), m.end()):
             found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
-    found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
-              if lists is None or m.group().split()[0] not in lists.dutch_words]   # not "de snelweg 12 keer"
-    found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
+    if LOWER_STREET_SIGN.search(text):   # the full pattern backtracks over every word: only where a street may be
+        found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
+                  if lists is None or m.group().split()[0] not in lists.dutch_words]   # not "de snelweg 12 keer"
+    if "enteken" in text:
+        found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
     if lists is not None:
         for m in LOWER_POSTCODE.finditer(text):
             words = m.group("place").split()
@@ -685,7 +688,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         key = fold(word)
         if key not in lists.allow and (word.isupper() or key in lists.surnames or key in lists.first_names):
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
-    for m in ACTION_INITIALS.finditer(text):
+    for m in ACTION_INITIALS.finditer(text) if "ctie" in text else ():
         for initials in re.finditer(r"[A-Za-z]+", m.group("names")):
             token = initials.group()
             if sum(c.isupper() for c in token) >= 2 and fold(token) not in lists.allow:
@@ -878,7 +881,7 @@ def _sentence_start(text: str, start: int) -> bool:
 def _is_listed_name(text, tokens, folded, i, lists) -> bool:
     word, key = tokens[i][2], folded[i]
     if len(key) < 3 or key in lists.allow or not (key in lists.first_names or key in lists.surnames):
-        return _possessive_name(word, key, lists)
+        return key[-1:] == "s" and word[0].isupper() and _possessive_name(word, key, lists)
     if word[0].isupper():
         if key in lists.ambiguous_names or word.lower() in lists.dutch_words:
             # "Roos" or "Hoop": a name only next to another name part.
