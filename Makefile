@@ -58,6 +58,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_hard.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_blind.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_fresh.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_sixth.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
