@@ -82,6 +82,7 @@ ORG_KEYWORDS += (
 )
 ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
 ORG_KEYWORDS += "|ROC|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
+ORG_KEYWORDS += "|OBS|KBS|PCBS|IKC|obs|kbs|ikc|Kindcentrum|Peuterspeelzaal|Peuterspeelgroep"   # kinds of primary school and playgroup
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier)"
@@ -103,12 +104,15 @@ AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s
 
 EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
-PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
+PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-–/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
+# A phone number read out in words, as speech recognition writes it: "nul zes twaalf ..." is too
+# free; ten digits said one by one are not: "nul drie zes vijf vijf vijf twee acht nul nul".
+SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen)){8,}\b", re.IGNORECASE)
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
-V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}ntnummer|"
+V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}nt(?:nummer|nr\.?)?|[Cc]ursist(?:nummer|nr\.?)?|[Cc]li[eë]ntnr\.?|"
                       r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)(?:\s+[a-z]+)?\s*:?\s*"
-                      r"(?P<number>\d[\d .\-]{5,13}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}\d)")
+                      r"(?P<number>\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -140,12 +144,18 @@ EVENT_BEFORE = re.compile(r"(?:\b(?:van|op|per|sinds|vanaf|tot|tussen|en|met|na|
 BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
-STREET_SUFFIX = "strjitte|wei|leane|dyk|paad|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+STREET_SUFFIX = "strjitte|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
 )
+# Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel";
+# taken only when the name is no Dutch word by any list (weak, to review).
+LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taalpunt|taalinstituut|bureau|garage|stichting|stg\.|bakkerij|kbs|obs|ikc)\s+(?:van\s+)?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+# A street named "Laan van ...", "Plein der ...": the kind of street first.
+STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof)\s+(?:(?:van|der|de|den|op|in|te|het)\s+)+{NAME_TOKEN}(?:\s+{NAME_TOKEN})?\s+\d{{1,4}}(?:[A-Za-z](?!\w)|[\-/][A-Za-z0-9]{{1,3}})?")
 # Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
-LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d{1,4}(?:bis\b|[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d{1,4}(?:bis\b|\s?[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+GENERIC_ROADS = {"snelweg", "autoweg", "rijksweg", "zijstraat", "winkelstraat", "fietsstraat", "ringweg"}
 LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d")
 # A postcode typed in lower case counts only before a listed place: "1507 ek zaandam".
 LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo|de|ik|je|ze|we|er|af|na|of|is|ga)[a-z]{2}\s+(?P<place>[a-zà-ÿ][\w'\-]*(?:\s[a-zà-ÿ][\w'\-]*){0,2})")
@@ -154,7 +164,9 @@ INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:(?:van|de|der|den|ter|te
 # Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
 ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
-SURNAME_INITIALS = re.compile(r"\b(?P<name>[A-ZÀ-Þ][\w'’\-]{2,}),\s?(?:[A-Z]\.){1,3}(?!\w)")
+SURNAME_INITIALS = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL|De|Van|El|Al)\s+){0,2}[A-ZÀ-Þ][\w'’\-]{2,}),\s?(?:[A-Z]\.){1,3}(?!\w)")
+# Registers in capitals, surname first: "NOORZAI, Farida", "EL AMRANI, Karim".
+SURNAME_FIRST_NAME = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL)\s+){0,2}[A-ZÀ-Þ]{3,}(?:-[A-ZÀ-Þ]{2,})?),\s(?P<first>[A-ZÀ-Þ][a-zà-ÿ]{2,})\b")
 TITLE_NAME = re.compile(rf"\b{TITLES}\s+(?P<name>(?:(?:[A-Z]\.\s?){{1,3}})?(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_SEQ})")
 KINSHIP_NAME = re.compile(rf"\b{KINSHIP}(?:,)?\s+(?P<name>{NAME_SEQ})")
 CALLED_NAME = re.compile(rf"\b(?:heet|heette|heten|genaamd|naam is|noemen (?:hem|haar)|noemt zich)\s+(?P<name>{NAME_SEQ})")
@@ -304,7 +316,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v8"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v9"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -388,7 +400,8 @@ def _built_from_dutch_words(dutch: frozenset, names: set) -> set[str]:
             continue
         if zipf_frequency(word, "en") >= frequency:
             continue   # English more than Dutch, often a name or a brand: "trade", "newton", "phillips"
-        if _dutch_stem(word, known) or any(word.endswith(end) and known(word[:-len(end)]) for end in INFLECTIONS):
+        if _dutch_stem(word, known) or any(word.endswith(end) and known(word[:-len(end)]) for end in INFLECTIONS) or (
+                word.endswith("ing") and known(word[:-3] + "en")):    # "instemm|ing" from "instemmen"
             built.add(word)
     return built
 
@@ -615,6 +628,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     # The rarer patterns run only where their key word or sign occurs (each pass costs ~1% of the time).
     if "oestel" in text or "tst" in text or "oorkies" in text:
         found += [Entity(m.start("number"), m.end("number"), "PHONE", m.group("number")) for m in EXTENSION.finditer(text)]
+    if "nul " in text or "Nul " in text:
+        found += [Entity(m.start(), m.end(), "PHONE", m.group()) for m in SPOKEN_PHONE.finditer(text)]
     if "°" in text:
         found += [Entity(m.start("date"), m.end("date"), "DATE_OF_BIRTH", m.group("date")) for m in BORN_SIGN.finditer(text)]
     if "apenstaartje" in text or "(at)" in text or "[at]" in text or "Apenstaartje" in text:
@@ -624,9 +639,10 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     for m in OLD_FULL_DATE.finditer(text):
         if not _event_date(text, m.start(), m.end()):
             found.append(Entity(m.start(), m.end(), "DATE_OF_BIRTH", m.group()))
+    found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in STREET_KIND_FIRST.finditer(text)]
     if LOWER_STREET_SIGN.search(text):   # the full pattern backtracks over every word: only where a street may be
         found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
-                  if lists is None or m.group().split()[0] not in lists.dutch_words]   # not "de snelweg 12 keer"
+                  if m.group().split()[0] not in GENERIC_ROADS]   # not "de snelweg 12 keer"
     if "enteken" in text:
         found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
     if lists is not None:
@@ -685,8 +701,11 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
                 found.append(Entity(start, end, "PERSON", text[start:end], True, "context"))
     for m in SURNAME_INITIALS.finditer(text):
         word = m.group("name")
-        key = fold(word)
+        key = fold(word.split()[-1])
         if key not in lists.allow and (word.isupper() or key in lists.surnames or key in lists.first_names):
+            found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
+    for m in SURNAME_FIRST_NAME.finditer(text):
+        if fold(m.group("first")) in lists.first_names and fold(m.group("name")) not in lists.allow:
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
     for m in ACTION_INITIALS.finditer(text) if "ctie" in text else ():
         for initials in re.finditer(r"[A-Za-z]+", m.group("names")):
@@ -718,6 +737,11 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if text[m.start()].islower() and all(fold(w) in lists.allow for w in name_words):
             continue   # "bij de taalschool het COA": COA is no school's name
         found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
+    for m in LOWER_ORG.finditer(text):
+        name = m.group("name")
+        if not (name in lists.dutch_words or _dutch_anywhere(name, lists) or fold(name) in lists.allow
+                or _dutch_stem(name, lists.dutch_words.__contains__)):
+            found.append(Entity(m.start(), m.end(), "ORGANISATION", m.group(), False, "weak"))
     for m in ORG_SUFFIX_WORDS.finditer(text):
         if all(w.lower() in ("de", "het", "een", "dit", "dat", "ons", "onze") for w in WORD.findall(m.group())[:-1]):
             continue   # "Het College", "De Markt": no name before the word
@@ -977,7 +1001,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if word.islower():
             # Set look-ups first, the most selective one first: this runs for every lower-case word.
             after_locative = word in lists.place_lengths and previous.lower() in PLACE_PREPOSITIONS
-            after_title = (word in TUSSENVOEGSELS or word not in lists.dutch_words) and previous.lower() in HONORIFICS
+            after_title = previous.lower() in HONORIFICS and (
+                word in NAME_PARTICLES or word not in lists.dutch_words or _name_though_a_word(word, lists))
             if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
                 entity = _lower_case_identifier(text, m, lists, after_title, after_locative)
                 if entity and not _covered(covered, entity.start, entity.end):
@@ -1002,6 +1027,9 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue   # "Syriërs", "DUO-overzicht"
         if any(lower.startswith(a) and _dutch_compound(lower[len(a):], lists.dutch_words.__contains__) for a in lists.allow_prefixes):
             continue   # "Arabischsprekenden": an allow-listed word and an inflected Dutch one
+        if any(lower.endswith(a) and _dutch_compound(lower[:-len(a)], lists.dutch_words.__contains__)
+               for a in lists.allow_prefixes if len(lower) > len(a) + 2):
+            continue   # "Voorinburgering": a Dutch word and an allow-listed one
         if text[m.end():m.end() + 1] == "." and any(a.startswith(lower) for a in lists.allow_prefixes):
             continue   # an abbreviation of an allow-listed word: "Oekr." for "Oekraïens"
         # The text's own common words last: counting a word's uses is the costly check.
@@ -1055,8 +1083,9 @@ def _word_char(char: str) -> bool:
     return char.isalnum() or char == "_" or unicodedata.combining(char) > 0
 
 
-HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer"}
-PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc"}
+NAME_PARTICLES = TUSSENVOEGSELS - {"in", "op"}   # "juf op kbs ..." is no "juf Op"
+HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw"}
+PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc", "gemeente", "wijk"}
 
 
 def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bool, after_locative: bool) -> Entity | None:
@@ -1069,8 +1098,9 @@ def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bo
         words = [m] + _following_words(text, m.end(), 2)
         for length in range(len(words), 0, -1):
             key = tuple(fold(w.group()) for w in words[:length])
+            # Our Dutch words, not spaCy's lemma table: it lists "utrecht" and "mohammed" too.
             if key in lists.places and key not in lists.ambiguous_places and not any(
-                    _dutch_anywhere(w.group(), lists) or w.group() in COMPASS for w in words[:length] if w.group() not in TUSSENVOEGSELS):
+                    w.group() in lists.dutch_words or w.group() in COMPASS for w in words[:length] if w.group() not in TUSSENVOEGSELS):
                 return Entity(m.start(), words[length - 1].end(), "MUNICIPALITY_OR_TOWN",
                               text[m.start():words[length - 1].end()], False, "weak")
     if after_title:
@@ -1080,7 +1110,12 @@ def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bo
             if w.group() not in TUSSENVOEGSELS:
                 break
         last = text[m.start():end].split()[-1]
-        if last not in lists.dutch_words and fold(last) not in lists.allow and len(last) >= 3:
+        if end != m.end():   # "meneer van der bos"; not "mevrouw van de taalschool"
+            named = fold(last) in lists.surnames or not (
+                last in lists.dutch_words or _dutch_anywhere(last, lists) or _dutch_stem(last, lists.dutch_words.__contains__))
+        else:
+            named = last not in lists.dutch_words or _name_though_a_word(last, lists)
+        if named and fold(last) not in lists.allow and len(last) >= 3:
             end = _lower_case_surname_end(text, end, lists) if end == m.end() and fold(word) in lists.first_names else end
             return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
     if len(word) >= 4 and _lower_case_first_name(word, lists):
@@ -1097,10 +1132,22 @@ def _lower_case_surname_end(text: str, end: int, lists: Lists) -> int:
         following.pop(0)
     if following:
         word = following[0].group()
-        if word.islower() and word not in lists.dutch_words and len(word) >= 3 and (
-                fold(word) in lists.surnames or not _dutch_anywhere(word, lists)):
+        if word.islower() and len(word) >= 3 and fold(word) not in lists.allow and (
+                (word not in lists.dutch_words and (fold(word) in lists.surnames or not _dutch_anywhere(word, lists)))
+                or (fold(word) in lists.surnames and _name_though_a_word(word, lists))):
             return following[0].end()
     return end
+
+
+def _name_though_a_word(word: str, lists: Lists) -> bool:
+    """A listed name that is also a Dutch word, but no frequent one and no verb form: after a title
+    ("mevrouw kok", "meneer van der bos") or a first name ("marloes bakker") it names a person.
+    Not "mevrouw belt" (bellen), "meneer kan", "mevrouw wil"."""
+    key = fold(word)
+    if not (key in lists.surnames or key in lists.first_names) or _zipf(word, "nl") >= 4.5:
+        return False
+    verb = word.endswith("t") and (word[:-1] + "en" in lists.dutch_words or word[:-1] + word[-2] + "en" in lists.dutch_words)
+    return not verb
 
 
 def _following_words(text: str, end: int, count: int) -> list[re.Match]:
@@ -1259,6 +1306,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
     if entity.label not in NUMBERED or entity.source in ("force_remove", "places"):
         return entity   # exact list matches need no trimming
+    if (entity.source == "weak" and entity.text.islower()) or entity.source == "propagated":
+        return entity   # the lower-case rules chose their words ("mevrouw kok"); a propagated form was tidied once
     words = list(WORD.finditer(text, entity.start, entity.end))
     def droppable(word: str, leading: bool) -> bool:
         if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and TITLE_WORD.fullmatch(word))):
@@ -1557,6 +1606,9 @@ class NameIndex:
             if rest and not (len(rest) == 1 and (rest[0] in lists.allow or rest[0] in TUSSENVOEGSELS)):
                 self._add(rest, label, weak)
         if label == "PERSON":
+            while len(words) > 2 and len(words[-1]) == 1:    # "DE VRIES, J." -> "de vries" as well
+                words = words[:-1]
+                self._add(tuple(words), label, weak)
             for i, word in enumerate(words[1:-1], start=1):  # "Wouter de Groot" -> "de Groot"
                 if word in TUSSENVOEGSELS:
                     self._add(tuple(words[i:]), label, weak)
