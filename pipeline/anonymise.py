@@ -151,6 +151,10 @@ STREET = re.compile(
 # Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel";
 # taken only when the name is no Dutch word by any list (weak, to review).
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taalpunt|taalinstituut|bureau|garage|stichting|stg\.|bakkerij|kbs|obs|ikc)\s+(?:van\s+)?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+# ... or by an article and a noun: "naar taalpunt de wissel", "bij taalschool het anker". Not after an
+# article or possessive ("omdat de school de kinderen ..."), not a plural or an inflected adjective.
+LOWER_ORG_ARTICLE = re.compile(r"(?P<before>\b\w+\s+)?\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|stichting|stg\.|kbs|obs|ikc)\s+(?P<article>de|het|'t)\s+(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+DETERMINERS = {"de", "het", "een", "die", "deze", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
 # A street named "Laan van ...", "Plein der ...": the kind of street first.
 STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof)\s+(?:(?:van|der|de|den|op|in|te|het)\s+)+{NAME_TOKEN}(?:\s+{NAME_TOKEN})?\s+\d{{1,4}}(?:[A-Za-z](?!\w)|[\-/][A-Za-z0-9]{{1,3}})?")
 # Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
@@ -742,6 +746,13 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if not (name in lists.dutch_words or _dutch_anywhere(name, lists) or fold(name) in lists.allow
                 or _dutch_stem(name, lists.dutch_words.__contains__)):
             found.append(Entity(m.start(), m.end(), "ORGANISATION", m.group(), False, "weak"))
+    for m in LOWER_ORG_ARTICLE.finditer(text):
+        before, name = (m.group("before") or "").strip().lower(), m.group("name")
+        plural = name.endswith(("en", "s")) and (name[:-2] in lists.dutch_words or name[:-1] in lists.dutch_words or name[:-3] in lists.dutch_words)
+        adjective = name.endswith("e") and name[:-1] in lists.dutch_words
+        if before not in DETERMINERS and not plural and not adjective and fold(name) not in lists.allow:
+            # the name is the article and the noun; the kind of organisation stays, as with capitals
+            found.append(Entity(m.start("article"), m.end(), "ORGANISATION", text[m.start("article"):m.end()], False, "weak"))
     for m in ORG_SUFFIX_WORDS.finditer(text):
         if all(w.lower() in ("de", "het", "een", "dit", "dat", "ons", "onze") for w in WORD.findall(m.group())[:-1]):
             continue   # "Het College", "De Markt": no name before the word
