@@ -59,6 +59,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_blind.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_fresh.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_sixth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_seventh.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

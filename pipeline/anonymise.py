@@ -82,6 +82,7 @@ ORG_KEYWORDS += (
 )
 ORG_KEYWORDS += "|Platform|Centrum|Netwerk|Collectief|Coöperatie|Fonds"
 ORG_KEYWORDS += "|ROC|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeente|Evangelische\\s+Gemeente|Parochie|Synagoge"
+ORG_KEYWORDS += "|Taalhûs|Taalhus"   # Frisian
 ORG_KEYWORDS += "|OBS|KBS|PCBS|IKC|obs|kbs|ikc|Kindcentrum|Peuterspeelzaal|Peuterspeelgroep"   # kinds of primary school and playgroup
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
@@ -110,9 +111,9 @@ PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d
 SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen)){8,}\b", re.IGNORECASE)
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
-V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}nt(?:nummer|nr\.?)?|[Cc]ursist(?:nummer|nr\.?)?|[Cc]li[eë]ntnr\.?|"
+V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}nt(?:nummer|nr\.?)?|[Cc]ursist(?:nummer|nr\.?)?|[Cc]li[eë]ntnr\.?|[Zz]aaknr\.?|"
                       r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)(?:\s+[a-z]+)?\s*:?\s*"
-                      r"(?P<number>\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}\d)")
+                      r"(?P<number>\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}[\dA-Z])")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -154,6 +155,7 @@ LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taalpunt|taalinsti
 # ... or by an article and a noun: "naar taalpunt de wissel", "bij taalschool het anker". Not after an
 # article or possessive ("omdat de school de kinderen ..."), not a plural or an inflected adjective.
 LOWER_ORG_ARTICLE = re.compile(r"(?P<before>\b\w+\s+)?\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|stichting|stg\.|kbs|obs|ikc)\s+(?P<article>de|het|'t)\s+(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
 DETERMINERS = {"de", "het", "een", "die", "deze", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
 # A street named "Laan van ...", "Plein der ...": the kind of street first.
 STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof)\s+(?:(?:van|der|de|den|op|in|te|het)\s+)+{NAME_TOKEN}(?:\s+{NAME_TOKEN})?\s+\d{{1,4}}(?:[A-Za-z](?!\w)|[\-/][A-Za-z0-9]{{1,3}})?")
@@ -475,6 +477,15 @@ def _allow_entries(extra: list[str] = ()) -> list[str]:
     return [w for group in data.values() for w in (group or [])] + list(extra)
 
 
+@functools.lru_cache(maxsize=1)
+def _allowed_regions() -> frozenset:
+    """The allow list's provinces and regions: kept, but they do not make a name a policy term.
+    Regions below the province (labour-market regions such as Midden-Holland) are not kept: they
+    narrow a study down to a few municipalities."""
+    data = yaml.safe_load(_data_path("allow_list.yaml").read_text(encoding="utf-8")) or {}
+    return frozenset(fold(w) for w in data.get("provinces_and_regions") or [])
+
+
 def load_allow_list(extra: list[str] = ()) -> frozenset:
     return frozenset(fold(w) for w in _allow_entries(extra) if fold(w))
 
@@ -740,6 +751,10 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         name_words = [w for w in WORD.findall(text[start:end]) if w.lower() not in TUSSENVOEGSELS]
         if text[m.start()].islower() and all(fold(w) in lists.allow for w in name_words):
             continue   # "bij de taalschool het COA": COA is no school's name
+        after_kind = [w for w in WORD.findall(text[m.start():end])[1:] if w.lower() not in TUSSENVOEGSELS]
+        if after_kind and any(_policy_term(w, lists) or LEVEL_CODE.fullmatch(w) for w in after_kind) and all(
+                fold(w) in lists.allow or LEVEL_CODE.fullmatch(w) for w in after_kind):
+            continue   # "Stuurgroep Inburgering Drenthe", "groep B1-3"; not "Taalatelier Parkstad"
         found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
     for m in LOWER_ORG.finditer(text):
         name = m.group("name")
@@ -829,6 +844,8 @@ def _trim_org(text: str, start: int, end: int, lists: Lists) -> int:
     # word is the sentence going on, not part of the name.
     while len(tokens) > 3 and fold(tokens[-1].group()) in lists.allow and tokens[-2].group().lower() in ORG_JOINERS:
         del tokens[-2:]
+        while len(tokens) > 2 and tokens[-1].group().lower() in ORG_JOINERS:
+            tokens.pop()   # "... Zuidwest-Drenthe en het Werkgeversservicepunt": the "en" goes too
     return tokens[-1].end() if tokens else end
 
 
@@ -900,6 +917,9 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
+    if length == 1 and re.match(r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]) and text[:tokens[i][0]].rstrip(" ").endswith(("\n", "")) \
+            and (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n"):
+        return False   # a letter's closing on its own line ("Groet,"), not the village Groet
     if words in lists.ambiguous_places:
         if _sentence_start(text, tokens[i][0]):
             return False
@@ -909,7 +929,7 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \"'“‘(«„")
+    before = text[:start].rstrip(" \"'“‘(«„[")
     return not before or before[-1] in ".!?:\n" or before.endswith("...")
 
 
@@ -977,7 +997,8 @@ DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "cou
 # Heads of compounds that name a kind of public body, fund or programme rather than one place or
 # firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
-                     "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register")
+                     "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register",
+                     "bijdrage", "route")
 LINKING = ("", "s", "e", "en")
 INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"      # Dutch linking sounds between the parts of a compound
 
@@ -1384,6 +1405,11 @@ def _starts_with_place(entity: Entity, places: set[tuple[int, int]], lists: List
     return False
 
 
+def _policy_term(word: str, lists: Lists) -> bool:
+    """An allow-listed word that is no province or region: "Inburgering", "COA"."""
+    return fold(word) in lists.allow and fold(word) not in _allowed_regions()
+
+
 def _allowed(entity: Entity, lists: Lists) -> bool:
     if entity.label not in ("PERSON", "MUNICIPALITY_OR_TOWN", "ORGANISATION"):
         return False
@@ -1395,7 +1421,13 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
         return True
     if entity.source == "deduce" and entity.text.islower() and all(w in lists.dutch_words for w in words):
         return True   # "het noorden"
-    return bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words)
+    if bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words):
+        return True
+    # "Stuurgroep Inburgering Zuidwest-Drenthe": deduce's name of Dutch words and allow-listed terms
+    allowed = [fold(w) in lists.allow for w in words]
+    return (entity.source == "deduce" and any(_policy_term(w, lists) for w in words)
+            and not any(fold(w) in lists.first_names for w in words)
+            and all(a or w.lower() in lists.dutch_words for a, w in zip(allowed, words)))
 
 
 def _is_plain_word(word: str, lists: Lists) -> bool:
