@@ -917,8 +917,8 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
-    if length == 1 and re.match(r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]) and text[:tokens[i][0]].rstrip(" ").endswith(("\n", "")) \
-            and (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n"):
+    if length == 1 and (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n") and re.match(
+            r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]):
         return False   # a letter's closing on its own line ("Groet,"), not the village Groet
     if words in lists.ambiguous_places:
         if _sentence_start(text, tokens[i][0]):
@@ -999,8 +999,8 @@ DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "cou
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
                      "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register",
                      "bijdrage", "route")
-LINKING = ("", "s", "e", "en")
-INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"      # Dutch linking sounds between the parts of a compound
+LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
+INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"
 
 
 LOCATIVE = re.compile(r"(?:\b(?:in|uit|naar|vanuit|te|richting|wijk|buurt|dorp|stadsdeel|woonwijk|locatie))\s+$", re.IGNORECASE)
