@@ -790,7 +790,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
             found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
-    for m in ORG_AFTER.finditer(text):
+    legal_form = any(sign in text for sign in ("B.V", "BV", "V.O.F", "VOF", "N.V", "NV", "Holding", "Groep"))
+    for m in ORG_AFTER.finditer(text) if legal_form else ():   # its pattern tries every capitalised word
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end():
             found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
