@@ -59,6 +59,9 @@ TITLES = r"(?:[Mm]eneer|[Mm]evrouw|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer|[Jj]uff
 KINSHIP = r"(?:[Mm]ijn|[Zz]ijn|[Hh]aar|[Hh]un|[Oo]nze|[Oo]ns)\s+(?:neef|nicht|broer|broertje|zus|zusje|zoon|dochter|vrouw|man|echtgenote|echtgenoot|moeder|vader|oom|tante|vriend|vriendin|buurman|buurvrouw|collega|schoonzus|zwager|opa|oma|kleinzoon|kleindochter|baby|kind|jongste|oudste)"
 NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ\u0130\u015e\u00c7][\w\u0300-\u036f'’\-]+"
 # A name does not run on into the next line ("wethouder Gerda Lubbers\nHamid: ...").
+# Particles after which only a surname comes ("P. van 't Zand", "J. de Boer"); "van" may also begin a
+# firm's name ("Benhaddou van Centrum Nieuwe Wortels").
+SURNAME_PARTICLES = (TUSSENVOEGSELS | {"t"}) - {"van", "in", "op"}
 NAME_SEQ = rf"{NAME_TOKEN}(?:[^\S\n]+(?:(?:{'|'.join(sorted(TUSSENVOEGSELS - {'in', 'op'}))})[^\S\n]+)*{NAME_TOKEN}){{0,3}}"
 ORG_KEYWORDS = (
     "Taalschool|Taalinstituut|Taalpunt|Taalcentrum|Taalacademie|Stichting|Vereniging|Bakkerij|Slagerij|"
@@ -165,6 +168,7 @@ DATE_OF_BIRTH = re.compile(
 # A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
 OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
 EVENT_BEFORE = re.compile(r"(?:\b(?:van|op|per|sinds|vanaf|tot|tussen|en|met|na|voor|vóór|datum|dd|ingang|t/m)|d\.d\.)[\s:]+$", re.IGNORECASE)
+BORN_IN_VAN = re.compile(r"\b(?:is|ben|bent|zijn|was|waren)\s+van[\s:]+$", re.IGNORECASE)
 BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
@@ -177,7 +181,7 @@ STREET = re.compile(
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|bureau|"
                        r"garage|stichting|stg\.|bakkerij|kbs|obs|ikc)\s+(?:(?P<article>de|het|'t)\s+|van\s+)?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
 LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
-DETERMINERS = {"de", "het", "een", "die", "deze", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
+DETERMINERS = {"de", "het", "een", "die", "deze", "dit", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
 # A street named "Laan van ...", "Plein der ...": the kind of street first.
 STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof)\s+(?:(?:van|der|de|den|op|in|te|het)\s+)+{NAME_TOKEN}(?:\s+{NAME_TOKEN})?\s+\d{{1,4}}(?:[A-Za-z](?!\w)|[\-/][A-Za-z0-9]{{1,3}})?")
 STREET_KIND_SIGN = re.compile(r"(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof) (?:van|der|de|den|op|in|te|het) ")
@@ -402,8 +406,9 @@ def _build_base_lists() -> tuple:
     # for us, unless deduce's common-word list or our exclusions say they are.
     not_words = {n for n in foreign - ambiguous if n not in common and zipf_frequency(n, "nl") < 4.5}
     not_words |= {n for n in dutch_names if n not in common and zipf_frequency(n, "nl") < 4.0}
+    villages = _villages_named_by_words()
     not_words |= {fold(p) for p in _raw_place_names() if " " not in p and "-" not in p and fold(p) not in common
-                  and fold(p) not in _villages_named_by_words()}
+                  and fold(p) not in villages}
     dutch = frozenset(dutch - not_words)
     first.update(fold(n) for n in _read_lines(deduce_names / "lst_first_name" / "items.txt") if len(n) >= 3)
     surnames.update(fold(n) for n in _read_lines(deduce_names / "lst_surname" / "items.txt") if len(n) >= 3)
@@ -495,9 +500,15 @@ def _adjectival_forms(name: str) -> list[str]:
     return forms
 
 
-def _allow_entries(extra: list[str] = ()) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _allow_groups() -> dict:
+    """allow_list.yaml, read once per process: group name -> entries."""
     data = yaml.safe_load(_data_path("allow_list.yaml").read_text(encoding="utf-8")) or {}
-    return [w for group in data.values() for w in (group or [])] + list(extra)
+    return {group: list(entries or []) for group, entries in data.items()}
+
+
+def _allow_entries(extra: list[str] = ()) -> list[str]:
+    return [w for group in _allow_groups().values() for w in group] + list(extra)
 
 
 @functools.lru_cache(maxsize=1)
@@ -505,8 +516,7 @@ def _allowed_regions() -> frozenset:
     """The allow list's provinces and regions: kept, but they do not make a name a policy term.
     Regions below the province (labour-market regions such as Midden-Holland) are not kept: they
     narrow a study down to a few municipalities."""
-    data = yaml.safe_load(_data_path("allow_list.yaml").read_text(encoding="utf-8")) or {}
-    return frozenset(fold(w) for w in data.get("provinces_and_regions") or [])
+    return frozenset(fold(w) for w in _allow_groups().get("provinces_and_regions", []))
 
 
 def load_allow_list(extra: list[str] = ()) -> frozenset:
@@ -709,7 +719,7 @@ def _event_date(text: str, start: int, end: int) -> bool:
     if not before or BIRTH_WORD.search(text, end, end + 40):
         return False
     # "ze is van 17 november 1986" says when she was born
-    return not re.search(r"\b(?:is|ben|bent|zijn|was|waren)\s+van[\s:]+$", text[max(0, start - 30):start], re.IGNORECASE)
+    return not BORN_IN_VAN.search(text, max(0, start - 30), start)
 
 
 def _letters_and_digits(token: str, letters: int, digits: int) -> bool:
@@ -785,7 +795,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if entity:
             found.append(entity)
     for m in ORG_SUFFIX_WORDS.finditer(text):
-        if all(w.lower() in ("de", "het", "een", "dit", "dat", "ons", "onze") for w in WORD.findall(m.group())[:-1]):
+        if all(w.lower() in DETERMINERS for w in WORD.findall(m.group())[:-1]):
             continue   # "Het College", "De Markt": no name before the word
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
@@ -865,7 +875,7 @@ def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]
     while tokens and (tokens[-1][2].lower() in TUSSENVOEGSELS or (
             len(tokens) > 1 and tokens[-1][2].lower() in lists.dutch_words
             # "P. van 't Zand", "J. de Boer": a surname follows; "Benhaddou van Centrum ...": a firm may follow "van"
-            and tokens[-2][2].lower() not in (TUSSENVOEGSELS | {"t"}) - {"van", "in", "op"}
+            and tokens[-2][2].lower() not in SURNAME_PARTICLES
             and fold(tokens[-1][2]) not in lists.surnames and fold(tokens[-1][2]) not in lists.first_names)):
         tokens.pop()
     if not tokens or fold(text[tokens[0][0]:tokens[-1][1]]) in lists.allow:
@@ -1037,6 +1047,7 @@ DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "cou
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
                      "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register",
                      "bijdrage", "route")
+TITLE_HEADS = DOCUMENT_HEADS + INSTITUTION_HEADS
 LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
 INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"
 
@@ -1270,7 +1281,7 @@ def _document_title(lower: str, dutch) -> bool:
     """A compound of Dutch words ending in a kind of legal or policy document ("kamer|brief",
     "inburgering|s|besluit", "raad|s|informatie|brief"): the title of such a document
     (DOCUMENT_HEADS); or in a kind of public body or fund ("gemeente|fonds", INSTITUTION_HEADS)."""
-    for head in DOCUMENT_HEADS + INSTITUTION_HEADS:
+    for head in TITLE_HEADS:
         if lower.endswith(head) and len(lower) > len(head):
             stem = lower[:-len(head)]
             if _dutch_stem(stem, dutch):
