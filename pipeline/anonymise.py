@@ -88,8 +88,10 @@ ORG_KEYWORDS += "|ROC|Pinkstergemeente|Baptistengemeente|Protestantse\\s+Gemeent
 ORG_KEYWORDS += "|Taalhûs|Taalhus"   # Frisian
 ORG_KEYWORDS += "|OBS|KBS|PCBS|IKC|obs|kbs|ikc|Kindcentrum|Peuterspeelzaal|Peuterspeelgroep"   # kinds of primary school and playgroup
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
+ORG_KEYWORDS += "|VV|SV|RKSV|RKVV|FC|Voetbalclub|Hockeyclub|Korfbalvereniging|Tennisvereniging|Zwemvereniging"   # sports clubs
+ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunteers' language projects
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
-ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier)"
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek)"
 
 
 def _trie_alternation(words: list[str]) -> str:
@@ -138,8 +140,11 @@ SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|z
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
 V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}nt(?:nummer|nr\.?)?|[Cc]ursist(?:nummer|nr\.?)?|[Cc]li[eë]ntnr\.?|[Zz]aaknr\.?|"
-                      r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?)(?:\s+[a-z]+)?\s*:?\s*"
-                      r"(?P<number>\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}\d|[A-Z]{1,4}[\-/]?\d[\dA-Z\-/]{3,16}[\dA-Z])")
+                      r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?|(?:[Zz]org)?[Pp]olis(?:nummer|nr\.?)?|"
+                      r"[Rr]elatienummer|[Ll]idnummer|[Pp]ersoneelsnummer)(?:\s+[a-z]+)?(?:\s*\([^)\n]{1,12}\))?\s*:?\s*"
+                      # "V 3104 7725 86", "12345678", "00412-BOZ", "R-WI-552019", "MST/INB/2025/0041"
+                      r"(?P<number>[Vv][\s-]?\d[\d .]{6,12}\d|\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}[\dA-Z]|"
+                      r"(?:[A-Z]{1,4}[\-/]){0,3}[A-Z]{0,4}\d[\dA-Z\-/]{3,16}[\dA-Z])")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -161,7 +166,7 @@ EXTENSION = re.compile(r"\b(?:[Tt]oestel|[Tt]st\.?|[Dd]oorkies(?:nummer)?)\s*:?\
 # A year of birth: "(°1990)", "° 12-03-1988".
 BORN_SIGN = re.compile(r"°\s?(?P<date>\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}|(?:19|20)\d{2})\b")
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
-DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:(?:19|20)?\d{{2}}|'\d{{2}})(?!\d)|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19|20)?\d{{2}})"
+DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:(?:19|20)?\d{{2}}|'\d{{2}})(?!\d)|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:(?:19|20)?\d{{2}}|'\d{{2}}))"
 DATE_OF_BIRTH = re.compile(
     rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eb\b|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
 )
@@ -170,11 +175,13 @@ OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\
 EVENT_BEFORE = re.compile(r"(?:\b(?:van|op|per|sinds|vanaf|tot|tussen|en|met|na|voor|vóór|datum|dd|ingang|t/m)|d\.d\.)[\s:]+$", re.IGNORECASE)
 BORN_IN_VAN = re.compile(r"\b(?:is|ben|bent|zijn|was|waren)\s+van[\s:]+$", re.IGNORECASE)
 BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
+# The town after a postcode or street, on the same line: "5684 NG Best\nTelefoon: ..." ends at "Best".
+TOWN_AFTER = rf"[^\S\n]+{NAME_TOKEN}(?:(?:[^\S\n]|-){NAME_TOKEN})*"
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
-POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?")
-STREET_SUFFIX = "strjitte|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:{TOWN_AFTER})?")
+STREET_SUFFIX = "strjitte|bocht|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:\s+{NAME_TOKEN}(?:[\s-]{NAME_TOKEN})*)?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:{TOWN_AFTER})?"
 )
 # Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel",
 # "taalpunt de wissel" (see _lower_case_organisation; weak, to review).
@@ -187,13 +194,24 @@ STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof
 STREET_KIND_SIGN = re.compile(r"(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof) (?:van|der|de|den|op|in|te|het) ")
 CAPITALS_COMMA = re.compile(r"[A-ZÀ-Þ]{3}, [A-ZÀ-Þ]")   # the sign of a register line: "NOORZAI, Farida"
 # Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
-LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d{1,4}(?:bis\b|\s?[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
-GENERIC_ROADS = {"snelweg", "autoweg", "rijksweg", "zijstraat", "winkelstraat", "fietsstraat", "ringweg"}
-LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg)\s+\d")
+LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk)\s+\d{1,4}(?:bis\b|\s?[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+GENERIC_ROADS = {"snelweg", "autoweg", "rijksweg", "zijstraat", "winkelstraat", "fietsstraat", "ringweg", "fietspad",
+                 "voetpad", "wandelpad", "zandpad", "tuinpad", "leerpad", "groeipad", "zeedijk", "rivierdijk"}
+LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk)\s+\d")
 # A postcode typed in lower case counts only before a listed place: "1507 ek zaandam".
 LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo|de|ik|je|ze|we|er|af|na|of|is|ga)[a-z]{2}\s+(?P<place>[a-zà-ÿ][\w'\-]*(?:\s[a-zà-ÿ][\w'\-]*){0,2})")
 PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-z0-9]{1,3}-[A-Za-z0-9]{2,3}-[A-Za-z0-9]{1,3})\b")
-INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:(?:van|de|der|den|ter|ten|te|het|'t|in|op|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
+INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:\([A-Z][a-zà-ÿ\-]+\)\s+)?(?:(?:van|de|der|den|ter|ten|te|het|'t|in|op|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
+# Case notes name a client by title and initials only: "mw. K.A.", "Dhr. B."
+TITLE_INITIALS = re.compile(r"\b(?:[Mm]w|[Mm]evr|[Dd]hr|[Mm]evrouw|[Mm]eneer|[Hh]eer)\.?\s+(?P<name>(?:[A-Z]\.){1,3})(?!\w)")
+# Chats and notes shorten the surname to its initial: "Nadia H.:", "Bram K. is tevreden".
+SURNAME_INITIAL_SIGN = re.compile(r"(?<=[a-zà-ÿ])[^\S\n][A-Z]\.(?![\w.])")
+# A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
+# lower case: "00:03:25 marieke de jong".
+TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
+# An action list's items start with the initials of who acts: "Actielijst:\n- GV stuurt ...", "- LvdH: brief ...".
+ACTION_LIST = re.compile(r"(?m)^[^\S\n]*[Aa]ctie(?:punten|lijst|s)[^\S\n]*:?[^\S\n]*\n(?P<items>(?:[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\n]*(?:\n|$))+)")
+ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+(?P<initials>[A-Z][A-Za-z]{1,4})(?=:|[^\S\n]+[a-z])")
 # Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
 ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
@@ -756,12 +774,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
     for m in SURNAME_FIRST_NAME.finditer(text) if CAPITALS_COMMA.search(text) else ():
         if fold(m.group("first")) in lists.first_names and fold(m.group("name")) not in lists.allow:
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
-    for m in ACTION_INITIALS.finditer(text) if "ctie" in text else ():
-        for initials in re.finditer(r"[A-Za-z]+", m.group("names")):
-            token = initials.group()
-            if sum(c.isupper() for c in token) >= 2 and fold(token) not in lists.allow:
-                start = m.start("names") + initials.start()
-                found.append(Entity(start, start + len(token), "PERSON", token, True, "initials"))
+    found += _initials_entities(text, lists)
     for m in INITIALS_NAME.finditer(text):
         start, end = _trim_name(text, m.start(), m.end(), lists)
         if end > start and "." in text[start:end]:
@@ -812,6 +825,48 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
     return found
 
 
+def _initials_entities(text: str, lists: Lists) -> list[Entity]:
+    """People named by initials: in minutes' action points, after a title in case notes, a
+    surname cut to its initial after a first name, and speakers after a transcript's timestamps."""
+    found = []
+
+    def add(start: int, end: int, source: str = "initials") -> None:
+        found.append(Entity(start, end, "PERSON", text[start:end], True, source))
+
+    def initials(token: str) -> bool:
+        return sum(c.isupper() for c in token) >= 2 and fold(token) not in lists.allow
+    if "ctie" in text:
+        for m in ACTION_INITIALS.finditer(text):
+            for token in re.finditer(r"[A-Za-z]+", m.group("names")):
+                if initials(token.group()):
+                    add(m.start("names") + token.start(), m.start("names") + token.end())
+        for m in ACTION_LIST.finditer(text):
+            for item in ACTION_ITEM_INITIALS.finditer(m.group("items")):
+                if initials(item.group("initials")):
+                    add(m.start("items") + item.start("initials"), m.start("items") + item.end("initials"))
+    for m in TITLE_INITIALS.finditer(text):
+        add(m.start("name"), m.end("name"))
+    for m in SURNAME_INITIAL_SIGN.finditer(text):
+        first = re.search(r"[^\W\d_][\w'’\-]*$", text[max(0, m.start() - 30):m.start()])
+        key = fold(first.group()) if first else ""
+        if first and first.group()[0].isupper() and key in lists.first_names and key not in lists.ambiguous_names:
+            add(m.start() - len(first.group()), m.end())
+    if ":" in text:
+        for m in TIMESTAMP_SPEAKER.finditer(text):
+            if _transcript_speaker(m.group("name"), lists):
+                add(m.start("name"), m.end("name"), "transcript")
+    return found
+
+
+def _transcript_speaker(name: str, lists: Lists) -> bool:
+    """The words after a transcript's timestamp name a person, not a role ("Interviewer", "tolk")."""
+    words = [w for w in WORD.findall(name) if w.lower() not in TUSSENVOEGSELS]
+    if not words or len(words) > 4 or all(fold(w) in lists.allow for w in words):
+        return False
+    return any((fold(w) in lists.first_names or fold(w) in lists.surnames or w.lower() not in lists.dutch_words)
+               and fold(w) not in lists.allow for w in words)
+
+
 def _lower_case_organisation(text: str, m: re.Match, lists: Lists) -> Entity | None:
     """A firm or school typed in lower case after its kind (LOWER_ORG), weak: named by a word that
     is Dutch by no list ("taalhuis kempenland"), or by an article and a noun ("taalpunt de wissel":
@@ -859,6 +914,12 @@ def _speaker_name_span(label: str, lists: Lists) -> tuple[int, int] | None:
     if not (listed or unknown):
         return None
     return words[0].start(), words[-1].end()
+
+
+MAIL_HEADERS = {"from", "sent", "to", "cc", "bcc", "subject", "date", "van", "aan", "verzonden", "onderwerp", "datum", "bijlage", "bijlagen"}
+# English month and day names are first names too ("June", "May"); next to a number they date something.
+ENGLISH_DATE_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                      "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 
 def _common_noun(word: str, lists: Lists) -> bool:
@@ -949,6 +1010,7 @@ def _match_place(folded: list[str], i: int, lists: Lists) -> int:
     return 0
 
 
+CLOSINGS = {"groet", "groeten"}   # "Groet, Wim": a letter's closing, not the village Groet
 POSTCODE_BEFORE = re.compile(r"\b[1-9]\d{3}\s?[A-Z]{2},?[^\S\n]+$")
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "gemeenten", "dorp", "dorpen", "stad", "steden",
                  "kern", "kernen", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
@@ -965,9 +1027,10 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
-    if length == 1 and (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n") and re.match(
-            r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]):
-        return False   # a letter's closing on its own line ("Groet,"), not the village Groet
+    if length == 1 and text[tokens[i][1]:tokens[i][1] + 1] == "," and (words[0] in CLOSINGS or (
+            (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n") and re.match(r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]))) \
+            and _sentence_start(text, tokens[i][0]):
+        return False   # a letter's closing ("Groet, Wim", "Groet,\n"), not the village Groet
     if words in lists.ambiguous_places:
         if _sentence_start(text, tokens[i][0]):
             return False
@@ -977,7 +1040,10 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \"'“‘(«„[")
+    """Does a sentence or line begin here?"""
+    before = text[max(0, start - 64):start].rstrip(" \"'“‘(«„[")   # a window: this runs per capitalised word
+    if not before and start > 64:
+        before = text[:start].rstrip(" \"'“‘(«„[")
     return not before or before[-1] in ".!?:\n" or before.endswith("...")
 
 
@@ -1033,6 +1099,7 @@ def _continues_name(text, tokens, folded, j, lists) -> bool:
     return (key in lists.first_names or key in lists.surnames) and word.lower() not in lists.dutch_words
 
 
+ORG_HEADS = ("school", "college", "centrum", "bedrijf", "instituut", "academie", "vereniging", "praktijk", "kliniek")
 PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek", "hoven", "dam", "meer", "burg",
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
 
@@ -1092,7 +1159,7 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if not word[0].isupper() or (len(word) < 3 and word != "De") or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
-        if _sentence_start(text, m.start()) or (text[m.end():m.end() + 1] == ":" and _label_so_far(text, m.start())):
+        if _sentence_start(text, m.start()) or (FIELD_END.match(text, m.end()) and _label_so_far(text, m.start())):
             continue
         place = _capitalised_place_after_preposition(text, m, lists)
         if place:
@@ -1113,9 +1180,16 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue   # "Voorinburgering": a Dutch word and an allow-listed one
         if text[m.end():m.end() + 1] == "." and any(a.startswith(lower) for a in lists.allow_prefixes):
             continue   # an abbreviation of an allow-listed word: "Oekr." for "Oekraïens"
+        if lower.endswith("nr") and _dutch_stem(lower[:-2], dutch):
+            continue   # "Dossiernr.", "Klantnr": a Dutch word and "nummer" shortened
         # The text's own common words last: counting a word's uses is the costly check.
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
+            continue
+        if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article
+            start = m.start() - 3 if text[max(0, m.start() - 3):m.start()] == "De " else \
+                m.start() - 4 if text[max(0, m.start() - 4):m.start()] == "Het " else m.start()
+            found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], False, "weak"))
             continue
         label = "MUNICIPALITY_OR_TOWN" if lower.endswith(PLACE_SUFFIXES) else "PERSON"
         found.append(Entity(m.start(), m.end(), label, word, False, "weak"))
@@ -1308,10 +1382,13 @@ def _acronym_compound(word: str, dutch) -> bool:
     return bool(re.fullmatch(r"[A-Z]{2,}", head)) and tail.islower() and dutch(tail)
 
 
+FIELD_END = re.compile(r"(?:[^\S\n]*\([^)\n]{1,12}\))?:")   # the end of a label: "Tolk:", "Zorgpolis (CZ):"
+
+
 def _label_so_far(text: str, start: int) -> bool:
     """Only capitalised words since the sentence began: the word ends a speaker label ("Directeur
     Taalschool:"), not a sentence ("een gezin in de Kruiskamp: moeder en ...")."""
-    sentence = re.split(r"[.!?\n]", text[max(0, start - 60):start])[-1]
+    sentence = re.split(r"[.!?\n|]", text[max(0, start - 60):start])[-1]   # "... | Zorgpolis (CZ):", a form's field
     return all(w[0].isupper() for w in WORD.findall(sentence))
 
 
@@ -1378,17 +1455,50 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found = [e for e in found if e.source == "force_remove" or not (
         _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
     found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
-    found = [e for e in found if e.end > e.start]
-    tidy = [_tidy(e, text, lists) for e in merge_entities(found, text)]
-    return [e for e in tidy if e is not None]
+    found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and _mail_header_word(e, text))]
+    tidy = [e for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
+    initials = _initials_of_people(text, tidy, lists)
+    return merge_entities(tidy + initials, text) if initials else tidy
+
+
+def _mail_header_word(entity: Entity, text: str) -> bool:
+    """A forwarded e-mail's header: "Sent:" at a line's start, "6 June 2024" (the names Sent, June)."""
+    word = fold(entity.text)
+    if word in MAIL_HEADERS:
+        return text[entity.end:entity.end + 1] == ":" and (entity.start == 0 or text[entity.start - 1] in "\n>")
+    return word in ENGLISH_DATE_WORDS and any(c.isdigit() for c in text[max(0, entity.start - 4):entity.end + 4])
+
+
+def _initials_of_people(text: str, entities: list[Entity], lists: Lists) -> list[Entity]:
+    """Minutes name the people in their attendance list by initials further on ("Hessel Storm" ...
+    "HS meldt dat ...", "Loes van den Heuvel" ... "LvdH: brief aan ..."): the initials of every
+    person named in full in the text, where they stand alone in it."""
+    forms = set()
+    for entity in entities:
+        if entity.label != "PERSON":
+            continue
+        words = [w for w in re.split(r"[\s\-]+", re.sub(r"\([^)]*\)|[.,]", " ", entity.text)) if w]
+        names = [w for w in words if w.lower() not in TUSSENVOEGSELS]
+        if len(names) < 2 or not all(w[0].isupper() for w in names):
+            continue
+        forms.add("".join(w[0] for w in names))                                       # "LH"
+        forms.add("".join(w[0] if w in names else w[0].lower() for w in words))      # "LvdH"
+        forms.add("".join(w[0].upper() for w in words))                                # "LVDH"
+    forms = {f for f in forms if len(f) >= 2 and fold(f) not in lists.allow and f.lower() not in lists.dutch_words}
+    if not forms:
+        return []
+    pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?![\w.])")
+    return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials") for m in pattern.finditer(text)]
 
 
 def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
     if entity.label not in NUMBERED or entity.source in ("force_remove", "places"):
         return entity   # exact list matches need no trimming
-    if (entity.source == "weak" and entity.text.islower()) or entity.source == "propagated":
-        return entity   # the lower-case rules chose their words ("mevrouw kok"); a propagated form was tidied once
+    if (entity.source == "weak" and entity.text.islower()) or entity.source in ("propagated", "transcript"):
+        # the lower-case rules chose their words ("mevrouw kok", a transcript's "marieke de jong");
+        # a propagated form was tidied once
+        return entity
     words = list(WORD.finditer(text, entity.start, entity.end))
     def droppable(word: str, leading: bool) -> bool:
         if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and TITLE_WORD.fullmatch(word))):
@@ -1409,7 +1519,9 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     start = min(words[0].start(), entity.start) if text[entity.start].isdigit() else words[0].start()
     end = words[-1].end()
     if end < entity.end and text[end:entity.end].strip(" .,;:") == "":
-        end = end if not re.match(r"\.", text[end:entity.end]) or entity.label != "ORGANISATION" else entity.end
+        # the dot ends an organisation's "B.V." or an initial ("Nadia H.", "mw. K.A."), not a sentence
+        initial = len(words[-1].group()) == 1 and words[-1].group().isupper()
+        end = entity.end if re.match(r"\.", text[end:entity.end]) and (entity.label == "ORGANISATION" or initial) else end
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
 
 
