@@ -209,6 +209,11 @@ SURNAME_INITIAL_SIGN = re.compile(r"(?<=[a-zà-ÿ])[^\S\n][A-Z]\.(?![\w.])")
 # A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
 # lower case: "00:03:25 marieke de jong".
 TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
+CLUB_YEAR = re.compile(r"[^\S\n]'\d{2}\b")   # a club's founding year: "SV Zuiderzee '75"
+# Abbreviations in capitals that are no one's initials: "NB", "PS", "ZSM".
+ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc", "pm", "vs", "ca", "dd", "nl", "eu"}
+# A case note signed with the writer's initials at its end: "... lening. /GH (klantmanager)", "/km S.O."
+NOTE_SIGNATURE = re.compile(r"(?m)(?<![\w/])/[^\S\n]?(?:[a-z]{2,3}[^\S\n]+)?(?P<initials>[A-Z][A-Za-z]{1,3}|(?:[A-Z]\.){1,3})(?=[^\S\n]*(?:\(|$))")
 # An action list's items start with the initials of who acts: "Actielijst:\n- GV stuurt ...", "- LvdH: brief ...".
 ACTION_LIST = re.compile(r"(?m)^[^\S\n]*[Aa]ctie(?:punten|lijst|s)[^\S\n]*:?[^\S\n]*\n(?P<items>(?:[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\n]*(?:\n|$))+)")
 ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+(?P<initials>[A-Z][A-Za-z]{1,4})(?=:|[^\S\n]+[a-z])")
@@ -802,6 +807,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if after_kind and any(_policy_term(w, lists) or LEVEL_CODE.fullmatch(w) for w in after_kind) and all(
                 fold(w) in lists.allow or LEVEL_CODE.fullmatch(w) for w in after_kind):
             continue   # "Stuurgroep Inburgering Drenthe", "groep B1-3"; not "Taalatelier Parkstad"
+        founded = CLUB_YEAR.match(text, end)
+        end = founded.end() if founded else end
         found.append(Entity(start, end, "ORGANISATION", text[start:end], True, "organisation"))
     for m in LOWER_ORG.finditer(text):
         entity = _lower_case_organisation(text, m, lists)
@@ -834,7 +841,8 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
         found.append(Entity(start, end, "PERSON", text[start:end], True, source))
 
     def initials(token: str) -> bool:
-        return sum(c.isupper() for c in token) >= 2 and fold(token) not in lists.allow
+        key = fold(token).replace(".", "")
+        return sum(c.isupper() for c in token) >= 2 and key not in lists.allow and key not in ABBREVIATIONS
     if "ctie" in text:
         for m in ACTION_INITIALS.finditer(text):
             for token in re.finditer(r"[A-Za-z]+", m.group("names")):
@@ -846,6 +854,9 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
                     add(m.start("items") + item.start("initials"), m.start("items") + item.end("initials"))
     for m in TITLE_INITIALS.finditer(text):
         add(m.start("name"), m.end("name"))
+    for m in NOTE_SIGNATURE.finditer(text) if "/" in text else ():
+        if initials(m.group("initials")):
+            add(m.start("initials"), m.end("initials"))
     for m in SURNAME_INITIAL_SIGN.finditer(text):
         first = re.search(r"[^\W\d_][\w'’\-]*$", text[max(0, m.start() - 30):m.start()])
         key = fold(first.group()) if first else ""
@@ -1522,6 +1533,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
         # the dot ends an organisation's "B.V." or an initial ("Nadia H.", "mw. K.A."), not a sentence
         initial = len(words[-1].group()) == 1 and words[-1].group().isupper()
         end = entity.end if re.match(r"\.", text[end:entity.end]) and (entity.label == "ORGANISATION" or initial) else end
+    founded = CLUB_YEAR.match(text, end) if entity.label == "ORGANISATION" else None
+    end = founded.end() if founded and founded.end() <= entity.end else end
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
 
 
