@@ -372,7 +372,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v9"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v10"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -490,7 +490,7 @@ def _place_names(dutch: frozenset) -> tuple[dict, set]:
     places: dict = {}
     ambiguous = set()
     common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
-    for name in names:
+    for name in sorted(names):   # sorted: an adjectival form's place ("Loonaar") is the same on every build
         if name.startswith("'S-"):
             name = "'s-" + name[3:]
         tokens = tuple(fold(t) for t in WORD.findall(name))
