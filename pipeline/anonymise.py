@@ -1259,35 +1259,49 @@ def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bo
     zuidhorn", "mw. de vries"), found on weak evidence (to review). Only where no Dutch word can be
     meant: a listed place after a place preposition, a name after a title, a listed first name that
     is no Dutch word."""
-    word = m.group()
-    if after_locative:
-        words = [m] + _following_words(text, m.end(), 2)
-        for length in range(len(words), 0, -1):
-            key = tuple(fold(w.group()) for w in words[:length])
-            # Our Dutch words, not spaCy's lemma table: it lists "utrecht" and "mohammed" too.
-            if key in lists.places and key not in lists.ambiguous_places and not any(
-                    w.group() in lists.dutch_words or w.group() in COMPASS for w in words[:length] if w.group() not in TUSSENVOEGSELS):
-                return Entity(m.start(), words[length - 1].end(), "MUNICIPALITY_OR_TOWN",
-                              text[m.start():words[length - 1].end()], False, "weak")
-    if after_title:
-        end = m.start()
-        for w in [m] + _following_words(text, m.end(), 2):
-            end = w.end()
-            if w.group() not in TUSSENVOEGSELS:
-                break
-        last = text[m.start():end].split()[-1]
-        if end != m.end():   # "meneer van der bos"; not "mevrouw van de taalschool"
-            named = fold(last) in lists.surnames or not (
-                last in lists.dutch_words or _dutch_anywhere(last, lists) or _dutch_stem(last, lists.dutch_words.__contains__))
-        else:
-            named = last not in lists.dutch_words or _name_though_a_word(last, lists)
-        if named and fold(last) not in lists.allow and len(last) >= 3:
-            end = _lower_case_surname_end(text, end, lists) if end == m.end() and fold(word) in lists.first_names else end
-            return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
-    if len(word) >= 4 and _lower_case_first_name(word, lists):
-        end = _lower_case_surname_end(text, m.end(), lists)
-        return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
+    return ((after_locative and _lower_case_place(text, m, lists))
+            or (after_title and _lower_case_name_after_title(text, m, lists))
+            or _lower_case_name(text, m, lists))
+
+
+def _lower_case_place(text: str, m: re.Match, lists: Lists) -> Entity | None:
+    """"in zuidhorn", "naar alphen aan den rijn": a listed place of up to three words."""
+    words = [m] + _following_words(text, m.end(), 2)
+    for length in range(len(words), 0, -1):
+        key = tuple(fold(w.group()) for w in words[:length])
+        # Our Dutch words, not spaCy's lemma table: it lists "utrecht" and "mohammed" too.
+        if key in lists.places and key not in lists.ambiguous_places and not any(
+                w.group() in lists.dutch_words or w.group() in COMPASS for w in words[:length] if w.group() not in TUSSENVOEGSELS):
+            return Entity(m.start(), words[length - 1].end(), "MUNICIPALITY_OR_TOWN",
+                          text[m.start():words[length - 1].end()], False, "weak")
     return None
+
+
+def _lower_case_name_after_title(text: str, m: re.Match, lists: Lists) -> Entity | None:
+    """"mevrouw kok", "meneer van der bos", "meneer pieter visser"; not "mevrouw van de taalschool"."""
+    end = m.start()
+    for w in [m] + _following_words(text, m.end(), 2):
+        end = w.end()
+        if w.group() not in TUSSENVOEGSELS:
+            break
+    last = text[m.start():end].split()[-1]
+    if end != m.end():   # particles, then the surname
+        named = fold(last) in lists.surnames or not (
+            last in lists.dutch_words or _dutch_anywhere(last, lists) or _dutch_stem(last, lists.dutch_words.__contains__))
+    else:
+        named = last not in lists.dutch_words or _name_though_a_word(last, lists)
+    if not named or fold(last) in lists.allow or len(last) < 3:
+        return None
+    end = _lower_case_surname_end(text, end, lists) if end == m.end() and fold(m.group()) in lists.first_names else end
+    return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
+
+
+def _lower_case_name(text: str, m: re.Match, lists: Lists) -> Entity | None:
+    """"ik heb fatima gebeld", "fatima el amrani": a listed first name that is no Dutch word."""
+    if len(m.group()) < 4 or not _lower_case_first_name(m.group(), lists):
+        return None
+    end = _lower_case_surname_end(text, m.end(), lists)
+    return Entity(m.start(), end, "PERSON", text[m.start():end], False, "weak")
 
 
 def _lower_case_surname_end(text: str, end: int, lists: Lists) -> int:
