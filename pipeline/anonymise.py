@@ -1823,6 +1823,10 @@ class NameIndex:
     def __init__(self, dutch_words: frozenset = frozenset()):
         self._by_first: dict[str, dict[int, dict[tuple, tuple[str, bool]]]] = {}   # -> (label, weak)
         self.dutch_words = dutch_words
+        # Names the corpus itself writes in lower case on strong evidence (a transcript's speaker
+        # "jeroen"): their lower-case uses are the name too, though wordfreq lists frequent first
+        # names among Dutch words.
+        self._written_lower: set[tuple] = set()
 
     def add(self, name: str, label: str, lists: Lists, weak: bool = False) -> None:
         """Index a name and its parts; a weak name's occurrences are found as weak detections."""
@@ -1831,6 +1835,8 @@ class NameIndex:
         if not words:
             return
         self._add(tuple(words), label, weak)
+        if label == "PERSON" and not weak and name.islower():
+            self._written_lower.add(tuple(words))
         if label == "ORGANISATION" and len(words) > 1:   # "Stichting Wegwijs" -> "Wegwijs" elsewhere
             rest = tuple(w for w in words[1:] if w not in ("bv", "nv", "vof"))
             # A Dutch word as name ("Wegwijs") is only matched capitalised (see `find`).
@@ -1869,7 +1875,8 @@ class NameIndex:
                 label, weak = by_length[length][words]
                 start, end = tokens[i][0], tokens[i + length - 1][1]
                 surface = text[start:end]
-                if surface.islower() and all(w.lower() in self.dutch_words for w in WORD.findall(surface)):
+                if surface.islower() and words not in self._written_lower and all(
+                        w.lower() in self.dutch_words for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best
                 if weak and length == 1:
                     # A weak name's evidence was its capital ("Monitor Inburgering" elsewhere). A
