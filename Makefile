@@ -61,6 +61,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_sixth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_seventh.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_eighth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_ninth.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

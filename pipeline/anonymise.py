@@ -145,6 +145,15 @@ V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]l
                       # "V 3104 7725 86", "12345678", "00412-BOZ", "R-WI-552019", "MST/INB/2025/0041"
                       r"(?P<number>[Vv][\s-]?\d[\d .]{6,12}\d|\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}[\dA-Z]|"
                       r"(?:[A-Z]{1,4}[\-/]){0,3}[A-Z]{0,4}\d[\dA-Z\-/]{3,16}[\dA-Z])")
+# Any numbered field of a letter or file: "Ons kenmerk: 20240117/MvdH", "leerlingnummer 20193377",
+# "klantnummer Participatiewet 700-418-336", "AGB-code 01-045871", "dossier 7724" (see _field_numbers).
+# The field's key word is found first, then the word it ends and the value after it (a pattern
+# that starts with the whole label tries every word of a text).
+NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier)(?![\w\-])")
+NUMBER_FIELD_VALUE = re.compile(r"(?:[^\S\n]+[^\W\d][\w\-]*)?[^\S\n]*:?[^\S\n]*(?P<number>(?:[A-Z]{1,5}[\-/])*\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
+NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
+# A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
+FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
 TEN_DIGITS = re.compile(r"(?<![\d.,])\d{10}(?!\d|,\d)")   # a V-nummer; not "1234567890,50"
 # A bank account: country, check digits, then groups of four (NL: bank code and ten digits).
 # Rent and benefits are paid from it during the first months ("ontzorging").
@@ -179,10 +188,14 @@ BIRTH_WORD = re.compile(r"gebor|\bgeb\b|geb\.|jarig|geboorte", re.IGNORECASE)
 TOWN_AFTER = rf"[^\S\n]+{NAME_TOKEN}(?:(?:[^\S\n]|-){NAME_TOKEN})*"
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:{TOWN_AFTER})?")
-STREET_SUFFIX = "strjitte|bocht|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+STREET_SUFFIX = "strjitte|bocht|meent|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 STREET = re.compile(
     rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:{TOWN_AFTER})?"
 )
+# A street named by a word and a street word on its own: "Nieuwe Markt 9-11", "Oude Gracht 12".
+STREET_WORDS = "Markt|Gracht|Haven|Kade|Dijk|Singel|Wal|Dam|Plein|Laan|Weg|Straat|Steeg"
+STREET_WORD_AFTER_NAME = re.compile(rf"\b{NAME_TOKEN}[^\S\n]+(?:{STREET_WORDS})[^\S\n]+\d{{1,4}}(?:[a-zA-Z](?!\w)|[\-/](?:\d{{1,3}}|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}})(?!\w))?")
+STREET_WORD_SIGN = re.compile(rf" (?:{STREET_WORDS}) \d")
 # Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel",
 # "taalpunt de wissel" (see _lower_case_organisation; weak, to review).
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|bureau|"
@@ -203,9 +216,10 @@ LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo
 PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-z0-9]{1,3}-[A-Za-z0-9]{2,3}-[A-Za-z0-9]{1,3})\b")
 INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:\([A-Z][a-zà-ÿ\-]+\)\s+)?(?:(?:van|de|der|den|ter|ten|te|het|'t|in|op|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
 # Case notes name a client by title and initials only: "mw. K.A.", "Dhr. B."
-TITLE_INITIALS = re.compile(r"\b(?:[Mm]w|[Mm]evr|[Dd]hr|[Mm]evrouw|[Mm]eneer|[Hh]eer)\.?\s+(?P<name>(?:[A-Z]\.){1,3})(?!\w)")
+INITIALS_TOKEN = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}(?!\w)")
+TITLE_BEFORE = re.compile(r"\b(?:[Mm]w|[Mm]evr|[Dd]hr|[Mm]evrouw|[Mm]eneer|[Hh]eer)\.?\s+$")
 # Chats and notes shorten the surname to its initial: "Nadia H.:", "Bram K. is tevreden".
-SURNAME_INITIAL_SIGN = re.compile(r"(?<=[a-zà-ÿ])[^\S\n][A-Z]\.(?![\w.])")
+FIRST_NAME_BEFORE = re.compile(r"[^\W\d_][\w'’\-]*[^\S\n]$")
 # A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
 # lower case: "00:03:25 marieke de jong".
 TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
@@ -372,7 +386,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v10"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v12"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -442,6 +456,11 @@ def _build_base_lists() -> tuple:
             _lemma_words())
 
 
+# Particles that make Dutch nouns and verbs from others ("instroom", "uitval", "doorstroom").
+SEPARABLE_PARTICLES = ("in", "uit", "op", "af", "aan", "toe", "door", "om", "mee", "na", "voor", "over", "onder",
+                       "terug", "samen", "bij", "weg")
+
+
 def _built_from_dutch_words(dutch: frozenset, names: set) -> set[str]:
     """Less frequent words (Zipf 3-4) that are an inflection or a compound of frequent Dutch words:
     "ruimtelijk|e", "binnenland|s", "terug|blik", "volks|huisvesting". The frequency cut-off keeps
@@ -453,12 +472,14 @@ def _built_from_dutch_words(dutch: frozenset, names: set) -> set[str]:
     built = set()
     for word in top_n_list("nl", 200000):
         frequency = zipf_frequency(word, "nl")
-        if word in dutch or word in names or not word.isalpha() or not 3.0 <= frequency < 4.0:
+        if word in dutch or word in names or not word.isalpha() or not 2.5 <= frequency < 4.0:
             continue
         if zipf_frequency(word, "en") >= frequency:
             continue   # English more than Dutch, often a name or a brand: "trade", "newton", "phillips"
-        if _dutch_stem(word, known) or any(word.endswith(end) and known(word[:-len(end)]) for end in INFLECTIONS) or (
-                word.endswith("ing") and known(word[:-3] + "en")):    # "instemm|ing" from "instemmen"
+        if any(word.startswith(p) and len(word) - len(p) >= 4 and known(word[len(p):]) for p in SEPARABLE_PARTICLES):
+            built.add(word)   # "in|stroom", "uit|stroom", "terug|val": a particle and a frequent word, down to Zipf 2.5
+        elif frequency >= 3.0 and (_dutch_stem(word, known) or any(word.endswith(end) and known(word[:-len(end)]) for end in INFLECTIONS) or (
+                word.endswith("ing") and known(word[:-3] + "en"))):    # "instemm|ing" from "instemmen"
             built.add(word)
     return built
 
@@ -682,6 +703,12 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     for m in V_NUMBER.finditer(text):
         found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", m.group("number")))
+    found += _field_numbers(text)
+    if "+" in text:
+        found += [Entity(m.start(), m.end(), "PHONE", m.group()) for m in FOREIGN_PHONE.finditer(text)
+                  if 9 <= sum(c.isdigit() for c in m.group()) <= 15]
+    if STREET_WORD_SIGN.search(text):
+        found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in STREET_WORD_AFTER_NAME.finditer(text)]
     for m in TEN_DIGITS.finditer(text):
         if not text[m.start():m.end()].startswith("0"):
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
@@ -731,6 +758,26 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
             continue   # "het Werkplein" when a corpus keeps it
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
+    return found
+
+
+def _field_numbers(text: str) -> list[Entity]:
+    """Numbers of a numbered field ("Ons kenmerk: 20240117/MvdH", "leerlingnummer 20193377",
+    "klantnummer Participatiewet 700-418-336", "AGB-code 01-045871", "dossier 7724"): at least four
+    digits, not a year, not a phone, house or page number."""
+    found = []
+    for key in NUMBER_FIELD_KEY.finditer(text):
+        start = key.start()
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
+            start -= 1      # back to the start of the label's word: "COA-registratie|nummer"
+        label = text[start:key.end()].lower()
+        m = NUMBER_FIELD_VALUE.match(text, key.end())
+        if not m or label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
+            continue
+        number = m.group("number")
+        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number):
+            continue
+        found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", number))
     return found
 
 
@@ -852,16 +899,17 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
             for item in ACTION_ITEM_INITIALS.finditer(m.group("items")):
                 if initials(item.group("initials")):
                     add(m.start("items") + item.start("initials"), m.start("items") + item.end("initials"))
-    for m in TITLE_INITIALS.finditer(text):
-        add(m.start("name"), m.end("name"))
+    for m in INITIALS_TOKEN.finditer(text):
+        if TITLE_BEFORE.search(text, max(0, m.start() - 10), m.start()):
+            add(m.start(), m.end())    # "mw. K.A."
+        elif len(m.group()) == 2:      # "Nadia H.", "Bram K.": a first name and the surname's initial
+            first = FIRST_NAME_BEFORE.search(text, max(0, m.start() - 30), m.start())
+            key = fold(first.group().strip()) if first else ""
+            if first and first.group()[0].isupper() and key in lists.first_names and key not in lists.ambiguous_names:
+                add(first.start(), m.end())
     for m in NOTE_SIGNATURE.finditer(text) if "/" in text else ():
         if initials(m.group("initials")):
             add(m.start("initials"), m.end("initials"))
-    for m in SURNAME_INITIAL_SIGN.finditer(text):
-        first = re.search(r"[^\W\d_][\w'’\-]*$", text[max(0, m.start() - 30):m.start()])
-        key = fold(first.group()) if first else ""
-        if first and first.group()[0].isupper() and key in lists.first_names and key not in lists.ambiguous_names:
-            add(m.start() - len(first.group()), m.end())
     if ":" in text:
         for m in TIMESTAMP_SPEAKER.finditer(text):
             if _transcript_speaker(m.group("name"), lists):
@@ -934,11 +982,13 @@ ENGLISH_DATE_WORDS = {"january", "february", "march", "april", "may", "june", "j
 
 
 def _common_noun(word: str, lists: Lists) -> bool:
-    """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), or a letter or
-    acronym joined to one ("V-nummer", "KvK-nummer")."""
+    """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), a letter or
+    acronym joined to one ("V-nummer", "KvK-nummer"), or a word of Dutch text below our lists'
+    frequency cut-off ("Kortom:", "Spoed:", a report's labels)."""
     lower, dutch = word.lower(), lists.dutch_words.__contains__
     head, _, tail = lower.rpartition("-")
-    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and len(head) <= 3 and dutch(tail))
+    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and len(head) <= 3 and dutch(tail)) or (
+        _zipf(lower, "nl") >= 3.5 and _zipf(lower, "nl") > _zipf(lower, "en"))
 
 
 def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]:
@@ -962,7 +1012,8 @@ def _trim_org(text: str, start: int, end: int, lists: Lists) -> int:
         tokens.pop()
     # "Taalschool Bolder op B1", "Stichting Thuis en COA": an allow-listed term after a joining
     # word is the sentence going on, not part of the name.
-    while len(tokens) > 3 and fold(tokens[-1].group()) in lists.allow and tokens[-2].group().lower() in ORG_JOINERS:
+    while len(tokens) > 3 and tokens[-2].group().lower() in ORG_JOINERS and (
+            fold(tokens[-1].group()) in lists.allow or _acronym_compound(tokens[-1].group(), lists.dutch_words.__contains__)):
         del tokens[-2:]
         while len(tokens) > 2 and tokens[-1].group().lower() in ORG_JOINERS:
             tokens.pop()   # "... Zuidwest-Drenthe en het Werkgeversservicepunt": the "en" goes too
@@ -1027,6 +1078,12 @@ PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "gemeente
                  "kern", "kernen", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
 
 
+# "de burgemeester van Leiden", "inwoners van Echt": a place, not the surname "van Leiden".
+OF_THE_PLACE = {"burgemeester", "wethouder", "wethouders", "gemeente", "gemeenteraad", "raad", "college", "inwoners",
+                "bewoners", "centrum", "omgeving", "regio", "buurt", "gemeentehuis", "stadhuis", "noorden", "zuiden",
+                "oosten", "westen", "rand", "stad", "dorp"}
+
+
 def _place_ok(text, tokens, i, length, lists) -> bool:
     first = tokens[i][2]
     previous = tokens[i - 1][2].lower() if i > 0 else ""
@@ -1046,7 +1103,8 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
         if _sentence_start(text, tokens[i][0]):
             return False
         # Dutch writes adjectives in lower case, so a capitalised one mid-sentence is a place's ("het Gouds").
-        return previous in PLACE_CONTEXT or (len(words) == 1 and fold(lists.places[words]) != words[0])
+        return previous in PLACE_CONTEXT or (len(words) == 1 and fold(lists.places[words]) != words[0]) or (
+            previous == "van" and i > 1 and tokens[i - 2][2].lower() in OF_THE_PLACE)
     return True
 
 
@@ -1481,9 +1539,30 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
     found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
     found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and _mail_header_word(e, text))]
-    tidy = [e for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
+    tidy = [_with_unlisted_first_name(e, text, lists) for e in (_tidy(e, text, lists) for e in merge_entities(found, text))
+            if e is not None]
     initials = _initials_of_people(text, tidy, lists)
     return merge_entities(tidy + initials, text) if initials else tidy
+
+
+FIRST_WORD_BEFORE = re.compile(r"(?<![\w\-'’])[A-ZÀ-Þ][a-zà-ÿ'\-]{2,}[^\S\n]$")
+
+
+def _with_unlisted_first_name(entity: Entity, text: str, lists: Lists) -> Entity:
+    """A first name in no list just before a found surname is the same person's: "Patiënt:
+    Zarghuna Noori", "Fareed Ahmadzay" (the rules skip a capitalised word at a sentence or field
+    start, where a Dutch word would be capitalised too). Not a Dutch or allow-listed word, nor a title."""
+    if entity.label != "PERSON":
+        return entity
+    before = FIRST_WORD_BEFORE.search(text, max(0, entity.start - 30), entity.start)
+    if not before:
+        return entity
+    word = before.group().strip()
+    lower = word.lower()
+    if lower in lists.dutch_words or fold(word) in lists.allow or TITLE_WORD.fullmatch(word) or lower in GREETINGS or (
+            _zipf(lower, "nl") >= 3.0 and fold(word) not in lists.first_names) or (fold(word),) in lists.places:
+        return entity
+    return Entity(before.start(), entity.end, "PERSON", text[before.start():entity.end], entity.strong, entity.source)
 
 
 def _mail_header_word(entity: Entity, text: str) -> bool:
@@ -1516,6 +1595,9 @@ def _initials_of_people(text: str, entities: list[Entity], lists: Lists) -> list
     return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials") for m in pattern.finditer(text)]
 
 
+GREETINGS = {"dag", "beste", "hoi", "hallo", "hey", "hee", "hi", "goedemorgen", "goedemiddag", "goedenavond", "lieve", "geachte"}
+
+
 def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
     if entity.label not in NUMBERED or entity.source in ("force_remove", "places"):
@@ -1526,8 +1608,9 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
         return entity
     words = list(WORD.finditer(text, entity.start, entity.end))
     def droppable(word: str, leading: bool) -> bool:
-        if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and TITLE_WORD.fullmatch(word))):
-            return True
+        if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and (
+                TITLE_WORD.fullmatch(word) or word.lower() in GREETINGS))):
+            return True   # "Dag Taras", "Beste Wim": the greeting goes
         return word[0].islower() and word.lower() in lists.dutch_words and (
             word.lower() not in TUSSENVOEGSELS or not leading)
     while words and entity.label != "ORGANISATION":

@@ -233,6 +233,41 @@ def test_form_fields_and_numbers(lists, text, expected):
     assert anonymised(text, lists) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # any numbered field of a letter or file: four digits or more, not a year, a phone or a page
+    ("Ons kenmerk: 20240117/MvdH | Uw kenmerk: 24/INB/0558 | Kenmerk: SUB-2024-00817",
+     "Ons kenmerk: [ID-NUMMER] | Uw kenmerk: [ID-NUMMER] | Kenmerk: [ID-NUMMER]"),
+    ("uw COA-registratienummer 4471-88-02, leerlingnummer 20193377, klantnummer Participatiewet 700-418-336",
+     "uw COA-registratienummer [ID-NUMMER], leerlingnummer [ID-NUMMER], klantnummer Participatiewet [ID-NUMMER]"),
+    ("AGB-code 01-045871, intake (dossier 7724); het dossier 2024, pagina 1234 en huisnummer 1234",
+     "AGB-code [ID-NUMMER], intake (dossier [ID-NUMMER]); het dossier 2024, pagina 1234 en huisnummer 1234"),
+    ("| Olha Bondarenko | +380 67 410 2290 |", "| [PERSOON-1] | [TELEFOON] |"),
+    ("p/a COA-locatie, Nieuwe Markt 9-11, 6101 CV Echt", "p/a COA-locatie, [ADRES], [ADRES]"),
+    ("Aan het college van burgemeester en wethouders van Leiden", "Aan het college van burgemeester en wethouders van [GEMEENTE-1]"),
+    # a first name in no list before a found surname, at a field's start
+    ("Patiënt: Zarghuna Noori, verwezen door de huisarts.", "Patiënt: [PERSOON-1], verwezen door de huisarts."),
+])
+def test_letters_files_and_lists(lists, text, expected):
+    assert anonymised(text, lists) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Kortom: het stelsel staat, maar de uitvoering hapert.",    # a word of Dutch text as a label
+    "Tabel 2.\n| Gemeente | Instroom | Uitstroom |",           # particle compounds: Dutch words
+    "We starten met de pilot Ontzorgen in Q3.",
+])
+def test_labels_and_compounds_stay(lists, text):
+    assert anonymised(text, lists) == text
+
+
+def test_a_surname_with_van_is_no_place(lists):
+    assert detections("Lucas van Leiden schilderde het.", lists) == [("PERSON", "Lucas van Leiden")]
+
+
+def test_greeting_before_a_name_stays(lists):
+    assert anonymised("[ma 8 april, 11:40] Dag Taras, dank je.", lists) == "[ma 8 april, 11:40] Dag [PERSOON-1], dank je."
+
+
 # ---------------------------------------------------------------- organisations and places
 
 
@@ -328,7 +363,8 @@ def test_notes_minutes_and_forms(lists):
     on into the next line; a lower-case first name takes its surname; a genitive name is a name;
     an organisation before a school word; an article that opens a neighbourhood's name."""
     text = "Actie: KvdB / HJW stuurt planning.\nKlantnummer: 1234\nPortefeuillehouder: wethouder Gerda Lubbers\nHamid: ja"
-    assert detections(text, lists) == [("PERSON", "KvdB"), ("PERSON", "HJW"), ("PERSON", "Gerda Lubbers"), ("PERSON", "Hamid")]
+    assert detections(text, lists) == [("PERSON", "KvdB"), ("PERSON", "HJW"), ("ID_NUMBER", "1234"), ("PERSON", "Gerda Lubbers"),
+                                       ("PERSON", "Hamid")]
     assert detections("- mw. fatima el amrani, woont nu in azc budel", lists) == [
         ("PERSON", "fatima el amrani"), ("MUNICIPALITY_OR_TOWN", "budel")]
     assert detections("Mohammeds neef zit op het Hanzeland College in de wijk De Kruiskamp.", lists) == [
@@ -437,18 +473,18 @@ def test_a_word_the_text_writes_in_lower_case_is_a_common_word(lists):
 
 
 def test_a_weak_name_does_not_propagate_onto_a_common_word(lists):
-    """A weak find ("Plan Ontzorging": capitalised, in no word list) is propagated only where
+    """A weak find ("Plan Nazorging": capitalised, in no word list) is propagated only where
     another text does not use the word as a common word, and onto a lower-case form only in a text
     that capitalises it too."""
     results = anonymise_corpus({
-        "a": "Het Plan Ontzorging is klaar.",
-        "b": "De Monitor Ontzorging laat zien dat de ontzorging traag gaat. Voor ontzorging is geld nodig.",
-        "c": "Over ontzorging sprak de raad.",
+        "a": "Het Plan Nazorging is klaar.",
+        "b": "De Monitor Nazorging laat zien dat de nazorging traag gaat. Voor nazorging is geld nodig.",
+        "c": "Over nazorging sprak de raad.",
     }, lists, PseudonymKey())
     assert results["a"].text == "Het Plan [PERSOON-1] is klaar."
     assert [(e.source, e.strong) for e in results["a"].entities] == [("weak", False)]
-    assert results["b"].text == "De Monitor Ontzorging laat zien dat de ontzorging traag gaat. Voor ontzorging is geld nodig."
-    assert results["c"].text == "Over ontzorging sprak de raad."
+    assert results["b"].text == "De Monitor Nazorging laat zien dat de nazorging traag gaat. Voor nazorging is geld nodig."
+    assert results["c"].text == "Over nazorging sprak de raad."
 
 
 def test_allow_listed_phrases_protect_propagated_names_and_titles_are_no_addresses(lists):
@@ -729,3 +765,13 @@ def test_evaluate_anonymiser_on_the_gold_files():
         ("e17", "Aksoy Groente & Fruit"), ("e18", "Werkplein Lelystad"),
         ("e18", "Al-Fatih moskee"), ("e18", "Werkgeverskring Noordelijke Flevopolder"),
         ("e24", "Protestantse wijkgemeente De Ark Veldhuizen")]
+    ninth = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", "tests/data/anonymiser_gold_ninth.yaml"])
+    assert ninth.exit_code == 0, ninth.output
+    missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", ninth.output, re.MULTILINE)
+    # README, "Known gaps": organisations that keep a part ("Rekenkamer [GEMEENTE-1]"), a
+    # two-letter village (Ee), a town's part ("Nieuw-"), course numbers in a table's column
+    assert [(passage, name) for passage, _, name in missed] == [
+        ("n05", "Rekenkamer Emmen"), ("n06", "Werkfit Brabant"), ("n06", "De Taalbrug Eindhoven"), ("n07", "Ee"),
+        ("n10", "Taalcafé Meezenbroek"), ("n14", "Stap voor Stap Nijmegen"), ("n15", "Tilburg Sociaal Lokaal"),
+        ("n22", "Nieuw-Den Helder"), ("n22", "66-4102"), ("n22", "66-4107"), ("n22", "66-4115"),
+        ("n23", "Stichting Thuis in Arnhem")]
