@@ -881,7 +881,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
 
 def _initials_entities(text: str, lists: Lists) -> list[Entity]:
     """People named by initials: in minutes' action points, after a title in case notes, a
-    surname cut to its initial after a first name, and speakers after a transcript's timestamps."""
+    surname cut to its initial after a first name, a note's signature; and speakers after a
+    transcript's timestamps."""
     found = []
 
     def add(start: int, end: int, source: str = "initials") -> None:
@@ -1072,7 +1073,7 @@ def _match_place(folded: list[str], i: int, lists: Lists) -> int:
     return 0
 
 
-CLOSINGS = {"groet", "groeten"}   # "Groet, Wim": a letter's closing, not the village Groet
+CLOSINGS = {"groet"}   # "Groet, Wim": a letter's closing, not the village Groet
 POSTCODE_BEFORE = re.compile(r"\b[1-9]\d{3}\s?[A-Z]{2},?[^\S\n]+$")
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "gemeenten", "dorp", "dorpen", "stad", "steden",
                  "kern", "kernen", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
@@ -1541,8 +1542,8 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and _mail_header_word(e, text))]
     tidy = [_with_unlisted_first_name(e, text, lists) for e in (_tidy(e, text, lists) for e in merge_entities(found, text))
             if e is not None]
-    initials = _initials_of_people(text, tidy, lists)
-    return merge_entities(tidy + initials, text) if initials else tidy
+    # merged again: a name that took its first name, and initials, may now touch another detection
+    return merge_entities(tidy + _initials_of_people(text, tidy, lists), text)
 
 
 FIRST_WORD_BEFORE = re.compile(r"(?<![\w\-'’])[A-ZÀ-Þ][a-zà-ÿ'\-]{2,}[^\S\n]$")
@@ -1591,7 +1592,7 @@ def _initials_of_people(text: str, entities: list[Entity], lists: Lists) -> list
     forms = {f for f in forms if len(f) >= 2 and fold(f) not in lists.allow and f.lower() not in lists.dutch_words}
     if not forms:
         return []
-    pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?![\w.])")
+    pattern = re.compile(r"(?<![\w.\-])(?:" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")(?![\w.\-])")
     return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials") for m in pattern.finditer(text)]
 
 
