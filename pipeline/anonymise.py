@@ -150,7 +150,7 @@ V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]l
 # The field's key word is found first, then the word it ends and the value after it (a pattern
 # that starts with the whole label tries every word of a text).
 NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier)(?![\w\-])")
-NUMBER_FIELD_VALUE = re.compile(r"(?:[^\S\n]+[^\W\d][\w\-]*)?[^\S\n]*:?[^\S\n]*(?P<number>(?:[A-Z]{1,5}[\-/])*\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
+NUMBER_FIELD_VALUE = re.compile(r"(?:[^\S\n]+[^\W\d][\w\-]*(?=[\s:]))?[^\S\n]*:?[^\S\n]*(?P<number>(?:[A-Z]{1,5}[\-/])*\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -225,7 +225,8 @@ FIRST_NAME_BEFORE = re.compile(r"[^\W\d_][\w'’\-]*[^\S\n]$")
 TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
 CLUB_YEAR = re.compile(r"[^\S\n]'\d{2}\b")   # a club's founding year: "SV Zuiderzee '75"
 # Abbreviations in capitals that are no one's initials: "NB", "PS", "ZSM".
-ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc", "pm", "vs", "ca", "dd", "nl", "eu"}
+ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc", "pm", "vs", "ca", "dd", "nl", "eu",
+                 "bv", "nv", "vof", "aub", "mbv", "oa", "tzt", "dwz", "miv", "zoz", "evt", "us", "uk", "ao", "bw"}
 # A case note signed with the writer's initials at its end: "... lening. /GH (klantmanager)", "/km S.O."
 NOTE_SIGNATURE = re.compile(r"(?m)(?<![\w/])/[^\S\n]?(?:[a-z]{2,3}[^\S\n]+)?(?P<initials>[A-Z][A-Za-z]{1,3}|(?:[A-Z]\.){1,3})(?=[^\S\n]*(?:\(|$))")
 # An action list's items start with the initials of who acts: "Actielijst:\n- GV stuurt ...", "- LvdH: brief ...".
@@ -332,6 +333,7 @@ class Lists:
     place_lengths: dict = field(default_factory=dict)  # first word of a place name -> longest length
     allow_prefixes: tuple = ()   # allow-listed words that may open a compound ("Arabisch|sprekenden")
     lemma_words: frozenset = frozenset()   # every form in spaCy's lemma table, names included
+    municipality_words: frozenset = frozenset()   # one-word municipalities that no Dutch word can mean
 
 
 def _data_path(*parts: str) -> Path:
@@ -591,7 +593,21 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
         place_lengths=_first_word_lengths(places),
         allow_prefixes=tuple(a for a in allow if len(a) >= 5 and a.isalpha()),
         lemma_words=lemma_words,
+        municipality_words=_municipality_words(dutch | lemma_words, ambiguous_places),
     )
+
+
+def _municipality_words(words: frozenset, ambiguous_places: frozenset) -> frozenset:
+    """One-word municipalities that are no word of our lists, spaCy's lemma table, deduce's common
+    words or English ("terneuzen", "utrecht"; not "huizen", "sluis", "putten", "goes"): in lower case
+    too they can only be the town, wherever they stand."""
+    from wordfreq import zipf_frequency
+
+    src = _deduce_src() / "locations" / "lst_placename" / "lst_municipality" / "items.txt"
+    common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
+    names = {fold(n) for n in _read_lines(src) if " " not in n and "-" not in n and "'" not in n}
+    return frozenset(n for n in names if len(n) >= 4 and n not in words and n not in common
+                     and (n,) not in ambiguous_places and zipf_frequency(n, "en") < 3.0)
 
 
 def _first_word_lengths(places: dict) -> dict[str, int]:
@@ -903,6 +919,8 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
     for m in INITIALS_TOKEN.finditer(text):
         if TITLE_BEFORE.search(text, max(0, m.start() - 10), m.start()):
             add(m.start(), m.end())    # "mw. K.A."
+        elif len(m.group()) >= 4 and initials(m.group()):
+            add(m.start(), m.end())    # "A.M. uit Somalië stopte": initials alone; not "N.B.", "B.V."
         elif len(m.group()) == 2:      # "Nadia H.", "Bram K.": a first name and the surname's initial
             first = FIRST_NAME_BEFORE.search(text, max(0, m.start() - 30), m.start())
             key = fold(first.group().strip()) if first else ""
@@ -985,11 +1003,11 @@ ENGLISH_DATE_WORDS = {"january", "february", "march", "april", "may", "june", "j
 def _common_noun(word: str, lists: Lists) -> bool:
     """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), a letter or
     acronym joined to one ("V-nummer", "KvK-nummer"), or a word of Dutch text below our lists'
-    frequency cut-off ("Kortom:", "Spoed:", a report's labels)."""
+    frequency cut-off ("Kortom:", "Spoed:", a report's labels), or a numbered field ("Clientnummer:")."""
     lower, dutch = word.lower(), lists.dutch_words.__contains__
     head, _, tail = lower.rpartition("-")
     return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and len(head) <= 3 and dutch(tail)) or (
-        _zipf(lower, "nl") >= 3.5 and _zipf(lower, "nl") > _zipf(lower, "en"))
+        _zipf(lower, "nl") >= 3.5 and _zipf(lower, "nl") > _zipf(lower, "en")) or lower.endswith(("nummer", "nr"))
 
 
 def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]:
@@ -1218,7 +1236,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if word.islower():
             # Set look-ups first, the most selective one first: this runs for every lower-case word.
-            after_locative = word in lists.place_lengths and previous.lower() in PLACE_PREPOSITIONS
+            after_locative = word in lists.place_lengths and (
+                previous.lower() in PLACE_PREPOSITIONS or word in lists.municipality_words)
             after_title = previous.lower() in HONORIFICS and (
                 word in NAME_PARTICLES or word not in lists.dutch_words or _name_though_a_word(word, lists))
             if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
