@@ -127,7 +127,7 @@ ORG_BEFORE = re.compile(
     rf"\b(?:{ORG_KEYWORDS})[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)[^\S\n]+)*{NAME_TOKEN}(?:[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)[^\S\n]+)*{NAME_TOKEN})*"
 )
 ORG_AFTER = re.compile(
-    rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])"
+    rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])|(?<=&\s)(?:Zn\.?|Zonen)(?!\w))"
 )
 AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s+(?:in\s+|te\s+)?(?P<place>{NAME_TOKEN}(?:[\s-](?:{NAME_TOKEN}|aan|op|van|den|de)){{0,3}})")
 
@@ -599,8 +599,9 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
 
 def _municipality_words(words: frozenset, ambiguous_places: frozenset) -> frozenset:
     """One-word municipalities that are no word of our lists, spaCy's lemma table, deduce's common
-    words or English ("terneuzen", "utrecht"; not "huizen", "sluis", "putten", "goes"): in lower case
-    too they can only be the town, wherever they stand."""
+    words or English ("terneuzen", "utrecht"; not "huizen", "sluis", "putten", "goes"). Some are
+    Dutch words all the same ("duiven", "houten", "weert"), so in lower case they count only where
+    notes put a town on its own (`_after_a_field_sign`)."""
     from wordfreq import zipf_frequency
 
     src = _deduce_src() / "locations" / "lst_placename" / "lst_municipality" / "items.txt"
@@ -883,7 +884,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
             found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
-    legal_form = any(sign in text for sign in ("B.V", "BV", "V.O.F", "VOF", "N.V", "NV", "Holding", "Groep"))
+    legal_form = any(sign in text for sign in ("B.V", "BV", "V.O.F", "VOF", "N.V", "NV", "Holding", "Groep", "& Z"))
     for m in ORG_AFTER.finditer(text) if legal_form else ():   # its pattern tries every capitalised word
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end():
@@ -1236,8 +1237,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if word.islower():
             # Set look-ups first, the most selective one first: this runs for every lower-case word.
-            after_locative = word in lists.place_lengths and (
-                previous.lower() in PLACE_PREPOSITIONS or word in lists.municipality_words)
+            after_locative = word in lists.place_lengths and (previous.lower() in PLACE_PREPOSITIONS or (
+                word in lists.municipality_words and _after_a_field_sign(text, m.start())))
             after_title = previous.lower() in HONORIFICS and (
                 word in NAME_PARTICLES or word not in lists.dutch_words or _name_though_a_word(word, lists))
             if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
@@ -1332,6 +1333,13 @@ HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw
 PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc", "gemeente", "wijk"}
 
 
+def _after_a_field_sign(text: str, start: int) -> bool:
+    """A word that opens a line or follows a dash, bracket, colon, comma or slash: where notes put a
+    town on its own ("veldnotitie – terneuzen", "(utrecht)"), not "de duiven", "hij weert"."""
+    before = text[max(0, start - 4):start].rstrip(" \t")
+    return not before or before[-1] in "\n–-(:,/;"
+
+
 def _lower_case_identifier(text: str, m: re.Match, lists: Lists, after_title: bool, after_locative: bool) -> Entity | None:
     """Names and places typed in lower case, as in quick notes ("ik heb fatima gebeld", "woont in
     zuidhorn", "mw. de vries"), found on weak evidence (to review). Only where no Dutch word can be
@@ -1424,11 +1432,12 @@ COMPASS = {"noorden", "zuiden", "oosten", "westen", "noord", "zuid", "oost", "we
 
 def _lower_case_first_name(word: str, lists: Lists) -> bool:
     """A listed first name that is no Dutch or English word: not an ambiguous name ("roos") and not
-    `_dutch_anywhere` ("bent" is a first name too), nor frequent in English ("buddy", "hope")."""
+    `_dutch_anywhere` ("bent" is a first name too), nor frequent in English ("buddy", "hope") or in
+    Dutch text ("hout", "houten": our word lists leave out words that are names or places too)."""
     key = fold(word)
     if key not in lists.first_names or key in lists.ambiguous_names or key in lists.allow or _dutch_anywhere(word, lists):
         return False
-    return _zipf(word, "en") < 4.0
+    return _zipf(word, "en") < 4.0 and _zipf(word, "nl") < 4.0
 
 
 def _dutch_anywhere(word: str, lists: Lists) -> bool:

@@ -246,9 +246,13 @@ def test_form_fields_and_numbers(lists, text, expected):
     ("Aan het college van burgemeester en wethouders van Leiden", "Aan het college van burgemeester en wethouders van [GEMEENTE-1]"),
     ("Het dossier staat onder nummer SCH/INB/2024/0331.", "Het dossier staat onder nummer [ID-NUMMER]."),
     ("Clientnummer: ALM-INB-30592 | Verblijfsvergunning", "Clientnummer: [ID-NUMMER] | Verblijfsvergunning"),
-    # a one-word municipality no word can mean, in lower case anywhere; not "putten", "huizen"
-    ("veldnotitie 11/10 – terneuzen, na het gesprek; we putten moed, de huizen zijn oud",
-     "veldnotitie 11/10 – [GEMEENTE-1], na het gesprek; we putten moed, de huizen zijn oud"),
+    # a one-word municipality no word of our lists can mean, in lower case where notes put a town
+    # on its own; not "putten", "huizen", nor "de duiven", "een houten tafel", "hij weert"
+    ("veldnotitie 11/10 – terneuzen, na het gesprek (utrecht); we putten moed, de huizen zijn oud",
+     "veldnotitie 11/10 – [GEMEENTE-1], na het gesprek ([GEMEENTE-2]); we putten moed, de huizen zijn oud"),
+    ("de duiven en een houten tafel, hij weert dat. Jansen levert hout.",
+     "de duiven en een houten tafel, hij weert dat. [PERSOON-1] levert hout."),
+    ("Het werk gaat naar Timmerwerken De Vries & Zonen.", "Het werk gaat naar [ORGANISATIE-1]."),
     # dotted initials alone; not "N.B.", "B.V.", "A.M.v.B."
     ("De andere, K.M. uit Somalië, stopte. N.B. de B.V. volgt de A.M.v.B.",
      "De andere, [PERSOON-1] uit Somalië, stopte. N.B. de B.V. volgt de A.M.v.B."),
