@@ -388,7 +388,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v12"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v13"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -454,8 +454,9 @@ def _build_base_lists() -> tuple:
     dutch = dutch | _built_from_dutch_words(dutch, not_words | first | surnames)
     ambiguous.update(n for n in first | surnames if n in dutch)
     places, ambiguous_places = _place_names(dutch)
+    lemma_words = _lemma_words()
     return (dutch, frozenset(first), frozenset(surnames), frozenset(ambiguous), places, frozenset(ambiguous_places),
-            _lemma_words())
+            lemma_words, _municipality_words(dutch | lemma_words | common, frozenset(ambiguous_places)))
 
 
 # Particles that make Dutch nouns and verbs from others ("instroom", "uitval", "doorstroom").
@@ -493,7 +494,7 @@ def _villages_named_by_words() -> set[str]:
     from wordfreq import zipf_frequency
 
     src = _deduce_src() / "locations" / "lst_placename"
-    municipalities = {fold(n) for n in _read_lines(src / "lst_municipality" / "items.txt")}
+    municipalities = {fold(n) for n in _municipality_names()}
     villages = {fold(n) for n in _read_lines(src / "lst_residence" / "items.txt") if " " not in n and "-" not in n}
     lemma_words = _lemma_words()
     return {v for v in villages - municipalities if v in lemma_words and zipf_frequency(v, "nl") >= 4.0}
@@ -577,7 +578,7 @@ def _allow_phrase_pattern(extra: list[str] = ()) -> re.Pattern:
 def load_lists(corpus_settings: dict | None = None) -> Lists:
     """All lists, with a corpus's force_keep / force_remove (from <corpus>/anonymise.yaml) applied."""
     settings = corpus_settings or {}
-    dutch, first, surnames, ambiguous, places, ambiguous_places, lemma_words = _base_lists()
+    dutch, first, surnames, ambiguous, places, ambiguous_places, lemma_words, municipality_words = _base_lists()
     allow = load_allow_list(settings.get("force_keep") or [])
     force_remove = []
     for item in settings.get("force_remove") or []:
@@ -593,22 +594,24 @@ def load_lists(corpus_settings: dict | None = None) -> Lists:
         place_lengths=_first_word_lengths(places),
         allow_prefixes=tuple(a for a in allow if len(a) >= 5 and a.isalpha()),
         lemma_words=lemma_words,
-        municipality_words=_municipality_words(dutch | lemma_words, ambiguous_places),
+        municipality_words=municipality_words,
     )
+
+
+def _municipality_names() -> list[str]:
+    return _read_lines(_deduce_src() / "locations" / "lst_placename" / "lst_municipality" / "items.txt")
 
 
 def _municipality_words(words: frozenset, ambiguous_places: frozenset) -> frozenset:
     """One-word municipalities that are no word of our lists, spaCy's lemma table, deduce's common
-    words or English ("terneuzen", "utrecht"; not "huizen", "sluis", "putten", "goes"). Some are
-    Dutch words all the same ("duiven", "houten", "weert"), so in lower case they count only where
-    notes put a town on its own (`_after_a_field_sign`)."""
+    words (`words`) or English ("terneuzen", "utrecht"; not "huizen", "sluis", "putten", "goes").
+    Some are Dutch words all the same ("duiven", "houten", "weert"), so in lower case they count
+    only where notes put a town on its own (`_after_a_field_sign`)."""
     from wordfreq import zipf_frequency
 
-    src = _deduce_src() / "locations" / "lst_placename" / "lst_municipality" / "items.txt"
-    common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
-    names = {fold(n) for n in _read_lines(src) if " " not in n and "-" not in n and "'" not in n}
-    return frozenset(n for n in names if len(n) >= 4 and n not in words and n not in common
-                     and (n,) not in ambiguous_places and zipf_frequency(n, "en") < 3.0)
+    names = {fold(n) for n in _municipality_names() if " " not in n and "-" not in n and "'" not in n}
+    return frozenset(n for n in names if len(n) >= 4 and n not in words and (n,) not in ambiguous_places
+                     and zipf_frequency(n, "en") < 3.0)
 
 
 def _first_word_lengths(places: dict) -> dict[str, int]:
@@ -1115,10 +1118,8 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
-    if length == 1 and text[tokens[i][1]:tokens[i][1] + 1] == "," and (words[0] in CLOSINGS or (
-            (tokens[i][0] == 0 or text[tokens[i][0] - 1] == "\n") and re.match(r",[^\S\n]*\n", text[tokens[i][1]:tokens[i][1] + 3]))) \
-            and _sentence_start(text, tokens[i][0]):
-        return False   # a letter's closing ("Groet, Wim", "Groet,\n"), not the village Groet
+    if length == 1 and _letter_closing(text, tokens[i][0], tokens[i][1], words[0]):
+        return False
     if words in lists.ambiguous_places:
         if _sentence_start(text, tokens[i][0]):
             return False
@@ -1126,6 +1127,15 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
         return previous in PLACE_CONTEXT or (len(words) == 1 and fold(lists.places[words]) != words[0]) or (
             previous == "van" and i > 1 and tokens[i - 2][2].lower() in OF_THE_PLACE)
     return True
+
+
+def _letter_closing(text: str, start: int, end: int, word: str) -> bool:
+    """A letter's closing, not the village Groet: "Groet, Wim" in a sentence's place, or any one
+    word and a comma alone on a line ("Groet,\n")."""
+    if text[end:end + 1] != "," or not _sentence_start(text, start):
+        return False
+    alone_on_a_line = (start == 0 or text[start - 1] == "\n") and re.match(r",[^\S\n]*\n", text[end:end + 3])
+    return word in CLOSINGS or bool(alone_on_a_line)
 
 
 def _sentence_start(text: str, start: int) -> bool:
