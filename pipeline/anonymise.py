@@ -139,18 +139,18 @@ PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d
 SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen)){8,}\b", re.IGNORECASE)
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
-V_NUMBER = re.compile(r"\b(?:[Vv]-?(?:nummer|nr\.?)|[Vv]reemdelingennummer|[Cc]li[eë]ntnummer|[Dd]ossier(?:nummer|nr\.?)?|[Kk]la{1,2}nt(?:nummer|nr\.?)?|[Cc]ursist(?:nummer|nr\.?)?|[Cc]li[eë]ntnr\.?|[Zz]aaknr\.?|"
-                      r"[Zz]aaknummer|[Rr]eferentienummer|KvK(?:-nummer)?|[Kk]vk(?:-nummer)?|(?:[Zz]org)?[Pp]olis(?:nummer|nr\.?)?|"
-                      r"[Rr]elatienummer|[Ll]idnummer|[Pp]ersoneelsnummer)(?:\s+[a-z]+)?(?:\s*\([^)\n]{1,12}\))?\s*:?\s*"
-                      # "V 3104 7725 86", "12345678", "00412-BOZ", "R-WI-552019", "MST/INB/2025/0041"
-                      r"(?P<number>[Vv][\s-]?\d[\d .]{6,12}\d|\d[\d .\-]{4,13}\d|\d[\dA-Z\-/]{4,16}[\dA-Z]|"
-                      r"(?:[A-Z]{1,4}[\-/]){0,3}[A-Z]{0,4}\d[\dA-Z\-/]{3,16}[\dA-Z])")
-# Any numbered field of a letter or file: "Ons kenmerk: 20240117/MvdH", "leerlingnummer 20193377",
-# "klantnummer Participatiewet 700-418-336", "AGB-code 01-045871", "dossier 7724" (see _field_numbers).
+# A numbered field of a letter, file or form, and its value: "V-nummer: V 3104 7725 86", "Ons
+# kenmerk: 20240117/MvdH", "klantnummer Participatiewet 700-418-336", "Zorgpolis (CZ): 88301745",
+# "AGB-code 01-045871", "KvK 71843926", "cursist 2023-ZS-1188", "dossier 7724" (see _field_numbers).
 # The field's key word is found first, then the word it ends and the value after it (a pattern
 # that starts with the whole label tries every word of a text).
-NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier)(?![\w\-])")
-NUMBER_FIELD_VALUE = re.compile(r"(?:[^\S\n]+[^\W\d][\w\-]*(?=[\s:]))?[^\S\n]*:?[^\S\n]*(?P<number>(?:[A-Z]{1,5}[\-/])*\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
+NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[Pp]olis|KvK|[Kk]vk|[Kk]la{1,2}nt|[Cc]ursist)(?![\w\-])")
+# Keys that are a noun of their own ("de klant", "KvK") need a longer value than "dossier 7724".
+BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist")
+NUMBER_FIELD_VALUE = re.compile(
+    r"(?:[^\S\n]+[^\W\d_]+(?:-[^\W\d_]+)*(?=[\s:(]))?(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "gemeente", "(CZ)", ":"
+    r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
+    r"(?:[A-Z]{1,5}[\-/])*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -721,8 +721,6 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         context = text[max(0, m.start() - 40):m.start()].lower()
         if _elf_proef(digits) or "bsn" in context or "burgerservice" in context:
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
-    for m in V_NUMBER.finditer(text):
-        found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", m.group("number")))
     found += _field_numbers(text)
     if "+" in text:
         found += [Entity(m.start(), m.end(), "PHONE", m.group()) for m in FOREIGN_PHONE.finditer(text)
@@ -782,9 +780,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
 
 
 def _field_numbers(text: str) -> list[Entity]:
-    """Numbers of a numbered field ("Ons kenmerk: 20240117/MvdH", "leerlingnummer 20193377",
-    "klantnummer Participatiewet 700-418-336", "AGB-code 01-045871", "dossier 7724"): at least four
-    digits, not a year, not a phone, house or page number."""
+    """Values of numbered fields ("Ons kenmerk: 20240117/MvdH", "V-nummer: V 3104 7725 86",
+    "dossier 7724"): at least four digits, not a year, not a phone, house or page number."""
     found = []
     for key in NUMBER_FIELD_KEY.finditer(text):
         start = key.start()
@@ -795,7 +792,8 @@ def _field_numbers(text: str) -> list[Entity]:
         if not m or label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
             continue
         number = m.group("number")
-        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number):
+        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or (
+                key.group().lower() in BARE_NUMBER_KEYS and len(number) < 6):     # not "de klant 1500 euro"
             continue
         found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", number))
     return found
