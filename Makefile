@@ -63,6 +63,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_eighth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_ninth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_tenth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_eleventh.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -199,7 +199,8 @@ STREET_WORD_SIGN = re.compile(rf" (?:{STREET_WORDS}) \d")
 # Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel",
 # "taalpunt de wissel" (see _lower_case_organisation; weak, to review).
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|bureau|"
-                       r"garage|stichting|stg\.|bakkerij|kbs|obs|ikc)\s+(?:(?P<article>de|het|'t)\s+|van\s+)?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+                       r"garage|stichting|stg\.|bakkerij|kwekerij|buurthuis|wijkcentrum|dorpshuis|kbs|obs|ikc)\s+"
+                       r"(?:(?P<article>de|het|'t)\s+|(?P<van>van\s+(?:de[nr]?\s+)?))?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
 LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
 DETERMINERS = {"de", "het", "een", "die", "deze", "dit", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
 # A street named "Laan van ...", "Plein der ...": the kind of street first.
@@ -207,10 +208,11 @@ STREET_KIND_FIRST = re.compile(rf"\b(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof
 STREET_KIND_SIGN = re.compile(r"(?:Laan|Plein|Weg|Kade|Singel|Dreef|Park|Hof) (?:van|der|de|den|op|in|te|het) ")
 CAPITALS_COMMA = re.compile(r"[A-ZÀ-Þ]{3}, [A-ZÀ-Þ]")   # the sign of a register line: "NOORZAI, Farida"
 # Quick notes type streets in lower case ("marnixlaan 12bis"): only the unmistakable street words.
-LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk)\s+\d{1,4}(?:bis\b|\s?[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
+LOWER_STREET = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'\-]{2,}(?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk|baan)\s+\d{1,4}(?:bis\b|\s?[a-z](?!\w))?(?:[\-/ ](?:bis|hs|I{1,3}|\d{1,3})(?!\w))?")
 GENERIC_ROADS = {"snelweg", "autoweg", "rijksweg", "zijstraat", "winkelstraat", "fietsstraat", "ringweg", "fietspad",
-                 "voetpad", "wandelpad", "zandpad", "tuinpad", "leerpad", "groeipad", "zeedijk", "rivierdijk"}
-LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk)\s+\d")
+                 "voetpad", "wandelpad", "zandpad", "tuinpad", "leerpad", "groeipad", "zeedijk", "rivierdijk",
+                 "loopbaan", "rijbaan", "fietsbaan", "busbaan", "startbaan", "ijsbaan", "renbaan", "atletiekbaan"}
+LOWER_STREET_SIGN = re.compile(r"[a-z](?:straat|laan|weg|plein|singel|gracht|kade|dreef|steeg|pad|dijk|baan)\s+\d")
 # A postcode typed in lower case counts only before a listed place: "1507 ek zaandam".
 LOWER_POSTCODE = re.compile(r"\b[1-9]\d{3}\s?(?!sa|sd|ss|in|en|op|om|te|al|nu|zo|de|ik|je|ze|we|er|af|na|of|is|ga)[a-z]{2}\s+(?P<place>[a-zà-ÿ][\w'\-]*(?:\s[a-zà-ÿ][\w'\-]*){0,2})")
 PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-z0-9]{1,3}-[A-Za-z0-9]{2,3}-[A-Za-z0-9]{1,3})\b")
@@ -845,6 +847,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if fold(m.group("first")) in lists.first_names and fold(m.group("name")) not in lists.allow:
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
     found += _initials_entities(text, lists)
+    found += _field_values(text, lists) + _chat_handles(text)
     for m in INITIALS_NAME.finditer(text):
         start, end = _trim_name(text, m.start(), m.end(), lists)
         if end > start and "." in text[start:end]:
@@ -861,6 +864,10 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "script"))
     for m in ORG_BEFORE.finditer(text):
         start, end = m.start(), _trim_org(text, m.start(), m.end(), lists)
+        while start > 1 and text[start - 1] == "-" and text[start - 2].isalpha():   # "Hotel-Restaurant De ..."
+            start -= 1
+            while start > 0 and text[start - 1].isalpha():
+                start -= 1
         if text[start].islower():  # "via uitzendbureau Werkkracht": the name is what follows
             start = WORD.search(text, start).end() + 1
             while (word := WORD.match(text, start)) and word.group() in ("voor", "de", "het", "van", "der", "den"):
@@ -895,6 +902,134 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if end > start:
             found.append(Entity(start, end, "MUNICIPALITY_OR_TOWN", text[start:end], True, "azc"))
     return found
+
+
+# The labels of a form's fields and a table's columns whose values identify (checked in this
+# order, on the label's words: "naam taalaanbieder" is an organisation, "naam klant" a person).
+FIELD_KINDS = (
+    ("DATE_OF_BIRTH", {"geboortedatum", "geb.datum", "geboren"}),
+    ("ADDRESS", {"adres", "woonadres", "straat", "straatnaam", "postadres", "bezoekadres"}),
+    ("ORGANISATION", {"werkgever", "taalaanbieder", "aanbieder", "school", "taalschool", "organisatie", "bedrijf",
+                      "leerbedrijf", "stageplek", "werkplek", "opleiding", "onderwijsinstelling"}),
+    ("MUNICIPALITY_OR_TOWN", {"woonplaats", "geboorteplaats", "plaats", "gemeente", "stad", "dorp", "wijk",
+                              "vestigingsplaats", "woonwijk"}),
+    ("PERSON", {"naam", "voornaam", "achternaam", "roepnaam", "voorletters", "geboortenaam", "contactpersoon",
+                "klantmanager", "consulent", "casemanager", "jobcoach", "coach", "mentor", "begeleider",
+                "werkbegeleider", "docent", "deelnemer", "cursist", "respondent", "interviewer", "notulist",
+                "behandelaar", "medewerker", "tolk", "partner", "leerling", "taalcoach", "taalmaatje"}),
+)
+# A role is a speaker's label in a transcript ("Tolk: Hij zegt ..."): its field takes a name only.
+FIELD_ROLES = FIELD_KINDS[-1][1] - {"naam", "voornaam", "achternaam", "roepnaam", "voorletters", "geboortenaam"}
+FIELD_LINE = re.compile(r"(?m)(?:^|(?<=[|;.]\s))[^\S\n]*(?P<label>[A-Za-zÀ-ÿ][\w.\-]*(?:[^\S\n][a-zà-ÿ][\w.\-]*)?)[^\S\n]*:[^\S\n]*"
+                        r"(?P<value>[^\n|;:]{1,60}?)[^\S\n]*(?=[|;\n]|\.(?:\s|$)|\s\(|,\s|$)")
+TABLE_SEPARATORS = (";", "\t", "|")
+
+
+def _field_kind(label: str, value: str = "") -> str | None:
+    """The kind of identifier a field or column with this label holds, if any."""
+    words = [w for w in re.split(r"[^\w.]+", label.lower()) if w]
+    if any(w in ("bsn", "id") or (re.search(NUMBER_FIELD_KEY.pattern + "$", w) and not w.startswith(NOT_ID_FIELDS))
+           for w in words):
+        return "ID_NUMBER"
+    for kind, keys in FIELD_KINDS:
+        if any(w in keys for w in words):
+            return kind
+    return None
+
+
+def _name_shaped(value: str, lists: Lists) -> bool:
+    """Capitalised words (with name particles) that are not all Dutch or allow-listed words: "Hans
+    Koster", "IvdB", "M. de Groot"; not "Ja", "Dank u", "Hij zegt"."""
+    words = WORD.findall(value)
+    if not words or len(words) > 5 or any(w[0].islower() and w.lower() not in NAME_PARTICLES - {"het"} for w in words):
+        return False
+    first = next((w for w in words if w.lower() not in NAME_PARTICLES), "")
+    if _zipf(first.lower(), "nl") >= 3.5 and fold(first) not in lists.first_names and fold(first) not in lists.surnames:
+        return False    # a sentence after a speaker's label: "Klantmanager: Neem Fatima, ..."
+    return not all(w.lower() in lists.dutch_words or fold(w) in lists.allow for w in words)
+
+
+def _field_value_entity(text: str, start: int, end: int, kind: str, lists: Lists, in_table: bool = False) -> Entity | None:
+    value = text[start:end]
+    if not re.search(r"\w", value) or fold(value) in lists.allow or value.lower().strip(".") in ("onbekend", "nvt", "n.v.t", "geen"):
+        return None
+    if (kind in ("DATE_OF_BIRTH", "ADDRESS") and not re.search(r"\d", value)) or (
+            kind == "ID_NUMBER" and sum(c.isdigit() for c in value) < 4):     # not a row's number "1"
+        return None
+    # A field's label can be a speaker's too ("Werkgever: Twee jongens uit Syrië, ..."): a name
+    # has the shape of one, or is a listed place ("Woonplaats: Best"). A table's column is no speaker.
+    if kind in NUMBERED and not ((in_table and any(w[0].isupper() for w in WORD.findall(value))) or _name_shaped(value, lists) or (
+            kind == "MUNICIPALITY_OR_TOWN" and tuple(fold(w) for w in WORD.findall(value)) in lists.places)):
+        return None
+    return Entity(start, end, kind, value, True, "field")
+
+
+def _field_values(text: str, lists: Lists) -> list[Entity]:
+    """The values of a form's fields ("Geboorteplaats: Kayseri (Turkije)", "Interviewer: IvdB.")
+    and of a pasted table's columns, by their label: a place, name, organisation or number in any
+    list or none."""
+    found = []
+    if ":" in text:
+        for m in FIELD_LINE.finditer(text):
+            kind = _field_kind(m.group("label"))   # numbers, dates and streets: the patterns find them
+            if kind in NUMBERED and not (m.group("label").lower().split()[-1] in FIELD_ROLES and not _name_shaped(m.group("value"), lists)):
+                entity = _field_value_entity(text, m.start("value"), m.end("value"), kind, lists)
+                found += [entity] if entity else []
+    for separator in TABLE_SEPARATORS:
+        if text.count(separator) >= 4:
+            found += _table_values(text, separator, lists)
+    return found
+
+
+def _table_values(text: str, separator: str, lists: Lists) -> list[Entity]:
+    """A table pasted as text (a CSV export, a register, a Markdown table): a header line of three
+    or more columns, then lines with as many; each cell under an identifying header."""
+    found, kinds, line_start = [], None, 0
+    for line in text.split("\n"):
+        row, row_start = line.strip(), line_start + len(line) - len(line.lstrip())
+        line_start += len(line) + 1
+        if separator == "|" and len(row) > 1 and row[0] == row[-1] == "|":   # "| Nr | Naam |"
+            row, row_start = row[1:-1], row_start + 1
+        cells = row.split(separator)
+        if kinds is not None and len(cells) == len(kinds):
+            if not re.fullmatch(r"[\s|:\-]+", row):        # not a Markdown table's rule "|---|:---|"
+                found += _cell_values(text, row_start, cells, separator, kinds, lists)
+        elif len(cells) >= 3 and all(0 < len(c.strip()) <= 30 for c in cells):
+            kinds = [_field_kind(c) for c in cells]
+            kinds = kinds if any(kinds) else None
+        else:
+            kinds = None
+    return found
+
+
+def _cell_values(text: str, start: int, cells: list[str], separator: str, kinds: list, lists: Lists) -> list[Entity]:
+    found = []
+    for cell, kind in zip(cells, kinds):
+        value = cell.strip().split(" (")[0]     # "Agnieszka Wiśniewska (vrijwillig)"
+        if kind and value:
+            value_start = start + cell.index(value)
+            entity = _field_value_entity(text, value_start, value_start + len(value), kind, lists, in_table=True)
+            found += [entity] if entity else []
+        start += len(cell) + len(separator)
+    return found
+
+
+# A chat's user names: "@priya.ramsaran weet jij ...", and a copied Slack or Teams message's
+# header, the name before the time: "joost.vd.linden 10:02".
+MENTION = re.compile(r"(?<![\w.@])@(?P<handle>[^\W_][\w.\-]{0,40}[^\W_]|[^\W_])")
+HANDLE_HEADER = re.compile(r"(?m)^[^\S\n]*(?P<handle>[a-z][a-z0-9]*(?:[._\-][a-z0-9]+)+)[^\S\n]+\[?\d{1,2}:\d{2}\b")
+GROUP_MENTIONS = {"channel", "here", "everyone", "iedereen", "allen", "all", "team", "admin"}
+
+
+def _chat_handles(text: str) -> list[Entity]:
+    """Every use of a user name that a chat mentions with "@" or puts before a message's time."""
+    handles = {m.group("handle") for m in MENTION.finditer(text)} if "@" in text else set()
+    handles |= {m.group("handle") for m in HANDLE_HEADER.finditer(text)} if ":" in text else set()
+    handles = {h for h in handles if re.split(r"[.\-_]", h.lower())[0] not in GROUP_MENTIONS}
+    if not handles:
+        return []
+    pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, sorted(handles, key=len, reverse=True))) + r")(?![\w@]|\.\w)")
+    return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "chat") for m in pattern.finditer(text)]
 
 
 def _initials_entities(text: str, lists: Lists) -> list[Entity]:
@@ -955,15 +1090,21 @@ def _lower_case_organisation(text: str, m: re.Match, lists: Lists) -> Entity | N
     name = m.group("name")
     if fold(name) in lists.allow:
         return None
+    before = text[max(0, m.start() - 12):m.start()].split()[-1:]
+    after_determiner = bool(before) and before[0].lower() in DETERMINERS       # "omdat de school de kinderen ..."
+    if m.group("van"):   # "kwekerij van den brink": a family firm; not "het buurthuis van de wijk"
+        named = fold(name) in lists.surnames or not (name in lists.dutch_words or _dutch_anywhere(name, lists))
+        if named and not after_determiner and _zipf(name, "nl") < 4.0:
+            return Entity(m.start(), m.end(), "ORGANISATION", m.group(), False, "weak")
+        return None
     if not m.group("article"):
         if name in lists.dutch_words or _dutch_anywhere(name, lists) or _dutch_stem(name, lists.dutch_words.__contains__):
             return None
         return Entity(m.start(), m.end(), "ORGANISATION", m.group(), False, "weak")
-    before = text[max(0, m.start() - 12):m.start()].split()[-1:]
     dutch = lists.dutch_words
     plural = name.endswith(("en", "s")) and (name[:-2] in dutch or name[:-1] in dutch or name[:-3] in dutch)
     adjective = name.endswith("e") and name[:-1] in dutch
-    if (before and before[0].lower() in DETERMINERS) or plural or adjective:
+    if after_determiner or plural or adjective:
         return None
     return Entity(m.start("article"), m.end(), "ORGANISATION", text[m.start("article"):m.end()], False, "weak")
 
@@ -1337,8 +1478,8 @@ def _word_char(char: str) -> bool:
 
 
 NAME_PARTICLES = TUSSENVOEGSELS - {"in", "op"}   # "juf op kbs ..." is no "juf Op"
-HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw"}
-PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc", "gemeente", "wijk"}
+HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw", "dr", "drs", "mr", "dokter"}
+PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc", "gemeente", "gem", "wijk"}
 
 
 def _after_a_field_sign(text: str, start: int) -> bool:
@@ -1637,7 +1778,7 @@ GREETINGS = {"dag", "beste", "hoi", "hallo", "hey", "hee", "hi", "goedemorgen", 
 
 def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
-    if entity.label not in NUMBERED or entity.source in ("force_remove", "places"):
+    if entity.label not in NUMBERED or entity.source in ("force_remove", "places", "chat", "field"):
         return entity   # exact list matches need no trimming
     if (entity.source == "weak" and entity.text.islower()) or entity.source in ("propagated", "transcript"):
         # the lower-case rules chose their words ("mevrouw kok", a transcript's "marieke de jong");
@@ -1940,9 +2081,12 @@ class NameIndex:
     hundreds of people costs a few set look-ups per occurrence, not a scan of every name.
     """
 
-    def __init__(self, dutch_words: frozenset = frozenset()):
+    def __init__(self, dutch_words: frozenset = frozenset(), lemma_words: frozenset = frozenset()):
         self._by_first: dict[str, dict[int, dict[tuple, tuple[str, bool]]]] = {}   # -> (label, weak)
         self.dutch_words = dutch_words
+        # The Dutch word lists leave out words that are places too ("huizen", "hoorn"); the lemma
+        # table has them: a place's lower-case form there is the word ("te weinig huizen").
+        self.lemma_words = lemma_words
         # Names the corpus itself writes in lower case on strong evidence (a transcript's speaker
         # "jeroen"): their lower-case uses are the name too, though wordfreq lists frequent first
         # names among Dutch words.
@@ -1996,7 +2140,8 @@ class NameIndex:
                 start, end = tokens[i][0], tokens[i + length - 1][1]
                 surface = text[start:end]
                 if surface.islower() and words not in self._written_lower and all(
-                        w.lower() in self.dutch_words for w in WORD.findall(surface)):
+                        w.lower() in self.dutch_words or (label == "MUNICIPALITY_OR_TOWN" and w.lower() in self.lemma_words)
+                        for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best
                 if weak and length == 1:
                     # A weak name's evidence was its capital ("Monitor Inburgering" elsewhere). A
@@ -2020,7 +2165,7 @@ def anonymise_text(text: str, lists: Lists, key: PseudonymKey | None = None) -> 
 def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, progress=None) -> dict[str, AnonymisedText]:
     """Two passes: detect in every text, then find every detected name in every text and replace."""
     first_pass: dict[str, list[Entity]] = {}
-    names = NameIndex(lists.dutch_words)
+    names = NameIndex(lists.dutch_words, lists.lemma_words)
     for doc_id, text in texts.items():
         entities = find_entities(text, lists)
         first_pass[doc_id] = entities

@@ -415,6 +415,39 @@ def test_registers_letters_and_agreements(lists):
     assert detections("Ze zit op OBS De Regenboog.", lists) == [("ORGANISATION", "OBS De Regenboog")]
 
 
+
+def test_tables_forms_and_chats(lists):
+    """A pasted table's cells under an identifying header (CSV, Markdown), a form's field whose
+    value is a name in no list, a role's field only when its value has a name's shape (not a
+    speaker's sentence), a chat's user names; a place's lower-case form that is a Dutch word stays."""
+    table = ("klantnr;naam;woonplaats;taalaanbieder;status\n"
+             "IB-10231;Ahmad Rahimi;'t Harde;Noordwest Veluwe College;actief\n"
+             "IB-10232;Jan Bos;Best;VluchtelingenWerk;wacht op MAP")
+    assert anonymised(table, lists) == ("klantnr;naam;woonplaats;taalaanbieder;status\n"
+                                        "[ID-NUMMER];[PERSOON-1];[GEMEENTE-1];[ORGANISATIE-1];actief\n"
+                                        "[ID-NUMMER];[PERSOON-2];[GEMEENTE-2];VluchtelingenWerk;wacht op MAP")
+    markdown = "| Nr | Naam | Klantnr. |\n|---|---|---|\n| 1 | Agnieszka Wiśniewska (vrijwillig) | 66-4102 |"
+    assert anonymised(markdown, lists).endswith("| 1 | [PERSOON-1] (vrijwillig) | [ID-NUMMER] |")
+    form = ("Geboorteplaats: Kayseri (Turkije)\nInterviewer: IvdB. Respondent: Hans Koster, bedrijfsleider\n"
+            "Werkgever: Twee jongens uit Syrië, dat ging goed.\nTolk: Hij zegt dat het goed gaat.")
+    assert anonymised(form, lists) == ("Geboorteplaats: [GEMEENTE-1] (Turkije)\nInterviewer: [PERSOON-1]. "
+                                       "Respondent: [PERSOON-2], bedrijfsleider\nWerkgever: Twee jongens uit Syrië, "
+                                       "dat ging goed.\nTolk: Hij zegt dat het goed gaat.")
+    chat = "joost.vd.linden 10:02\n@priya.ramsaran weet jij dat? mail mirjam@taal.nl @channel\npriya.ramsaran 10:05\nnee"
+    assert anonymised(chat, lists) == "[PERSOON-1] 10:02\n@[PERSOON-2] weet jij dat? mail [EMAIL] @channel\n[PERSOON-2] 10:05\nnee"
+    texts = {"a": "Ik woon in Huizen, bij Hoorn.", "b": "Er zijn te weinig huizen; hij pakt de hoorn op."}
+    assert anonymise_corpus(texts, lists, PseudonymKey())["b"].text == texts["b"]
+
+
+def test_lower_case_notes_name_firms_titles_and_streets(lists):
+    """Notes: a family firm after its kind ("kwekerij van den brink"), not "het buurthuis van de
+    wijk"; a name after "dr."; a municipality after "gem."; a street ending in -baan, not a loopbaan."""
+    assert anonymised("werkt bij kwekerij van den brink; het buurthuis van de wijk is dicht", lists) == (
+        "werkt bij [ORGANISATIE-1]; het buurthuis van de wijk is dicht")
+    assert anonymised("huisarts dr. wagenaar, in oostburg (gem. sluis), zuiderbaan 14. zijn loopbaan 20 jaar", lists) == (
+        "huisarts dr. [PERSOON-1], in [GEMEENTE-1] (gem. [GEMEENTE-2]), [ADRES]. zijn loopbaan 20 jaar")
+    assert anonymised("een leerplek bij Hotel-Restaurant De Veluwse Koning.", lists) == "een leerplek bij [ORGANISATIE-1]."
+
 @pytest.mark.parametrize("text", [
     # a group or committee named by policy terms, a national body, a language group, a closing
     "De Stuurgroep Inburgering Drenthe en het Werkgeversservicepunt spraken over de Rijksbijdrage.",
@@ -781,12 +814,11 @@ def test_evaluate_anonymiser_on_the_gold_files():
     assert ninth.exit_code == 0, ninth.output
     missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", ninth.output, re.MULTILINE)
     # README, "Known gaps": organisations that keep a part ("Rekenkamer [GEMEENTE-1]"), a
-    # two-letter village (Ee), a town's part ("Nieuw-"), course numbers in a table's column
+    # two-letter village (Ee), a town's part ("Nieuw-")
     assert [(passage, name) for passage, _, name in missed] == [
         ("n05", "Rekenkamer Emmen"), ("n06", "Werkfit Brabant"), ("n06", "De Taalbrug Eindhoven"), ("n07", "Ee"),
         ("n10", "Taalcafé Meezenbroek"), ("n14", "Stap voor Stap Nijmegen"), ("n15", "Tilburg Sociaal Lokaal"),
-        ("n22", "Nieuw-Den Helder"), ("n22", "66-4102"), ("n22", "66-4107"), ("n22", "66-4115"),
-        ("n23", "Stichting Thuis in Arnhem")]
+        ("n22", "Nieuw-Den Helder"), ("n23", "Stichting Thuis in Arnhem")]
     tenth = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", "tests/data/anonymiser_gold_tenth.yaml"])
     assert tenth.exit_code == 0, tenth.output
     missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", tenth.output, re.MULTILINE)
@@ -796,4 +828,16 @@ def test_evaluate_anonymiser_on_the_gold_files():
         ("t03", "Leek"), ("t05", "Scheepswerf Tjalk & Zn"), ("t06", "De Taalwerkplaats Appingedam"),
         ("t07", "Langs de Wal"), ("t07", "Regionale Sociale Dienst Kromme Rijn"), ("t08", "ITC Het Nieuwe Leren Deventer"),
         ("t11", "TaalKracht Twente"), ("t12", "Taalcentrum Hart van Brabant"), ("t17", "'t Karrewiel"),
-        ("t18", "de zaaier"), ("t18", "kevin v.d. berg"), ("t18", "de schelde taal"), ("t18", "joke")]
+        ("t18", "kevin v.d. berg"), ("t18", "de schelde taal"), ("t18", "joke")]
+    eleventh = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", "tests/data/anonymiser_gold_eleventh.yaml"])
+    assert eleventh.exit_code == 0, eleventh.output
+    missed = re.findall(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", eleventh.output, re.MULTILINE)
+    # README, "Known gaps": organisations whose kind or place stays ("buurthuis [ORGANISATIE-1]",
+    # "Leefbaar [GEMEENTE-1]"), local names with no kind ("De Schaapskooi"), a spoken number after
+    # "eh...", a lower-case first name that is a Dutch word
+    assert [(passage, name) for passage, _, name in missed] == [
+        ("k01", "team Inburgering Zeist"), ("k03", "kees"), ("k03", "obs de regenboog"), ("k06", "buurthuis De Kroon"),
+        ("k07", "Lokaal Werkbedrijf Hilversum"), ("k13", "Wijkse Courant"), ("k13", "cultureel centrum Calypso"),
+        ("k14", "K-77-40-19"), ("k14", "De Schaapskooi"), ("k15", "sociaal team Barneveld"),
+        ("k16", "wijkcentrum Het Klooster"), ("k16", "Leefbaar Rotterdam"), ("k17", "taalpunt de schelde"),
+        ("k17", "obs de meerpaal")]
