@@ -8,13 +8,14 @@ logged-in researcher and Datasette's CSRF token.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import sqlite_utils
 from datasette import hookimpl
-from datasette.database import Database
+from datasette.database import Database, connections
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from . import workbench
@@ -256,9 +257,39 @@ def canned_queries(datasette, database):
     return CANNED_QUERIES
 
 
+class ReattachedDatabase(Database):
+    """A database file attached again after `qcode build` replaced it.
+
+    Datasette keeps each worker thread's read connection in a thread-local under the database's
+    name (`datasette.database.connections`), so a new Database of the same name would read the
+    replaced file through the old connections. This one keys them by name and generation."""
+
+    generations = itertools.count(1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.generation = next(self.generations)
+
+    async def execute_fn(self, fn):
+        if self.ds.executor is None:
+            return await super().execute_fn(fn)
+        key = f"{self.name}\x00qcode-{self.generation}"
+
+        def in_thread():
+            conn = getattr(connections, key, None)
+            if not conn:
+                conn = self.connect()
+                self.ds._prepare_connection(conn, self.name)
+                setattr(connections, key, conn)
+            return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self.ds.executor, in_thread)
+
+
 def reattach_replaced_databases(datasette) -> None:
     """Follow `qcode build`'s atomic replace: when a database file was swapped for a new one,
-    attach the new file (Datasette's open connections still point at the old one)."""
+    attach the new file, and close the connections to the old one (deleted) a minute later.
+    Called for every request, from the ASGI wrapper."""
     for name, db in list(datasette.databases.items()):
         if name == "_internal" or not db.path:
             continue
@@ -270,10 +301,12 @@ def reattach_replaced_databases(datasette) -> None:
         if known is None:
             db._qcode_inode = inode
         elif known != inode:
-            fresh = Database(datasette, path=db.path, is_mutable=True)
+            fresh = ReattachedDatabase(datasette, path=db.path, is_mutable=True)
             fresh._qcode_inode = inode
             datasette.remove_database(name)
             datasette.add_database(fresh, name=name)
+            # Requests already running may still read the old file: close its connections later.
+            asyncio.get_running_loop().call_later(60, db.close)
 
 
 async def escape_invalid_table_search(datasette, scope: dict) -> dict:

@@ -86,3 +86,4 @@ def start_server(db_path, users_file):
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+    process.stdout.close()

@@ -239,3 +239,21 @@ def test_export_downloads_the_current_selection(demo_db):
     assert 'href="/-/qcode/export?finding=F07&amp;format=docx"' in r["finding"].text
     assert 'href="/-/qcode/export?code=taal.z_route&amp;format=xlsx"' in r["codebook"].text
     assert 'href="/-/qcode/export?format=md"' in r["codebook"].text
+
+
+def test_a_running_server_reads_the_rebuilt_database(server, demo_db, demo_workspace):
+    """`qcode build` replaces the database file under a running `qcode serve`: every later request
+    reads the new file (Datasette keeps a read connection per worker thread, by the database's name)."""
+    import httpx
+
+    from pipeline.build import build
+
+    url = f"{server}/{demo_db.stem}.json?sql=select+max(id)+as+run+from+runs&_shape=array"
+
+    def runs_seen() -> set[int]:
+        return {httpx.get(url, timeout=30).json()[0]["run"] for _ in range(8)}
+
+    before = runs_seen()
+    build(demo_workspace / "corpus" / "demo", demo_db, demo_workspace / "codebook.yaml")
+    assert len(before) == 1
+    assert runs_seen() == {max(before) + 1}
