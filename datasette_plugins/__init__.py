@@ -15,11 +15,18 @@ from urllib.parse import parse_qsl
 
 import sqlite_utils
 from datasette import hookimpl
+import datasette.handle_exception as default_error_page
 from datasette.database import Database, connections
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from . import workbench
 from .metadata import CANNED_QUERIES
+
+# Datasette 0.65's default error page prints the exception with rich when rich is installed (spaCy
+# brings it); for a URL that matches no route it does so outside an `except` block, which rich
+# refuses with a ValueError, so every unknown URL answered 500 instead of 404. The page itself
+# does not need rich: switch that console print off.
+default_error_page.rich = None
 
 PAGES = [("search", "Zoeken"), ("codebook", "Codeboek"), ("findings", "Bevindingen"),
          ("matrix/role", "Matrices"), ("diff", "Laatste run"), ("documents", "Documenten")]

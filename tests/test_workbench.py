@@ -109,11 +109,15 @@ def test_pages_through_datasette_client(demo_db):
         statuses["quote"] = (await datasette.client.get(f"/-/qcode/quote/{segment[0]}")).status_code
         statuses["document"] = (await datasette.client.get(f"/-/qcode/document/{segment[1]}")).status_code
         statuses["missing"] = (await datasette.client.get("/-/qcode/quote/ffff")).status_code
+        # URLs that match no route (a typo of /finding/F07): 404, not 500
+        statuses["no route"] = {(await datasette.client.get(path)).status_code
+                                for path in ("/-/qcode/findings/F07", "/-/qcode/codebook/taal", "/-/a/b/c")}
         anonymous_post = await datasette.client.post("/-/qcode/review", data={"segment_id": segment[0], "code_id": "taal", "decision": "add"})
         return statuses, anonymous_post.status_code
 
     statuses, post_status = asyncio.run(run())
     assert statuses.pop("missing") == 404
+    assert statuses.pop("no route") == {404}
     assert set(statuses.values()) == {200}, statuses
     assert post_status in (403, 400)   # no login (403) or no CSRF token (403/400): never written
 
