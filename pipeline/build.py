@@ -29,7 +29,8 @@ from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
                      rule_matrix, train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError
-from .ingest import MAX_DOCUMENT_BYTES, Document, content_hash, list_corpus_files, read_document
+from .ingest import (MAX_DOCUMENT_BYTES, Document, content_hash, list_corpus_files, read_document,
+                     skipped_corpus_files)
 from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
 from .segment import Segment, segment_document
 from . import cache, store
@@ -43,6 +44,7 @@ class BuildResult:
     timings: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)     # files of a type qcode cannot read, with what to do
     orphaned: list = field(default_factory=list)
     review: dict = field(default_factory=dict)
 
@@ -205,6 +207,9 @@ def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, re
         for segment in segments:
             by_document.setdefault(segment.document_id, []).append(segment)
         store.save_rows(db, "manual_codings", _reanchor_previous(late, by_document, codebook, result))
+        # A late coding may be orphaned too: the run's count is of the database as swapped in.
+        result.counts["orphaned"] = _count_orphaned(db)
+        db["runs"].update(result.run_id, {"counts": store.to_json(result.counts)})
     for table in ("memos", "quote_status"):
         store.save_rows(db, table, latest.get(table, []))
     db.conn.commit()
@@ -243,6 +248,8 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
             documents[info.id], infos[info.id], files[info.id] = document, info, relative
         bar.update(1)
     bar.close()
+    result.counts["documents_failed"] = len(result.errors)   # so far, every error is a document that failed
+    result.skipped = skipped_corpus_files(corpus_dir)
     listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in paths}
     for missing in sorted(listed):
         result.warnings.append(f"{corpus_dir / 'manifest.yaml'}: lists {missing!r}, which is not in the corpus")
@@ -344,7 +351,10 @@ def _anchor_manual_codings(rows: list[CodingRow], previous: list[dict], document
                 "status": status, "note": None,
             })
         if segment is None:
-            result.orphaned.append(f"{corpus_dir / source_name}:{row.line}: quote not found in {row.document!r}")
+            problem = (f"no such document {row.document!r} in {corpus_dir}"
+                       if doc_id is None and not (corpus_dir / row.document).is_file()
+                       else f"quote not found in {row.document!r}")
+            result.orphaned.append(f"{corpus_dir / source_name}:{row.line}: {problem}")
     anchored += _reanchor_previous(previous, by_document, codebook, result)
     return anchored
 
@@ -530,6 +540,11 @@ def _counts(db, segments, anonymised, documents, codebook) -> dict:
         "documents": len(documents), "segments": len(segments),
         "words": sum(len(d.text.split()) for d in documents.values()),
         "identifiers_replaced": sum(len(a.entities) for a in anonymised.values()),
-        "codings": db["codings"].count, "manual_codings": db["manual_codings"].count,
+        "codings": db["codings"].count, "manual_codings": db["manual_codings"].count, "orphaned": _count_orphaned(db),
         "segments_per_theme": {t: per_theme.get(t, 0) for t in codebook.themes},
     }
+
+
+def _count_orphaned(db) -> int:
+    """Manual codings kept as orphaned, whatever the cause: quote, segment or code gone."""
+    return db["manual_codings"].count_where("status = 'orphaned'")

@@ -36,6 +36,7 @@ db_option = click.option("--db", "db_path", type=click.Path(dir_okay=False, path
                          show_default=True, help="The SQLite database.")
 codebook_option = click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                default=DEFAULT_CODEBOOK, show_default=True, help="The codebook YAML file.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 
 
 @click.group(context_settings=CONTEXT)
@@ -72,9 +73,12 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
         click.secho(f"error: {error}", fg="red", err=True)
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
+    for skipped in result.skipped:
+        click.secho(f"skipped: {skipped}", fg="yellow", err=True)
     counts, timings = result.counts, result.timings
+    built, failed = counts["documents"], counts["documents_failed"]
     click.echo(f"Built {db_path} (run {result.run_id})")
-    click.echo(f"  documents: {counts['documents']} ({len(result.errors)} failed)   words: {counts['words']}   "
+    click.echo(f"  documents: {built + failed} ({built} built, {failed} failed)   words: {counts['words']}   "
                f"segments: {counts['segments']}   unchanged (from the last build): "
                f"{counts.get('documents_from_cache', 0)}")
     click.echo(f"  identifiers replaced: {counts['identifiers_replaced']}   "
@@ -82,7 +86,7 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
                f"(qcode anonymise-report --corpus {corpus_dir})")
     click.echo("  segments per theme: " + ", ".join(f"{t} {n}" for t, n in counts["segments_per_theme"].items()))
     click.echo(f"  codings: {counts['codings']}   manual codings: {counts['manual_codings']}   "
-               f"orphaned: {len(result.orphaned)}")
+               f"orphaned: {counts['orphaned']}")
     for orphan in result.orphaned[:10]:
         click.echo(f"    orphaned: {orphan}")
     click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
@@ -172,7 +176,7 @@ def _anonymised_json(item_id, result) -> dict:
 @cli.command("anonymise-report", context_settings=CONTEXT)
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=DEFAULT_CORPUS, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @friendly_errors
 def anonymise_report(corpus_dir, as_json):
     """List detections made on weak evidence only, per document with context, for review.
@@ -275,7 +279,7 @@ def _read_jsonl(handle, need=("text",)) -> list[dict]:
 @click.option("--jobs", default=1, show_default=True, type=int,
               help="With --repeats: splits evaluated at once, in separate processes (-1: one per CPU).")
 @codebook_option
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--rules", "with_rules", is_flag=True,
               help="Also list every rule with the gold segments it matches and how often the gold has its code.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -316,7 +320,7 @@ def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with
 
 @cli.command("evaluate-anonymiser", context_settings=CONTEXT)
 @click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @friendly_errors
 def evaluate_anonymiser_command(gold, as_json):
     """Recall per label, keep rate and every miss of the anonymiser on a gold YAML file.
@@ -363,7 +367,7 @@ def gold(db_path, coder, output):
 @cli.command(context_settings=CONTEXT)
 @db_option
 @click.option("--coders", nargs=2, required=True, help="Two coder ids.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @friendly_errors
 def agreement(db_path, coders, as_json):
     """Agreement between two coders per segment and code: kappa, % agreement, Krippendorff's alpha.
@@ -379,7 +383,7 @@ def agreement(db_path, coders, as_json):
 @cli.command(context_settings=CONTEXT)
 @click.argument("runs", nargs=-1, type=int)
 @db_option
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @friendly_errors
 def diff(runs, db_path, as_json):
     """Per code, the segments gained and lost between two runs (default: the last two).
@@ -402,9 +406,11 @@ def diff(runs, db_path, as_json):
 @click.option("--code", "codes", multiple=True, help="Only this code and its sub-codes (repeatable).")
 @click.option("--finding", default=None, help="Only the codes linked to this finding (e.g. F07).")
 @click.option("--role", default=None, help="Only quotes of this role category.")
-@click.option("--municipality-type", default=None)
-@click.option("--source", type=click.Choice(["manual", "rule", "classifier"]), default=None)
-@click.option("--min-score", type=float, default=None)
+@click.option("--municipality-type", default=None, help="Only quotes from documents of this municipality type.")
+@click.option("--source", type=click.Choice(["manual", "rule", "classifier"]), default=None,
+              help="Only codings that came from researchers, a rule or the classifier.")
+@click.option("--min-score", type=float, default=None,
+              help="Only codings with a score of at least this (0-1; manual codings have 1).")
 @click.option("--confirmed-only", is_flag=True, help="Only codings a researcher confirmed.")
 @click.option("--approved-only", is_flag=True, help="Only quotes their speaker approved.")
 @click.option("--limit", type=int, default=None)

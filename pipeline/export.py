@@ -81,6 +81,7 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     db = open_database(db)
     codes = {c["id"]: c for c in db.query("select * from codes order by sort")}
     wanted = _wanted_codes(db, codes, filters)
+    _check_known_values(db, filters)
     where, params = ["1 = 1"], []
     if wanted is not None:
         where.append(f"sc.code_id in ({','.join('?' * len(wanted))})")
@@ -135,6 +136,19 @@ def _wanted_codes(db, codes: dict, filters: ExportFilters) -> set[str] | None:
             raise QcodeError(f"no finding {filters.finding!r} (or it has no codes)")
         wanted = linked if wanted is None else wanted & linked
     return wanted
+
+
+def _check_known_values(db, filters: ExportFilters) -> None:
+    """A role or municipality type the database does not have (a typo, a plural) would select
+    nothing without a word: refuse it and list the ones there are, as for an unknown code."""
+    for name, value, sql in (("role", filters.role, "select distinct role from segments order by 1"),
+                             ("municipality type", filters.municipality_type,
+                              "select distinct municipality_type from documents order by 1")):
+        if not value:
+            continue
+        known = [row[0] for row in db.execute(sql).fetchall() if row[0]]
+        if value not in known:
+            raise QcodeError(f"unknown {name} {value!r}; {name}s are: {', '.join(known)}")
 
 
 def _path(codes: dict, code_id: str) -> str:
@@ -267,8 +281,13 @@ def export(db_path: Path, fmt: str, filters: ExportFilters, output: Path | None)
     result = render(db_path, fmt, filters)
     if output is None:
         return result
-    if isinstance(result, bytes):
-        Path(output).write_bytes(result)
-    else:
-        Path(output).write_text(result, encoding="utf-8")
+    output = Path(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)     # as qcode build --db does
+        if isinstance(result, bytes):
+            output.write_bytes(result)
+        else:
+            output.write_text(result, encoding="utf-8")
+    except OSError as exc:
+        raise QcodeError(f"{output}: cannot write the export ({exc.strerror}: {exc.filename or output})") from exc
     return None

@@ -9,9 +9,12 @@ per-paragraph attributes (such as VTT timestamps) stay aligned.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
+import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -23,8 +26,12 @@ from .errors import IngestError
 # --max-document-mb` raises the limit.
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".odt", ".vtt", ".srt")
-# Files in a corpus folder that describe the corpus rather than being part of it.
-NON_DOCUMENT_NAMES = {"readme.md", "readme.txt", "planted_identifiers.txt"}
+# Files in a corpus folder that describe the corpus rather than being part of it (the last four:
+# the settings a build reads and the gold codings `qcode gold` writes there).
+NON_DOCUMENT_NAMES = {"readme.md", "readme.txt", "planted_identifiers.txt",
+                      "manifest.yaml", "codings.csv", "anonymise.yaml", "gold_codings.jsonl"}
+# What to save a file of an unsupported type as, where there is one obvious choice.
+SAVE_AS = {".doc": ".docx"}
 
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
@@ -72,14 +79,33 @@ def speaker_of(paragraph: str) -> tuple[str | None, int]:
 
 def list_corpus_files(corpus_dir: Path) -> list[Path]:
     """Every document file under corpus_dir, sorted, skipping hidden files and corpus metadata."""
+    return [path for path in _corpus_files(corpus_dir) if path.suffix.lower() in SUPPORTED_SUFFIXES]
+
+
+def skipped_corpus_files(corpus_dir: Path) -> list[str]:
+    """One line per file under corpus_dir that is of a type qcode cannot read, with what to do
+    ("corpus/x/oud.doc (unsupported file type .doc; save it as .docx)"). Hidden files and corpus
+    metadata are left out: they are skipped on purpose."""
+    skipped = []
+    for path in _corpus_files(corpus_dir):
+        suffix = path.suffix.lower()
+        if suffix in SUPPORTED_SUFFIXES:
+            continue
+        kind = f"unsupported file type {suffix}" if suffix else "no file extension"
+        advice = f"save it as {SAVE_AS[suffix]}" if suffix in SAVE_AS else f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
+        skipped.append(f"{path} ({kind}; {advice})")
+    return skipped
+
+
+def _corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every file under corpus_dir, sorted, but hidden ones, those under a folder starting with _
+    and the corpus metadata (NON_DOCUMENT_NAMES)."""
     files = []
     for path in sorted(Path(corpus_dir).rglob("*")):
         parts = path.relative_to(corpus_dir).parts
         if any(p.startswith((".", "_")) for p in parts) or not path.is_file():
             continue
-        if path.name.lower() in NON_DOCUMENT_NAMES:
-            continue
-        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        if path.name.lower() not in NON_DOCUMENT_NAMES:
             files.append(path)
     return files
 
@@ -263,9 +289,10 @@ def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
-        # Layout mode keeps the blank line between paragraphs that plain extraction loses.
-        pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
+        with _quiet_pypdf():
+            reader = PdfReader(str(path))
+            # Layout mode keeps the blank line between paragraphs that plain extraction loses.
+            pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise IngestError(path, f"damaged PDF ({exc})") from exc
     text = "\n".join(pages)
@@ -273,6 +300,21 @@ def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
         raise IngestError(path, "PDF has no text layer (a scan?); OCR it first, e.g. with ocrmypdf")
     paragraphs = lines_to_paragraphs(text.split("\n"), wrapped=True)
     return paragraphs, [{} for _ in paragraphs]
+
+
+@contextmanager
+def _quiet_pypdf():
+    """pypdf logs and warns about the damage it works around ("EOF marker not found") on lines of
+    its own that name no file; qcode's error, which does, is the one message a user should see."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- transcripts

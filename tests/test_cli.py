@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
@@ -52,7 +54,63 @@ def test_build_reports_bad_documents_and_processes_the_rest(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"error: {corpus / 'leeg.txt'}: empty file: nothing to ingest" in result.output
     assert f"error: {corpus / 'kapot.docx'}: not a valid .docx file (it is not a ZIP archive)" in result.output
-    assert "documents: 1 (2 failed)" in result.output
+    assert "documents: 3 (1 built, 2 failed)" in result.output
+
+
+@pytest.fixture(scope="module")
+def untidy_build(tmp_path_factory):
+    """A corpus with a document that fails, files of unsupported types beside files skipped on purpose,
+    and codings.csv rows that cannot all be anchored."""
+    root = tmp_path_factory.mktemp("untidy")
+    corpus = root / "corpus"
+    (corpus / "_oud").mkdir(parents=True)
+    (corpus / "goed.txt").write_text("Klantmanager: De taallessen zijn te kort.\n\nInterviewer: Dank.\n", encoding="utf-8")
+    (corpus / "leeg.txt").write_bytes(b"")
+    for name in ("oud.doc", "notes.rtf", "LEESMIJ", ".verborgen.doc", "_oud/x.doc", "README.md", "gold_codings.jsonl"):
+        (corpus / name).write_bytes(b"x")
+    (corpus / "codings.csv").write_text(
+        "document,quote,codes,coder\n"
+        "goed.txt,De taallessen zijn te kort.,taal.lesaanbod;bestaat_niet,a\n"     # 1 orphaned: unknown code
+        "goed.txt,Dit staat er niet in.,taal;taal.lesaanbod,a\n"                   # 2 orphaned: quote not found
+        "weg.txt,De taallessen zijn te kort.,taal,a\n",                            # 1 orphaned: no such document
+        encoding="utf-8")
+    db = root / "db" / "x.db"
+    result = CliRunner().invoke(cli, ["build", "--corpus", str(corpus), "--db", str(db), "--quiet"])
+    return corpus, db, result
+
+
+def test_build_summary_counts_every_orphaned_manual_coding(untidy_build):
+    corpus, db, result = untidy_build
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from manual_codings where status = 'orphaned'").fetchone()[0] == 4
+    assert "manual codings: 5   orphaned: 4\n" in result.output
+    assert f"warning: {corpus / 'codings.csv'}:2: unknown code 'bestaat_niet'; kept as orphaned" in result.output
+    counts = json.loads(conn.execute("select counts from runs").fetchone()[0])
+    assert counts["orphaned"] == 4
+
+
+def test_codings_row_of_a_missing_document_says_so(untidy_build):
+    corpus, db, result = untidy_build
+    assert f"    orphaned: {corpus / 'codings.csv'}:3: quote not found in 'goed.txt'\n" in result.output
+    assert f"    orphaned: {corpus / 'codings.csv'}:4: no such document 'weg.txt' in {corpus}\n" in result.output
+
+
+def test_build_names_each_file_it_skips(untidy_build):
+    corpus, db, result = untidy_build
+    skipped = [line for line in result.output.splitlines() if line.startswith("skipped: ")]
+    assert skipped == [
+        f"skipped: {corpus / 'LEESMIJ'} (no file extension; use one of .txt, .md, .docx, .pdf, .odt, .vtt, .srt)",
+        f"skipped: {corpus / 'notes.rtf'} (unsupported file type .rtf; use one of .txt, .md, .docx, .pdf, .odt, .vtt, .srt)",
+        f"skipped: {corpus / 'oud.doc'} (unsupported file type .doc; save it as .docx)",
+    ]
+
+
+def test_build_summary_counts_documents_built_and_failed(untidy_build):
+    corpus, db, result = untidy_build
+    assert "  documents: 2 (1 built, 1 failed)   words: " in result.output
+    counts = json.loads(sqlite3.connect(db).execute("select counts from runs").fetchone()[0])
+    assert (counts["documents"], counts["documents_failed"]) == (1, 1)
 
 
 def test_anonymise_jsonl_keeps_ids_and_offsets(tmp_path):
@@ -73,3 +131,13 @@ def test_serve_refuses_public_bind_without_logins(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--db", str(db), "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "refusing to serve on 0.0.0.0 without researcher logins" in result.output
+
+
+def test_json_flags_and_export_filters_have_help():
+    options = [(name, "--json") for name, command in sorted(cli.commands.items())
+               if any("--json" in p.opts for p in command.params)]
+    options += [("export", option) for option in ("--municipality-type", "--source", "--min-score")]
+    assert len(options) == 9
+    for name, option in options:
+        param = next(p for p in cli.commands[name].params if option in p.opts)
+        assert param.help, f"qcode {name} {option} has no help"

@@ -10,7 +10,9 @@ import sqlite3
 import docx
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import cli
 from pipeline.errors import QcodeError
 from pipeline.export import (ExportFilters, download_name, export, filters_from_params, open_database, render,
                              select_quotes)
@@ -96,3 +98,35 @@ def test_exports_open_the_database_read_only(demo_db, tmp_path):
         db.execute("create table scratch (a)")
     with pytest.raises(QcodeError, match="no such database"):
         render(tmp_path / "missing.db", "md", ExportFilters())
+
+
+@pytest.mark.parametrize("fmt", ["docx", "md", "qdpx"])
+def test_export_creates_a_missing_output_folder(demo_db, tmp_path, fmt):
+    path = tmp_path / "nieuw" / "map" / f"x.{fmt}"
+    result = CliRunner().invoke(cli, ["export", "--db", str(demo_db), "--format", fmt, "--code", "taal.z_route",
+                                      "--output", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote {path}\n"
+    assert path.stat().st_size > 0
+
+
+def test_export_to_an_unwritable_place_is_one_line(demo_db, tmp_path):
+    (tmp_path / "bestand").write_text("x", encoding="utf-8")
+    path = tmp_path / "bestand" / "x.docx"
+    result = CliRunner().invoke(cli, ["export", "--db", str(demo_db), "--format", "docx", "--output", str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path}: cannot write the export (File exists: {tmp_path / 'bestand'})\n"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--role", "statushouders", "unknown role 'statushouders'; roles are: "),
+    ("--municipality-type", "grote stad", "unknown municipality type 'grote stad'; municipality types are: "),
+])
+def test_unknown_role_or_municipality_type_is_refused(demo_db, option, value, message):
+    result = CliRunner().invoke(cli, ["export", "--db", str(demo_db), option, value])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message}")
+    column, table = ("role", "segments") if option == "--role" else ("municipality_type", "documents")
+    known = [v for (v,) in sqlite3.connect(demo_db).execute(f"select distinct {column} from {table} order by 1") if v]
+    assert result.output == f"Error: {message}{', '.join(known)}\n"
+    assert "statushouder" in known or "G40-gemeente" in known

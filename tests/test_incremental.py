@@ -3,6 +3,7 @@ changes what the database holds (compared with a build that redoes everything)."
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import stat
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cache
+from pipeline import cache, store
 from pipeline.anonymise import PseudonymKey
 from pipeline.build import build
 
@@ -172,3 +173,25 @@ def test_codes_are_reused_only_for_segments_whose_hits_model_and_thresholds_are_
     assert assign_incremental(edited, prepared_after, model, None, keys, second_cache, third) == \
         assign_codes(edited, prepared_after, model)
     assert not any(a.code_id == code for row in third.assignments.values() for a in row)
+
+
+def test_a_workbench_coding_orphaned_during_the_build_is_counted(project, monkeypatch):
+    run(project)
+    copy_researcher_tables, copies = store.copy_researcher_tables, []
+
+    def with_a_late_coding(path):
+        tables = copy_researcher_tables(path)
+        copies.append(path)
+        if len(copies) == 2:     # the copy just before the swap: saved in the workbench while the build ran
+            tables.setdefault("manual_codings", []).append({
+                "id": "late", "segment_id": "gone", "document_id": "gone", "code_id": "taal", "coder": "a",
+                "decision": "add", "created": "2026-01-01T00:00:00+00:00", "origin": "workbench",
+                "anchor_text": "", "status": "anchored", "note": None})
+        return tables
+
+    monkeypatch.setattr(store, "copy_researcher_tables", with_a_late_coding)
+    result = run(project)
+    db = project / "db" / "demo.db"
+    assert query(db, "select id, status from manual_codings") == [("late", "orphaned")]
+    assert result.counts["orphaned"] == 1
+    assert json.loads(query(db, f"select counts from runs where id = {result.run_id}")[0][0])["orphaned"] == 1

@@ -10,7 +10,7 @@ import pytest
 from fpdf import FPDF
 
 from pipeline.errors import IngestError
-from pipeline.ingest import list_corpus_files, normalise_text, read_document, speaker_of
+from pipeline.ingest import list_corpus_files, normalise_text, read_document, skipped_corpus_files, speaker_of
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LONG_LINE = (
@@ -307,6 +307,15 @@ def test_damaged_pdf(tmp_path):
     assert str(exc.value).startswith(f"{path}: damaged PDF (")
 
 
+def test_damaged_pdf_gives_only_qcodes_message(tmp_path, caplog, capfd):
+    # pypdf's own "EOF marker not found" names no file; qcode's error does.
+    path = write(tmp_path, "kapot.pdf", b"%PDF-1.4\nthis is not really a pdf\n")
+    with pytest.raises(IngestError):
+        read_document(path)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
+    assert capfd.readouterr() == ("", "")
+
+
 # ---------------------------------------------------------------- transcripts
 
 
@@ -383,3 +392,17 @@ def test_list_corpus_files_skips_metadata_hidden_and_underscore(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x", encoding="utf-8")
     assert list_corpus_files(corpus) == [corpus / "a.txt", corpus / "b.docx", corpus / "sub" / "c.vtt"]
+
+
+def test_skipped_corpus_files_names_unsupported_types_only(tmp_path):
+    corpus = tmp_path / "corpus"
+    for name in ["a.txt", "oud.doc", "sub/notes.RTF", "manifest.yaml", "codings.csv", "anonymise.yaml",
+                 "gold_codings.jsonl", "README.md", ".DS_Store", ".verborgen.doc", "_oud/x.doc"]:
+        path = corpus / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x", encoding="utf-8")
+    assert skipped_corpus_files(corpus) == [
+        f"{corpus / 'oud.doc'} (unsupported file type .doc; save it as .docx)",
+        f"{corpus / 'sub' / 'notes.RTF'} (unsupported file type .rtf; use one of .txt, .md, .docx, .pdf, .odt, .vtt, .srt)",
+    ]
+    assert list_corpus_files(corpus) == [corpus / "a.txt"]
