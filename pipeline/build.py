@@ -45,6 +45,7 @@ class BuildResult:
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     skipped: list = field(default_factory=list)     # files of a type qcode cannot read, with what to do
+    key_path: Path | None = None                    # the pseudonym key this build used
     orphaned: list = field(default_factory=list)
     review: dict = field(default_factory=dict)
 
@@ -117,7 +118,12 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     settings = load_corpus_settings(corpus_dir)
     codings_rows = load_codings_file(corpus_dir / "codings.csv")
     previous = store.copy_researcher_tables(db_path)
-    result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path)
+    result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path, key_path=key_path)
+    if _inside(key_path, db_path.parent):
+        result.warnings.append(
+            f"{key_path}: the pseudonym key is in the database's folder, so whoever gets the folder can reveal "
+            f"every pseudonym; keep the database in a folder named db/ (the key goes to keys/ beside it) "
+            f"or pass --key outside that folder")
 
     key = load_key(key_path)
     fingerprint = cache.anonymiser_fingerprint(settings)
@@ -543,6 +549,10 @@ def _counts(db, segments, anonymised, documents, codebook) -> dict:
         "codings": db["codings"].count, "manual_codings": db["manual_codings"].count, "orphaned": _count_orphaned(db),
         "segments_per_theme": {t: per_theme.get(t, 0) for t in codebook.themes},
     }
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
 def _count_orphaned(db) -> int:

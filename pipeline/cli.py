@@ -90,9 +90,16 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
     for orphan in result.orphaned[:10]:
         click.echo(f"    orphaned: {orphan}")
     click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
+    click.echo(f"  pseudonym key: {_shown(result.key_path)} (keep it apart from the database; qcode reveal reads it)")
     click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     if result.errors:
         sys.exit(1 if not counts["documents"] else 0)
+
+
+def _shown(path: Path) -> str:
+    """A path as a user typed it: relative to the working folder when it is inside it."""
+    path = Path(path)
+    return str(path.relative_to(Path.cwd())) if path.is_absolute() and path.is_relative_to(Path.cwd()) else str(path)
 
 
 def _model_summary(model: dict | None) -> str:

@@ -113,6 +113,17 @@ def test_build_summary_counts_documents_built_and_failed(untidy_build):
     assert (counts["documents"], counts["documents_failed"]) == (1, 1)
 
 
+def test_build_names_the_key_and_warns_when_it_sits_in_the_databases_folder(tmp_path, untidy_build):
+    corpus, db, result = untidy_build
+    assert f"  pseudonym key: {db.parent.parent / 'keys' / 'x.key.json'} (keep it apart" in result.output
+    assert "pseudonym key is in the database's folder" not in result.output
+    shared = tmp_path / "gedeeld" / "x.db"      # no db/ folder: the key goes beside the database
+    result = CliRunner().invoke(cli, ["build", "--corpus", str(corpus), "--db", str(shared), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {shared.parent / 'keys' / 'x.key.json'}: the pseudonym key is in the database's folder, "
+            "so whoever gets the folder can reveal every pseudonym") in result.output
+
+
 def test_anonymise_jsonl_keeps_ids_and_offsets(tmp_path):
     path = tmp_path / "in.jsonl"
     text = "Mevrouw Tesfamariam belt 06-12345678."
