@@ -102,7 +102,7 @@ def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_worksp
     page.fill("#password", "geheim")
     page.click("#login-button")
     page.wait_for_selector("#quote-text")
-    page.click(f"tr[data-code='{code_id}'] button:has-text('reject')")
+    page.click(f"tr[data-code='{code_id}'] button:has-text('afwijzen')")
     page.wait_for_selector("#quote-text")
     assert f"tester: reject {code_id}" in page.inner_text("body")
     shot(page, "review")
