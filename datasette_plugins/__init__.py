@@ -15,18 +15,11 @@ from urllib.parse import parse_qsl
 
 import sqlite_utils
 from datasette import hookimpl
-import datasette.handle_exception as default_error_page
 from datasette.database import Database, connections
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from . import workbench
 from .metadata import CANNED_QUERIES
-
-# Datasette 0.65's default error page prints the exception with rich when rich is installed (spaCy
-# brings it); for a URL that matches no route it does so outside an `except` block, which rich
-# refuses with a ValueError, so every unknown URL answered 500 instead of 404. The page itself
-# does not need rich: switch that console print off.
-default_error_page.rich = None
 
 PAGES = [("search", "Zoeken"), ("codebook", "Codeboek"), ("findings", "Bevindingen"),
          ("matrix/role", "Matrices"), ("diff", "Laatste run"), ("documents", "Documenten")]
@@ -345,6 +338,15 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def startup(datasette):
+    # Datasette 0.65's default error page prints the exception with rich when rich is installed
+    # (spaCy brings it); for a URL that matches no route it does so outside an `except` block,
+    # which rich refuses with a ValueError, so every unknown URL answered 500 instead of 404. The
+    # page does not need rich: switch that console print off (imported here, not at plugin load,
+    # where importing Datasette's modules changes the order its plugins register in).
+    import datasette.handle_exception as default_error_page
+
+    default_error_page.rich = None
+
     async def warm():
         # Load the spaCy pipeline now, not on the first search.
         from pipeline.nlp import load_nlp
