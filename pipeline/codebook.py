@@ -1,7 +1,8 @@
 """The codebook: load `codebook.yaml`, validate it completely, and describe it.
 
 `load_codebook` reports every problem at once, each with file, line and code id: YAML syntax,
-unknown keys, missing fields, duplicate ids, unknown parents, parent cycles, invalid regexes and
+unknown keys, missing fields, duplicate ids, unknown parents, sub-code ids that do not start with
+their parent's, parent cycles, invalid regexes and
 spaCy token patterns with unknown attributes. Nothing downstream runs on an invalid codebook.
 """
 
@@ -294,6 +295,7 @@ def _check_tree(path: Path, codes: list[Code], problems: list[str]) -> None:
     for code in codes:
         if code.parent is not None and code.parent not in seen:
             problems.append(f"{path}:{code.line}: code {code.id!r}: unknown parent {code.parent!r}")
+    in_cycle = set()
     for code in codes:
         chain, current = [code.id], code
         while current.parent in seen:
@@ -301,5 +303,11 @@ def _check_tree(path: Path, codes: list[Code], problems: list[str]) -> None:
             if current.id in chain:
                 if current.id == code.id:
                     problems.append(f"{path}:{code.line}: code {code.id!r}: parent cycle {' -> '.join(chain + [current.id])}")
+                    in_cycle.add(code.id)
                 break
             chain.append(current.id)
+    for code in codes:
+        # The id says where a code sits ("taal.niveau"): exports, diffs and the workbench show ids.
+        if code.parent in seen and code.id not in in_cycle and not code.id.startswith(code.parent + "."):
+            problems.append(f"{path}:{code.line}: code {code.id!r}: a sub-code's id starts with its parent's "
+                            f"({code.parent + '.'!r}), e.g. {code.parent + '.' + code.id.rsplit('.', 1)[-1]!r}")

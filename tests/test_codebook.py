@@ -148,6 +148,8 @@ def test_every_problem_reported_at_once(tmp_path):
     ("version: 1\nthemes: []\ncodes: []\n", ":2: unknown top-level key 'themes'"),
     ("codes:\n  - id: Regie\n    label: R\n    definition: R.\n",
      ":2: code 'Regie': id must be lower-case letters, digits and _ (sub-codes: theme.sub)"),
+    ("codes:\n  - id: taal\n    label: T\n    definition: T.\n  - id: praktijk\n    parent: taal\n    label: P\n"
+     "    definition: P.\n", ":5: code 'praktijk': a sub-code's id starts with its parent's ('taal.'), e.g. 'taal.praktijk'"),
     ("codes:\n  - id: werk\n    label: W\n    definition: W.\n    kleur: '#ffffff'\n",
      ":5: code 'werk': unknown key 'kleur'"),
     ("codes:\n  - id: werk\n    label: W\n    definition: W.\n    rules:\n      - id: w1\n",
