@@ -16,7 +16,7 @@ import sqlite3
 
 from markupsafe import Markup, escape
 
-from pipeline.diff import changes_by_code, recorded_runs, run_inputs
+from pipeline.diff import changes_by_code, codebook_changes, recorded_runs, run_inputs
 from pipeline.store import fts_match
 
 # Matrix dimension -> (column of segment_codes, label).
@@ -165,10 +165,11 @@ def finding(conn, finding_id: str) -> dict | None:
     distinct = lambda column: [r["v"] for r in rows(
         conn, f"select distinct {column} as v from ({supporting}) where {column} is not null order by 1", codes)]
     roles = sorted(groups)
-    triangulation = {"roles": roles, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
+    voices = [r for r in roles if r not in NO_VOICE]      # role categories of people: what the page counts
+    triangulation = {"roles": roles, "voices": voices, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
                      "quotes": rows(conn, f"select count(distinct segment_id) as n from ({supporting})", codes)[0]["n"]}
     return {"finding": found[0], "codes": codes, "groups": groups, "triangulation": triangulation,
-            "weak": len([r for r in roles if r not in NO_VOICE]) < 2,
+            "weak": len(voices) < 2,
             "memos": rows(conn, "select * from memos where target_type = 'finding' and target_id = ? order by created", [finding_id])}
 
 
@@ -291,7 +292,7 @@ def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> d
             return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1]["id"] if runs else None}
         run_a, run_b = runs[-2]["id"], runs[-1]["id"]
     return {"runs": runs, "run_a": run_a, "run_b": run_b, "inputs": run_inputs(by_id[run_a], by_id[run_b]),
-            "codes": changes_by_code(conn, run_a, run_b)}
+            "codebook_changes": codebook_changes(by_id[run_a], by_id[run_b]), "codes": changes_by_code(conn, run_a, run_b)}
 
 
 # ---------------------------------------------------------------- writes (logged-in researchers only)

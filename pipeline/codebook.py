@@ -53,6 +53,11 @@ class Code:
         payload = json.dumps([self.id, self.parent, [r.__dict__ for r in self.rules]], sort_keys=True, default=list)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def description_hash(self) -> str:
+        """Hash of what a reader (and the classifier, as training text) sees of the code."""
+        payload = json.dumps([self.label, self.colour, self.definition, self.include, self.exclude, list(self.examples)])
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
 
 @dataclass
 class Codebook:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -26,16 +27,32 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
     for run in (run_a, run_b):
         if run not in runs:
             raise QcodeError(f"{db_path}: no run {run}; runs are {', '.join(map(str, runs))}")
-    codes = {code: {change: [{"segment": row["segment_id"], "text": row["text"] or "(segment no longer in the corpus)"}
-                             for row in rows] for change, rows in entry.items()}
+    codes = {code: {change: [{"segment": row["segment_id"], "text": row["text"] or "(segment no longer in the corpus)",
+                              "source": row["source"]} for row in rows] for change, rows in entry.items()}
              for code, entry in changes_by_code(conn, run_a, run_b).items()}
-    return {"run_a": run_a, "run_b": run_b, "inputs": run_inputs(recorded[run_a], recorded[run_b]), "codes": codes}
+    return {"run_a": run_a, "run_b": run_b, "inputs": run_inputs(recorded[run_a], recorded[run_b]),
+            "codebook_changes": codebook_changes(recorded[run_a], recorded[run_b]), "codes": codes}
 
 
 def recorded_runs(conn: sqlite3.Connection) -> list[dict]:
     """Every recorded run, oldest first, with what it was built from (for `qcode diff` and the
     workbench's diff page)."""
-    return _dicts(conn.execute("select id, finished, codebook_hash, model_version, corpus_hash from runs order by id"))
+    columns = {c[1] for c in conn.execute("pragma table_info(runs)")}
+    codes = "codes" if "codes" in columns else "null as codes"     # a database from before runs recorded them
+    return _dicts(conn.execute(f"select id, finished, codebook_hash, model_version, corpus_hash, {codes} from runs order by id"))
+
+
+def codebook_changes(run_a: dict, run_b: dict) -> dict[str, list[str]] | None:
+    """The codes added, removed, and edited from run_a to run_b: their rules, or what a reader sees
+    (label, definition, inclusion and exclusion notes, examples: the classifier's training text
+    too). None when either run was built before runs recorded their codes."""
+    if not run_a.get("codes") or not run_b.get("codes"):
+        return None
+    a, b = json.loads(run_a["codes"]), json.loads(run_b["codes"])
+    both = sorted(a.keys() & b.keys())
+    return {"added": sorted(b.keys() - a.keys()), "removed": sorted(a.keys() - b.keys()),
+            "rules edited": [c for c in both if a[c]["rules"] != b[c]["rules"]],
+            "description edited": [c for c in both if a[c]["description"] != b[c]["description"]]}
 
 
 def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int) -> dict[str, dict[str, list[dict]]]:
@@ -63,6 +80,9 @@ def format_diff(report: dict, width: int = 100) -> str:
     lines = [f"Run {report['run_a']} -> run {report['run_b']}",
              "  " + ", ".join(f"{name} {a}" + (" (same)" if a == b else f" -> {b}")
                               for name, (a, b) in report["inputs"].items())]
+    changes = report.get("codebook_changes")
+    if changes and any(changes.values()):
+        lines.append("  codes " + "; ".join(f"{kind}: {', '.join(codes)}" for kind, codes in changes.items() if codes))
     if not report["codes"]:
         lines.append("  no coding changed")
     for code, entry in sorted(report["codes"].items()):
@@ -70,5 +90,6 @@ def format_diff(report: dict, width: int = 100) -> str:
         for sign, change in (("+", "gained"), ("-", "lost")):
             for item in entry[change]:
                 text = " ".join(item["text"].split())
-                lines.append(f"  {sign} {item['segment']}  {text[:width]}{'…' if len(text) > width else ''}")
+                source = f"[{item['source']}] " if item.get("source") else ""
+                lines.append(f"  {sign} {item['segment']}  {source}{text[:width]}{'…' if len(text) > width else ''}")
     return "\n".join(lines)

@@ -22,7 +22,8 @@ SEGMENT_ATTRIBUTES = ("document_id", "role", "kind", "municipality", "municipali
 TABLES = {
     "runs": {
         "columns": {"id": int, "started": str, "finished": str, "status": str, "codebook_hash": str,
-                    "model_version": str, "corpus_hash": str, "counts": str, "timings": str, "qcode_version": str},
+                    "model_version": str, "corpus_hash": str, "counts": str, "timings": str, "qcode_version": str,
+                    "codes": str},       # JSON {code id: {rules, description}: hashes}, for `qcode diff`
         "pk": "id",
     },
     "municipalities": {
@@ -162,7 +163,8 @@ VIEWS = {
 
 FTS_COLUMNS = ["text", "lemmas"]
 
-# What coding runs changed, per code: the segments gained and lost from :run_a to :run_b, the net
+# What coding runs changed, per code: the segments gained and lost from :run_a to :run_b (with the
+# source of the coding gained, or of the one lost: rule, classifier or manual), the net
 # of the changes recorded for the runs after the earlier of the two up to the later one (with
 # :run_b before :run_a, the other way round). Used by `qcode diff`, the workbench's diff page and
 # the `run_diff` canned query. Datasette passes parameters as text, hence the casts.
@@ -175,7 +177,10 @@ RUN_DIFF_SQL = """with net as (
     and run_id <= max(cast(:run_a as integer), cast(:run_b as integer))
   group by segment_id, code_id
 )
-select n.code_id, case when n.net > 0 then 'gained' else 'lost' end as change, n.segment_id, s.text
+select n.code_id, case when n.net > 0 then 'gained' else 'lost' end as change, n.segment_id, s.text,
+  (select c.source from run_changes c where c.segment_id = n.segment_id and c.code_id = n.code_id
+     and c.change = 'gained' and c.run_id <= max(cast(:run_a as integer), cast(:run_b as integer))
+   order by c.run_id desc limit 1) as source
 from net n left join segments s on s.id = n.segment_id
 where n.net != 0
 order by 1, 2, 3"""

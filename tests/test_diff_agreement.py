@@ -48,6 +48,9 @@ def test_diff_after_rule_edit(tmp_path):
     assert re.fullmatch(r"  codebook \w+ -> \w+, model rules-only \(same\), corpus \w+ \(same\)", inputs), inputs
     assert "regie.inkoop: +0 -1" in result.output
     assert "Het contract loopt tot 2026." in result.output
+    # what caused it: the code whose rules changed, and the source of the coding lost
+    assert result.output.splitlines()[2] == "  codes rules edited: regie.inkoop"
+    assert re.search(r"^  - \w+  \[rule\] Het contract loopt tot 2026\.$", result.output, re.MULTILINE)
     one_run = CliRunner().invoke(cli, ["diff", "1", "7", "--db", str(db)])
     assert one_run.exit_code == 1 and "no run 7; runs are 1, 2" in one_run.output
 
@@ -146,4 +149,5 @@ def test_the_diff_page_compares_the_runs_a_researcher_picks(tmp_path):
     assert "Run 1 → run 2" in chosen and "regie.inkoop: +0 −1" in chosen
     assert re.search(r"codeboek \w+ → \w+, model rules-only \(gelijk\), corpus \w+ \(gelijk\)", chosen)
     assert "Het contract loopt tot 2026." in chosen
+    assert "Codes regels gewijzigd: regie.inkoop</p>" in chosen and "[regel]</span>" in chosen
     assert "Run 2 → run 3" in unknown, "runs that do not exist fall back to the last two"

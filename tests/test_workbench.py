@@ -42,6 +42,8 @@ def test_finding_triangulation(conn):
     assert data["triangulation"]["quotes"] > 5
     assert len(data["triangulation"]["roles"]) >= 2 and not data["weak"]
     assert set(data["groups"]) == set(data["triangulation"]["roles"])
+    # minutes and unknown speakers are shown, but are no role category of people
+    assert set(data["triangulation"]["voices"]) == set(data["triangulation"]["roles"]) - {"notulen", "onbekend"}
 
 
 def test_a_finding_is_supported_by_every_role_but_the_uncoded_ones(tmp_path, demo_db):
