@@ -219,9 +219,9 @@ PLATE_AFTER_WORD = re.compile(r"\b[Kk]enteken(?:nummer)?\s*:?\s*(?P<plate>[A-Za-
 INITIALS_NAME = re.compile(rf"\b(?:[A-Z]\.\s?){{1,3}}(?:\([A-Z][a-zà-ÿ\-]+\)\s+)?(?:(?:van|de|der|den|ter|ten|te|het|'t|in|op|el|al|El|Al|Van|De)\s+)*{NAME_TOKEN}")
 # Case notes name a client by title and initials only: "mw. K.A.", "Dhr. B."
 INITIALS_TOKEN = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}(?!\w)")
-TITLE_BEFORE = re.compile(r"\b(?:[Mm]w|[Mm]evr|[Dd]hr|[Mm]evrouw|[Mm]eneer|[Hh]eer)\.?\s+$")
-# Chats and notes shorten the surname to its initial: "Nadia H.:", "Bram K. is tevreden".
-FIRST_NAME_BEFORE = re.compile(r"[^\W\d_][\w'’\-]*[^\S\n]$")
+# The word just before a detection on its line, with its dot ("mw. K.A."): a title before initials,
+# a first name before a surname's initial ("Nadia H.:") or before a found surname (see _word_before).
+WORD_BEFORE = re.compile(r"(?<![\w\-'’])(?P<word>[^\W\d_][\w'’\-]*)(?P<dot>\.?)[^\S\n]+$")
 # A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
 # lower case: "00:03:25 marieke de jong".
 TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
@@ -1064,15 +1064,15 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
                 if initials(item.group("initials")):
                     add(m.start("items") + item.start("initials"), m.start("items") + item.end("initials"))
     for m in INITIALS_TOKEN.finditer(text):
-        if TITLE_BEFORE.search(text, max(0, m.start() - 10), m.start()):
-            add(m.start(), m.end())    # "mw. K.A."
+        before = _word_before(text, m.start())
+        if before and before.group("word").lower() in HONORIFICS:
+            add(m.start(), m.end())    # "mw. K.A.", "juf B."
         elif len(m.group()) >= 4 and initials(m.group()):
             add(m.start(), m.end())    # "A.M. uit Somalië stopte": initials alone; not "N.B.", "B.V."
-        elif len(m.group()) == 2:      # "Nadia H.", "Bram K.": a first name and the surname's initial
-            first = FIRST_NAME_BEFORE.search(text, max(0, m.start() - 30), m.start())
-            key = fold(first.group().strip()) if first else ""
-            if first and first.group()[0].isupper() and key in lists.first_names and key not in lists.ambiguous_names:
-                add(first.start(), m.end())
+        elif len(m.group()) == 2 and before and not before.group("dot"):   # "Nadia H.", "Bram K.": a first
+            key = fold(before.group("word"))                                 # name and the surname's initial
+            if before.group()[0].isupper() and key in lists.first_names and key not in lists.ambiguous_names:
+                add(before.start(), m.end())
     for m in NOTE_SIGNATURE.finditer(text) if "/" in text else ():
         if initials(m.group("initials")):
             add(m.start("initials"), m.end("initials"))
@@ -1733,7 +1733,9 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     return merge_entities(tidy + _initials_of_people(text, tidy, lists), text)
 
 
-FIRST_WORD_BEFORE = re.compile(r"(?<![\w\-'’])[A-ZÀ-Þ][a-zà-ÿ'\-]{2,}[^\S\n]$")
+def _word_before(text: str, start: int) -> re.Match | None:
+    """WORD_BEFORE: the word just before `start`, if only spaces on its line (and its dot) follow it."""
+    return WORD_BEFORE.search(text, max(0, start - 30), start)
 
 
 def _with_unlisted_first_name(entity: Entity, text: str, lists: Lists) -> Entity:
@@ -1742,10 +1744,10 @@ def _with_unlisted_first_name(entity: Entity, text: str, lists: Lists) -> Entity
     start, where a Dutch word would be capitalised too). Not a Dutch or allow-listed word, nor a title."""
     if entity.label != "PERSON":
         return entity
-    before = FIRST_WORD_BEFORE.search(text, max(0, entity.start - 30), entity.start)
-    if not before:
+    before = _word_before(text, entity.start)
+    word = before.group("word") if before and not before.group("dot") else ""
+    if len(word) < 3 or not re.fullmatch(r"[A-ZÀ-Þ][a-zà-ÿ'\-]+", word):
         return entity
-    word = before.group().strip()
     lower = word.lower()
     if lower in lists.dutch_words or fold(word) in lists.allow or TITLE_WORD.fullmatch(word) or lower in GREETINGS or (
             _zipf(lower, "nl") >= 3.0 and fold(word) not in lists.first_names) or (fold(word),) in lists.places:

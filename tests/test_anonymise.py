@@ -203,6 +203,7 @@ def test_organisation_name_does_not_run_over_a_line_break(lists):
     ("Mail aan DUO ivm lening. /GH (klantmanager)\nzie bijlage / NB",
      "Mail aan DUO ivm lening. /[PERSOON-1] (klantmanager)\nzie bijlage / NB"),
     ("Journaal | Cliënt: mw. K.A. | huisbezoek", "Journaal | Cliënt: mw. [PERSOON-1] | huisbezoek"),
+    ("Gesprek met juf B. over de dochter.", "Gesprek met juf [PERSOON-1] over de dochter."),
     ("[14-05-24 19:11] Nadia H.: mijn zoon heeft koorts", "[14-05-24 19:11] [PERSOON-1]: mijn zoon heeft koorts"),
     ("Met vriendelijke groet,\ndrs. H.J. (Henk) Mulder, docent NT2",
      "Met vriendelijke groet,\ndrs. [PERSOON-1], docent NT2"),
