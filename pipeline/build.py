@@ -143,7 +143,8 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
     participants, by_label = _participants(infos, anonymised, key)
     speakers = [role_for(s.speaker, infos[s.document_id], by_label[s.document_id]) for s in segments]
-    coded = [role not in codebook.uncoded_roles for role, _, _ in speakers]   # the codebook's uncoded_roles
+    # The codebook's uncoded_roles, and headings (a title, an agenda item), are context, not evidence.
+    coded = [role not in codebook.uncoded_roles and not s.attrs.get("heading") for (role, _, _), s in zip(speakers, segments)]
     timings["segment"] = _lap(clock); clock = time.perf_counter()
 
     coding_cache_path = cache.coding_cache_path_for(model_path)

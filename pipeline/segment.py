@@ -1,5 +1,6 @@
 """Stage 3: cut an anonymised document into segments: speaker turn, then paragraph, then
-sentence groups for long paragraphs.
+sentence groups for long paragraphs. A document's title and the agenda items of minutes are
+segments marked as headings (`attrs["heading"]`): shown for context, never coded.
 
 Each segment has character offsets into the anonymised document text and a stable key: the hash
 of document id, text and occurrence number, so that an unchanged segment keeps its key (and its
@@ -50,6 +51,8 @@ def segment_document(document_id: str, text: str, paragraph_attrs: list[dict] | 
                 and not paragraph.rstrip().endswith("."):
             agenda_item = paragraph.strip()
             attrs["heading"] = True
+        elif number == 0 and speaker is None and _title_line(paragraph):
+            attrs["heading"] = True         # "Gespreksverslag klantmanager inburgering": no evidence
         if agenda_item:
             attrs["agenda_item"] = agenda_item
         for start, end in _pieces(paragraph, body_start, max_words):
@@ -64,6 +67,14 @@ def segment_document(document_id: str, text: str, paragraph_attrs: list[dict] | 
             ))
         offset += len(paragraph) + 2
     return segments
+
+
+def _title_line(paragraph: str) -> bool:
+    """A document's title: one capitalised line of a few words that ends in no punctuation (not a
+    transcript's first line in lower case, nor a first sentence)."""
+    line = paragraph.strip()
+    return ("\n" not in line and 0 < len(line.split()) <= 15 and (line[0].isupper() or line[0] == "[")
+            and not line.endswith((".", "!", "?", ":", ";", ",", "…", '"', "'", "”")))
 
 
 def _pieces(paragraph: str, start: int, max_words: int) -> list[tuple[int, int]]:

@@ -114,3 +114,15 @@ def test_segment_is_a_plain_record():
         "speaker": "Tolk", "start": 6, "end": 12, "text": "Hallo.", "attrs": {},
     }
     assert isinstance(segment, Segment)
+
+
+def test_a_documents_title_is_a_heading_not_a_first_sentence_or_lower_case_line():
+    def first_is_heading(text: str) -> bool:
+        return bool(segment_document("d", text)[0].attrs.get("heading"))
+
+    assert first_is_heading("Gespreksverslag werkgever (supermarkt)\n\nWerkgever: We hebben drie mensen.")
+    assert first_is_heading("Verslag groepsgesprek statushouders ([PERSOON-1], met tolk)\n\nTolk: Ja.")
+    assert not first_is_heading("De taallessen zijn te kort.\n\nDat zegt iedereen.")
+    assert not first_is_heading("ja ik ben hier sinds twee jaar en ik werk\n\nnee dat niet")
+    assert not first_is_heading("Klantmanager: Goedemorgen\n\nInterviewer: Dank.")
+    assert not segment_document("d", "Intro\n\nTweede alinea zonder punt")[1].attrs.get("heading")
