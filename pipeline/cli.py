@@ -423,9 +423,10 @@ def diff(runs, db_path, as_json):
 @click.option("--limit", type=int, default=None)
 @friendly_errors
 def export(db_path, fmt, output, codes, finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit):
-    """Export coded quotes (anonymised, attributed by role and municipality type).
+    """Export coded quotes (anonymised; md and docx attribute them by role and municipality type).
 
-    Formats: md, docx (report), csv, xlsx (one row per coded quote), matrix (code x document, 0/1),
+    Formats: md, docx (report), csv, xlsx (one row per coded quote, with every attribute in the
+    database: for the team's analysis, not for publication), matrix (code x document, 0/1),
     participant-matrix (code x participant, 0/1), qdc (REFI-QDA codebook), qdpx (REFI-QDA project:
     documents, the filtered codings with their coders, participants as cases, memos as notes).
 
