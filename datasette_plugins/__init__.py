@@ -161,12 +161,21 @@ async def login(datasette, request):
         form = await request.post_vars()
         name, password = form.get("username", ""), form.get("password", "")
         if name in users and workbench.check_password(password, users[name]):
-            response = Response.redirect(form.get("next") or "/-/qcode")
+            response = Response.redirect(_local_path(form.get("next")))
             response.set_cookie("ds_actor", datasette.sign({"a": {"id": name, "qcode": True}}, "actor"),
                                 httponly=True, samesite="lax")
             return response
         error = "Onbekende gebruiker of verkeerd wachtwoord."
     return await _render(datasette, request, "qcode_login.html", error=error, next=request.args.get("next", "/-/qcode"))
+
+
+def _local_path(target: str | None) -> str:
+    """Where to go after logging in: a path on this server only ("/-/qcode/quote/..."), never
+    another site ("https://evil.example", "//evil.example", "/\\evil.example")."""
+    target = (target or "").strip()
+    if not target.startswith("/") or target.startswith(("//", "/\\")) or any(c in target for c in "\r\n"):
+        return "/-/qcode"
+    return target
 
 
 async def logout(datasette, request):

@@ -263,3 +263,24 @@ def test_a_running_server_reads_the_rebuilt_database(server, demo_db, demo_works
     build(demo_workspace / "corpus" / "demo", demo_db, demo_workspace / "codebook.yaml")
     assert len(before) == 1
     assert runs_seen() == {max(before) + 1}
+
+
+def test_login_goes_back_to_a_page_of_this_server_only(server):
+    """`next` after logging in is a path here; another site ("https://evil.example/x",
+    "//evil.example") is replaced by the workbench's home (no open redirect)."""
+    import re as regex
+
+    import httpx
+
+    def location_after_login(next_url: str) -> str:
+        with httpx.Client(base_url=server) as client:
+            form = client.get("/-/qcode/login").text
+            token = regex.search(r'name="csrftoken" value="([^"]+)"', form).group(1)
+            response = client.post("/-/qcode/login", data={"username": "tester", "password": "geheim",
+                                                            "csrftoken": token, "next": next_url})
+            assert response.status_code == 302, response.text[:300]
+            return response.headers["location"]
+
+    assert location_after_login("/-/qcode/findings") == "/-/qcode/findings"
+    for hostile in ("https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+        assert location_after_login(hostile) == "/-/qcode"
