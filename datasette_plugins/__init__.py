@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import sqlite_utils
 from datasette import hookimpl
@@ -67,17 +67,24 @@ async def search_page(datasette, request):
     query = request.args.get("q", "")
     filters = {k: request.args.get(k, "") for k in ("code", "role", "municipality_type", "source", "status")}
     lemmas = _lemmas(query)
-    result = await _read(datasette, workbench.search, query, lemmas, filters) if query else {"results": [], "facets": {}, "total": 0}
-    return await _render(datasette, request, "qcode_search.html", q=query, filters=filters, **result)
+    searched = bool(query.strip()) or any(filters.values())     # a code's badge links here with no words
+    result = await _read(datasette, workbench.search, query, lemmas, filters) if searched else {"results": [], "facets": {}, "total": 0}
+    def search_link(changes: dict) -> str:
+        """The query string of this search with some filters changed (a facet keeps the others)."""
+        return urlencode({k: v for k, v in {"q": query, **filters, **changes}.items() if v or k == "q"})
+
+    return await _render(datasette, request, "qcode_search.html", q=query, filters=filters, searched=searched,
+                         search_link=search_link, **result)
 
 
 def _lemmas(query: str) -> list[str]:
-    """Lemmatise the query with the same spaCy pipeline as the index ("taallessen" -> "taalles")."""
-    if not query.strip():
-        return []
+    """The lemma of each searched word of the query (store.query_words), with the same spaCy
+    pipeline as the index ("taallessen" -> "taalles"); a word spaCy splits keeps its parts' lemmas."""
     from pipeline.nlp import load_nlp
+    from pipeline.store import query_words
 
-    return [t.lemma_ for t in load_nlp()(query.lower()) if not t.is_punct and not t.is_space]
+    words = [w.lower() for w in query_words(query)]
+    return ["".join(t.lemma_ + t.whitespace_ for t in doc) for doc in load_nlp().pipe(words)] if words else []
 
 
 async def quote_page(datasette, request):

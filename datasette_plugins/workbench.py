@@ -17,7 +17,7 @@ import sqlite3
 from markupsafe import Markup, escape
 
 from pipeline.diff import changes_by_code, codebook_changes, recorded_runs, run_inputs
-from pipeline.store import fts_match
+from pipeline.store import fts_match, query_words
 
 # Matrix dimension -> (column of segment_codes, label).
 MATRIX_DIMENSIONS = {
@@ -234,10 +234,10 @@ def fts_query_is_valid(conn, query: str) -> bool:
 def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100) -> dict:
     """Full-text search over segment text and lemmas, with facets by code, role, type and source."""
     match = fts_match(query, lemmas)
-    if match is None:
+    if match is None and not any(filters.values()):
         return {"results": [], "facets": {}, "total": 0}
-    terms = re.findall(r"\w+", query.lower())
-    where, params = ["segments_fts match ?"], [match]
+    terms = [w.lower() for w in query_words(query)]
+    where, params = (["segments_fts match ?"], [match]) if match else (["1 = 1"], [])
     for column, key in (("s.role", "role"), ("d.municipality_type", "municipality_type")):
         if filters.get(key):
             where.append(f"{column} = ?")
@@ -253,11 +253,12 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
         params.append(filters["status"])
 
     def source(join: str = "") -> str:
-        return (f"from segments_fts join segments s on s.rowid = segments_fts.rowid join documents d "
-                f"on d.id = s.document_id {join} where {' and '.join(where)}")
+        text_search = "segments_fts join segments s on s.rowid = segments_fts.rowid" if match else "segments s"
+        return f"from {text_search} join documents d on d.id = s.document_id {join} where {' and '.join(where)}"
 
     base, with_codes = source(), source("join segment_codes sc on sc.segment_id = s.id")
-    results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by rank limit ?", params + [limit])
+    order = "rank" if match else "s.document_id, s.seq"         # no words: in reading order
+    results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by {order} limit ?", params + [limit])
     codes = segment_codes(conn, [r["id"] for r in results])
     for r in results:
         r["codes"] = codes.get(r["id"], [])

@@ -200,12 +200,42 @@ INDEXES = (("segments", ["document_id"]), ("codings", ["segment_id"]), ("codings
            *(("segment_codes", ["code_id", column]) for column in SEGMENT_ATTRIBUTES[2:]))
 
 
+QUERY_PART = re.compile(r'"[^"]*"|\S+')
+OPERATORS = {"AND", "OR", "NOT"}
+
+
+def query_words(query: str) -> list[str]:
+    """The searched words of a query, as spaCy tokenises them ("B1-route" is one word), without
+    the operators AND, OR, NOT."""
+    return [w for w in re.findall(r"\w+(?:[-']\w+)*", query) if w not in OPERATORS]
+
+
 def fts_match(query: str, lemmas: list[str]) -> str | None:
-    """The FTS5 expression for a search: every word, as a prefix or by its lemma (None: no words)."""
-    terms = re.findall(r"\w+", query.lower())
-    if not terms:
-        return None
-    return " AND ".join(f'("{t}"* OR lemmas:"{l}")' for t, l in zip(terms, lemmas or terms))
+    """The FTS5 expression for a search (None: no words). Each word matches as a prefix or by its
+    lemma (`lemmas`: the query's words' lemmas, in order); a hyphenated word as its parts next to
+    each other ("B1-route": "b1" then "route", not every word starting with "b1"); a "quoted
+    phrase" exactly; AND, OR and NOT (in capitals) as in FTS5; words side by side must all occur."""
+    lemma_of = dict(zip([w.lower() for w in query_words(query)], lemmas or []))
+    parts, pending = [], None
+    for part in QUERY_PART.findall(query):
+        if part in OPERATORS:
+            pending = part if parts else None          # an operator needs something before it
+            continue
+        if part.startswith('"'):
+            words = re.findall(r"\w+", part.lower())
+            term = f'"{" ".join(words)}"' if words else None
+        else:
+            term = " AND ".join(_word_match(w.lower(), lemma_of) for w in query_words(part)) or None
+        if term:
+            parts += [pending or "AND", f"({term})"] if parts else [f"({term})"]
+        pending = None
+    return " ".join(parts) or None
+
+
+def _word_match(word: str, lemma_of: dict[str, str]) -> str:
+    pieces = " ".join(re.findall(r"\w+", word))            # FTS5's tokenizer splits at "-" and "'"
+    lemma = " ".join(re.findall(r"\w+", lemma_of.get(word, word)))
+    return f'"{pieces}"* OR lemmas:"{lemma}"'
 
 
 def open_db(path: Path) -> sqlite_utils.Database:

@@ -37,6 +37,26 @@ def test_search_handles_dutch_inflection(conn):
     assert all(r["role"] == "statushouder" for r in only_statushouders["results"])
 
 
+def test_search_takes_hyphenated_words_phrases_and_operators(conn):
+    """As researchers type them: "B1-route" is that word, not every word starting with "b1";
+    a quoted phrase, OR and NOT as in FTS5; no words but a code: that code's segments."""
+    from datasette_plugins import _lemmas
+
+    def found(query: str, **filters) -> list[str]:
+        return [r["text"] for r in workbench.search(conn, query, _lemmas(query), filters, limit=10_000)["results"]]
+
+    b1_route = found("B1-route")
+    assert b1_route and all(re.search(r"(?i)b1[-\s]route", t) for t in b1_route)
+    assert len(b1_route) == sum(1 for (t,) in conn.execute("select text from segments") if re.search(r"(?i)b1-route", t))
+    either = found("taalcoach OR taalmaatje")
+    assert set(found("taalcoach")) | set(found("taalmaatje")) == set(either) and either
+    assert not any("woning" in t.lower() for t in found("wachten NOT woning"))
+    assert all("eigen regie" in t.lower() for t in found('"eigen regie"'))
+    by_code = workbench.search(conn, "", [], {"code": "taal.z_route"})
+    assert by_code["total"] == conn.execute(
+        "select count(distinct segment_id) from segment_codes where code_id = 'taal.z_route' or theme = 'taal.z_route'").fetchone()[0]
+
+
 def test_finding_triangulation(conn):
     data = workbench.finding(conn, "F07")
     assert data["triangulation"]["quotes"] > 5
