@@ -28,9 +28,9 @@ from .classify import load_model, model_path_for, save_model
 from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
                      rule_matrix, train_model, with_themes)
-from .errors import BuildLockedError, IngestError, ModelError
-from .ingest import (MAX_DOCUMENT_BYTES, Document, content_hash, list_corpus_files, read_document,
-                     skipped_corpus_files)
+from .errors import BuildLockedError, IngestError, ModelError, QcodeError
+from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, content_hash, list_corpus_files,
+                     read_document, skipped_corpus_files)
 from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
 from .segment import Segment, segment_document
 from . import cache, store
@@ -129,6 +129,12 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     fingerprint = cache.anonymiser_fingerprint(settings)
     cached = cache.load_cache(cache.cache_path_for(key_path), fingerprint, key) if use_cache else {}
     documents, infos, files = _ingest(corpus_dir, manifest, result, progress, max_bytes, cached)
+    if not documents:
+        # A mistyped --corpus (or a folder of unreadable files) must not replace a database with an
+        # empty one, orphaning every manual coding.
+        problems = "".join(f"\n  {e}" for e in result.errors + [f"skipped: {s}" for s in result.skipped])
+        raise QcodeError(f"{corpus_dir}: no document could be read, so nothing was built and {db_path} is "
+                         f"unchanged (documents: {', '.join(SUPPORTED_SUFFIXES)}){problems}")
     timings["ingest"] = _lap(clock); clock = time.perf_counter()
 
     anonymised, titles = _anonymise(documents, infos, files, cached, settings, key, progress, result)

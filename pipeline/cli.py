@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -92,8 +91,6 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
     click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
     click.echo(f"  pseudonym key: {_shown(result.key_path)} (keep it apart from the database; qcode reveal reads it)")
     click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
-    if result.errors:
-        sys.exit(1 if not counts["documents"] else 0)
 
 
 def _shown(path: Path) -> str:
@@ -248,6 +245,8 @@ def suggest(jsonl, codebook_path, model_path, show_all, explain):
     from .suggest import suggest_codes
 
     items = _read_jsonl(jsonl, need=("text",))
+    if model_path is not None and not model_path.is_file():
+        raise QcodeError(f"{model_path}: no such model file (qcode build writes one beside its database)")
     for line in suggest_codes(items, codebook_path, model_path or _default_model(), show_all=show_all, explain=explain):
         click.echo(json.dumps(line, ensure_ascii=False))
 

@@ -280,6 +280,9 @@ def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
                                                     "role": row["role"]})
         if row["decision"] in ("add", "confirm") and row["code_id"] and row["code_id"] not in item["codes"]:
             item["codes"].append(row["code_id"])
+    if coder and not items:
+        coders = sorted({row["coder"] for row in rows})
+        raise QcodeError(f"{db_path}: no manual codings by {coder!r}; coders are: {', '.join(coders) or 'none'}")
     return list(items.values())
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .errors import ManifestError
+from .errors import IngestError, ManifestError
+from .ingest import decode_bytes
 
 UNKNOWN = "onbekend"
 INTERVIEWER_LABELS = {"interviewer", "interviewers", "onderzoeker", "gespreksleider", "moderator", "vraag"}
@@ -121,18 +123,24 @@ def load_codings_file(path: Path) -> list[CodingRow]:
     if not path.exists():
         return []
     rows = []
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"document", "quote", "codes", "coder"} - set(reader.fieldnames or [])
-        if missing:
-            raise ManifestError(f"{path}:1: missing columns {sorted(missing)}")
-        for line, row in enumerate(reader, start=2):
-            decision = (row.get("decision") or "add").strip() or "add"
-            if decision not in ("add", "confirm", "reject"):
-                raise ManifestError(f"{path}:{line}: decision {decision!r} must be add, confirm or reject")
-            if not (row.get("quote") or "").strip():
-                raise ManifestError(f"{path}:{line}: empty quote")
-            rows.append(CodingRow(line, row["document"].strip(), " ".join(row["quote"].split()),
-                                  [c.strip() for c in (row.get("codes") or "").split(";") if c.strip()],
-                                  (row.get("coder") or "").strip() or "onbekend", decision))
+    try:    # as the documents are read: Excel saves CSV in Windows-1252, and with ';' in Dutch settings
+        text = decode_bytes(path, path.read_bytes())
+    except IngestError as exc:
+        raise ManifestError(str(exc)) from exc
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    missing = {"document", "quote", "codes", "coder"} - set(reader.fieldnames or [])
+    if missing:
+        raise ManifestError(f"{path}:1: missing columns {sorted(missing)} (columns are separated by commas, "
+                            f"or by semicolons as Excel saves them in Dutch settings)")
+    for line, row in enumerate(reader, start=2):
+        decision = (row.get("decision") or "add").strip() or "add"
+        if decision not in ("add", "confirm", "reject"):
+            raise ManifestError(f"{path}:{line}: decision {decision!r} must be add, confirm or reject")
+        if not (row.get("quote") or "").strip():
+            raise ManifestError(f"{path}:{line}: empty quote")
+        rows.append(CodingRow(line, row["document"].strip(), " ".join(row["quote"].split()),
+                              [c.strip() for c in (row.get("codes") or "").split(";") if c.strip()],
+                              (row.get("coder") or "").strip() or "onbekend", decision))
     return rows

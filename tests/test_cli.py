@@ -152,3 +152,18 @@ def test_json_flags_and_export_filters_have_help():
     for name, option in options:
         param = next(p for p in cli.commands[name].params if option in p.opts)
         assert param.help, f"qcode {name} {option} has no help"
+
+
+def test_a_corpus_without_readable_documents_leaves_the_database_unchanged(tmp_path, untidy_build):
+    corpus, db, _ = untidy_build
+    before = db.read_bytes()
+    for name in ("leeg", "alleen-kapot"):
+        folder = tmp_path / name
+        folder.mkdir()
+        if name == "alleen-kapot":
+            (folder / "kapot.docx").write_bytes(b"not a zip")
+        result = CliRunner().invoke(cli, ["build", "--corpus", str(folder), "--db", str(db), "--quiet"])
+        assert result.exit_code == 1
+        assert f"Error: {folder}: no document could be read, so nothing was built and {db} is unchanged" in result.output
+    assert "kapot.docx: not a valid .docx file" in result.output
+    assert db.read_bytes() == before

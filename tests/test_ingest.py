@@ -406,3 +406,15 @@ def test_skipped_corpus_files_names_unsupported_types_only(tmp_path):
         f"{corpus / 'sub' / 'notes.RTF'} (unsupported file type .rtf; use one of .txt, .md, .docx, .pdf, .odt, .vtt, .srt)",
     ]
     assert list_corpus_files(corpus) == [corpus / "a.txt"]
+
+
+def test_codings_csv_as_excel_saves_it_in_dutch_settings(tmp_path):
+    """Windows-1252, ';' between the columns, and the codes in a quoted field with their own ';'."""
+    from pipeline.manifest import load_codings_file
+
+    path = tmp_path / "codings.csv"
+    path.write_bytes('document;quote;codes;coder\r\ngoed.txt;"De taallessen zijn te kort, zegt café-eigenaar.";'
+                     '"taal;taal.lesaanbod";a\r\n'.encode("cp1252"))
+    [row] = load_codings_file(path)
+    assert (row.document, row.quote, row.codes, row.coder) == (
+        "goed.txt", "De taallessen zijn te kort, zegt café-eigenaar.", ["taal", "taal.lesaanbod"], "a")
