@@ -352,6 +352,16 @@ def asgi_wrapper(datasette):
     return wrap
 
 
+def _delete_serve_metadata() -> None:
+    """`qcode serve` writes Datasette's metadata (with the login hashes) to a temporary file, which
+    Datasette has read by now: delete it, so that no stopped server leaves one behind."""
+    from pipeline.serve import METADATA_ENV
+
+    path = Path(os.environ.pop(METADATA_ENV, "") or "")
+    if path.name.startswith("qcode-serve-") and path.suffix == ".json":
+        path.unlink(missing_ok=True)
+
+
 @hookimpl
 def startup(datasette):
     # Datasette 0.65's default error page prints the exception with rich when rich is installed
@@ -362,6 +372,7 @@ def startup(datasette):
     import datasette.handle_exception as default_error_page
 
     default_error_page.rich = None
+    _delete_serve_metadata()
 
     async def warm():
         # Load the spaCy pipeline now, not on the first search.

@@ -177,8 +177,11 @@ def grouped(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def to_markdown(rows: list[dict], codes: dict) -> str:
-    lines = ["# Gecodeerde citaten", ""]
+def to_markdown(rows: list[dict], codes: dict, finding: dict | None = None) -> str:
+    """As the Word report: under the finding (statement, figure, source) when one was asked for."""
+    lines = ([f"# {finding['id']}: {finding['statement']}", "",
+              f"**{finding['value']} {finding['unit']} · {finding['population']} · {finding['period']} · "
+              f"bron: {finding['source']}**", ""] if finding else ["# Gecodeerde citaten", ""])
     for code_id, quotes in grouped(rows).items():
         code = codes[code_id]
         lines += [f"## {code['label']} (`{code_id}`)", "", f"*{code['definition']}*", ""]
@@ -255,15 +258,16 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
         codes = {c["id"]: c for c in db.query("select * from codes order by sort")}
         return refi.qdc_bytes(codes) if fmt == "qdc" else refi.qdpx_bytes(refi.load_project(db, filters))
     rows, codes = select_quotes(db, filters)
+    found = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
+    finding = found[0] if found else None
     if fmt in ("xlsx", "docx"):
         buffer = io.BytesIO()
         if fmt == "xlsx":
             write_xlsx(rows, buffer)
         else:
-            finding = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
-            write_docx(rows, codes, buffer, finding[0] if finding else None)
+            write_docx(rows, codes, buffer, finding)
         return buffer.getvalue()
-    return {"md": lambda: to_markdown(rows, codes), "csv": lambda: to_csv(rows),
+    return {"md": lambda: to_markdown(rows, codes, finding), "csv": lambda: to_csv(rows),
             "matrix": lambda: to_matrix_csv(rows, codes),
             "participant-matrix": lambda: to_matrix_csv(rows, codes, by="participant_id")}[fmt]()
 

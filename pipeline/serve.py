@@ -33,6 +33,9 @@ def load_users(path: Path | None) -> dict:
     return users
 
 
+METADATA_ENV = "QCODE_SERVE_METADATA"    # the temporary metadata file, for the plugin to delete
+
+
 def datasette_command(db_path: Path, host: str, port: int, users: dict, metadata_path: Path) -> list[str]:
     from datasette_plugins.metadata import build_metadata
 
@@ -57,4 +60,6 @@ def serve_database(db_path: Path, host: str = "127.0.0.1", port: int = 8001, use
     command = datasette_command(db_path, host, port, users, Path(metadata))
     print(f"qcode workbench: http://{host}:{port}/-/qcode   (tables: http://{host}:{port}/{db_path.stem})", flush=True)
     # Become the Datasette process, so that stopping `qcode serve` stops the server too.
-    os.execve(command[0], command, {**os.environ, "PYTHONUNBUFFERED": "1"})
+    # Datasette reads the metadata file before it starts; the plugin's startup hook then deletes it
+    # (this process is replaced, so nothing here could delete it on exit).
+    os.execve(command[0], command, {**os.environ, "PYTHONUNBUFFERED": "1", METADATA_ENV: metadata})

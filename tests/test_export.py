@@ -32,6 +32,12 @@ def test_docx_report_by_finding(demo_db, tmp_path):
     assert attributions and all("segment" in a for a in attributions)
 
 
+def test_markdown_report_by_finding_opens_with_the_finding(demo_db):
+    lines = render(demo_db, "md", ExportFilters(finding="F13")).splitlines()
+    assert lines[0].startswith("# F13: ") and "bron:" in lines[2]
+    assert "## Z-route en routekeuze (`taal.z_route`)" in lines
+
+
 def test_xlsx_has_one_row_per_coded_quote(demo_db, tmp_path):
     path = tmp_path / "all.xlsx"
     export(demo_db, "xlsx", ExportFilters(codes=["taal"]), path)
