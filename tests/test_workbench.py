@@ -304,3 +304,17 @@ def test_login_goes_back_to_a_page_of_this_server_only(server):
     assert location_after_login("/-/qcode/findings") == "/-/qcode/findings"
     for hostile in ("https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         assert location_after_login(hostile) == "/-/qcode"
+
+
+def test_serves_metadata_file_is_deleted_once_read(tmp_path, monkeypatch):
+    """`qcode serve` hands Datasette a temporary metadata file with the login hashes; the plugin's
+    startup deletes it (only a file of that name)."""
+    from datasette_plugins import _delete_serve_metadata
+    from pipeline.serve import METADATA_ENV
+
+    metadata, other = tmp_path / "qcode-serve-abc.json", tmp_path / "notes.json"
+    for path in (metadata, other):
+        path.write_text("{}")
+        monkeypatch.setenv(METADATA_ENV, str(path))
+        _delete_serve_metadata()
+    assert not metadata.exists() and other.exists()
