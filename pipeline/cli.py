@@ -66,8 +66,12 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
     """
     from .build import build as run_build
 
-    result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
-                       max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full)
+    try:
+        result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
+                           max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted: {db_path} is as it was before this build "
+                                   "(the next build clears what this one left)") from None
     for error in result.errors:
         click.secho(f"error: {error}", fg="red", err=True)
     for warning in result.warnings:
