@@ -366,7 +366,7 @@ def gold(db_path, coder, output):
     """Write the manual codings of a database as a gold JSON-lines file (anonymised text, codes
     and the segment's speaker role).
 
-    Example: qcode gold --db db/demo.db --output corpus/demo/gold_codings.jsonl
+    Example: qcode gold --db db/demo.db --coder onderzoeker_a --output gold.jsonl
     """
     from .evaluate import gold_from_db
 
