@@ -31,7 +31,7 @@ from .coding import (Prepared, assign_incremental, cached_class_scores, model_tr
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
 from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, content_hash, list_corpus_files,
                      read_document, skipped_corpus_files)
-from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for
+from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for, role_typos
 from .segment import Segment, segment_document
 from . import cache, store
 
@@ -119,6 +119,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     codings_rows = load_codings_file(corpus_dir / "codings.csv")
     previous = store.copy_researcher_tables(db_path)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path, key_path=key_path)
+    result.warnings += [f"{corpus_dir / w}" for w in role_typos(manifest)]
     if _inside(key_path, db_path.parent):
         result.warnings.append(
             f"{key_path}: the pseudonym key is in the database's folder, so whoever gets the folder can reveal "

@@ -8,8 +8,10 @@ database).
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +82,20 @@ def load_manifest(corpus_dir: Path) -> Manifest:
         ids.add(info.id)
         documents[info.file] = info
     return Manifest(documents, dict(data.get("municipalities") or {}))
+
+
+def role_typos(manifest: Manifest) -> list[str]:
+    """Roles that look like a misspelling of a more frequent one ("klantmanger" beside
+    "klantmanager"): every distinct role is a category of its own in the triangulation."""
+    counts = Counter(str(p.get("role")) for info in manifest.documents.values() for p in info.participants if p.get("role"))
+    warnings = []
+    for role, n in sorted(counts.items()):
+        likely = [other for other in difflib.get_close_matches(role, list(counts), n=3, cutoff=0.85)
+                  if other != role and counts[other] > n]
+        if likely:
+            warnings.append(f"manifest.yaml: role {role!r} ({n}x) looks like {likely[0]!r} ({counts[likely[0]]}x); "
+                            "roles are counted as written")
+    return warnings
 
 
 def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dict[str, dict]) -> tuple[str, dict | None, bool]:

@@ -418,3 +418,12 @@ def test_codings_csv_as_excel_saves_it_in_dutch_settings(tmp_path):
     [row] = load_codings_file(path)
     assert (row.document, row.quote, row.codes, row.coder) == (
         "goed.txt", "De taallessen zijn te kort, zegt café-eigenaar.", ["taal", "taal.lesaanbod"], "a")
+
+
+def test_a_role_that_looks_like_a_misspelt_one_is_named():
+    from pipeline.manifest import DocumentInfo, Manifest, role_typos
+
+    people = [{"role": "klantmanager"}] * 3 + [{"role": "klantmanger"}, {"role": "werkgever"}]
+    manifest = Manifest({"a.txt": DocumentInfo(file="a.txt", id="a", participants=people)}, {})
+    assert role_typos(manifest) == ["manifest.yaml: role 'klantmanger' (1x) looks like 'klantmanager' (3x); "
+                                    "roles are counted as written"]
