@@ -47,7 +47,7 @@ async def _read(datasette, fn, *args):
 
 async def _render(datasette, request, template, **context):
     context.update(pages=PAGES, actor=request.actor, db_name=_database(datasette).name,
-                   login_enabled=bool(_config(datasette).get("users")))
+                   login_enabled=bool(_config(datasette).get("users")), dutch=workbench.DUTCH)
     return Response.html(await datasette.render_template(template, context, request=request))
 
 

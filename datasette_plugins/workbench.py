@@ -29,6 +29,13 @@ MATRIX_DIMENSIONS = {
     "urbanisation": ("urbanisation", "Stedelijkheid"),
     "kind": ("kind", "Soort document"),
 }
+# Dutch words for the names the pages show (the values in URLs and the database stay English).
+DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "cooccurrence": "Samen gecodeerd",
+         "code": "Code", "source": "Bron", "status": "Rapportstatus",
+         "interview": "interview", "group_interview": "groepsgesprek", "focus_group": "focusgroep", "minutes": "notulen",
+         "rule": "regel", "classifier": "classifier", "manual": "handmatig",
+         "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
+         "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd"}
 DECISIONS = ("confirm", "reject", "add")
 QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
 

@@ -104,13 +104,13 @@ def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_worksp
     page.wait_for_selector("#quote-text")
     page.click(f"tr[data-code='{code_id}'] button:has-text('afwijzen')")
     page.wait_for_selector("#quote-text")
-    assert f"tester: reject {code_id}" in page.inner_text("body")
+    assert f"tester: afgewezen {code_id}" in page.inner_text("body")
     shot(page, "review")
 
     build(demo_workspace / "corpus" / "demo", demo_db, demo_workspace / "codebook.yaml")
 
     page.goto(server + f"/-/qcode/quote/{segment_id}")
-    assert f"tester: reject {code_id}" in page.inner_text("body")
+    assert f"tester: afgewezen {code_id}" in page.inner_text("body")
     assert page.locator(f".coding[data-code='{code_id}']").count() == 0
     conn = sqlite3.connect(demo_db)
     status = conn.execute("select status from manual_codings where segment_id = ? and code_id = ? and coder = 'tester'",
