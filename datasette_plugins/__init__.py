@@ -217,11 +217,14 @@ async def review(datasette, request):
 async def memo(datasette, request):
     author = _researcher(request)
     form = await request.post_vars()
+    back = _local_path(form.get("next"))
+    if not form.get("text", "").strip():
+        return Response.redirect(back)       # an empty memo: nothing to save, back to the page
     try:
         await _write(datasette, workbench.add_memo, form.get("target_type", ""), form.get("target_id", ""), author, form.get("text", ""))
     except ValueError as exc:
         return Response.text(str(exc), status=400)
-    return Response.redirect(form.get("next") or "/-/qcode")
+    return Response.redirect(back)
 
 
 async def quote_status(datasette, request):

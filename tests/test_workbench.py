@@ -304,6 +304,13 @@ def test_login_goes_back_to_a_page_of_this_server_only(server):
     assert location_after_login("/-/qcode/findings") == "/-/qcode/findings"
     for hostile in ("https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         assert location_after_login(hostile) == "/-/qcode"
+    with httpx.Client(base_url=server) as client:      # a memo's "next" too; an empty memo goes back
+        token = regex.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/qcode/login").text).group(1)
+        client.post("/-/qcode/login", data={"username": "tester", "password": "geheim", "csrftoken": token})
+        token = regex.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/qcode/findings").text).group(1)
+        response = client.post("/-/qcode/memo", data={"csrftoken": token, "target_type": "finding", "target_id": "F07",
+                                                      "text": "  ", "next": "https://evil.example/x"})
+        assert (response.status_code, response.headers["location"]) == (302, "/-/qcode")
 
 
 def test_serves_metadata_file_is_deleted_once_read(tmp_path, monkeypatch):
