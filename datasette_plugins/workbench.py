@@ -35,7 +35,9 @@ DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "coo
          "interview": "interview", "group_interview": "groepsgesprek", "focus_group": "focusgroep", "minutes": "notulen",
          "rule": "regel", "classifier": "classifier", "manual": "handmatig",
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
-         "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd"}
+         "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd",
+         "added": "toegevoegd", "removed": "verwijderd", "rules edited": "regels gewijzigd",
+         "description edited": "omschrijving gewijzigd"}
 DECISIONS = ("confirm", "reject", "add")
 QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
 
