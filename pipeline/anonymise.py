@@ -933,8 +933,9 @@ TABLE_SEPARATORS = (";", "\t", "|")
 def _field_kind(label: str, value: str = "") -> str | None:
     """The kind of identifier a field or column with this label holds, if any."""
     words = [w for w in re.split(r"[^\w.]+", label.lower()) if w]
-    if any(w in ("bsn", "id") or (re.search(NUMBER_FIELD_KEY.pattern + "$", w) and not w.startswith(NOT_ID_FIELDS))
-           for w in words):
+    # A key that is a noun of its own ("cursist", "klant") names a person's column, not a number's.
+    if any(w in ("bsn", "id") or (re.search(NUMBER_FIELD_KEY.pattern + "$", w) and not w.startswith(NOT_ID_FIELDS)
+                                  and w not in BARE_NUMBER_KEYS) for w in words):
         return "ID_NUMBER"
     for kind, keys in FIELD_KINDS:
         if any(w in keys for w in words):

@@ -428,6 +428,8 @@ def test_tables_forms_and_chats(lists):
     assert anonymised(table, lists) == ("klantnr;naam;woonplaats;taalaanbieder;status\n"
                                         "[ID-NUMMER];[PERSOON-1];[GEMEENTE-1];[ORGANISATIE-1];actief\n"
                                         "[ID-NUMMER];[PERSOON-2];[GEMEENTE-2];VluchtelingenWerk;wacht op MAP")
+    courses = "cursist;cursistnummer;groep\nQorri Xh.;C-20931;B1-3\nDalmar;C-20932;B1-3"
+    assert anonymised(courses, lists) == "cursist;cursistnummer;groep\n[PERSOON-1];[ID-NUMMER];B1-3\n[PERSOON-2];[ID-NUMMER];B1-3"
     markdown = "| Nr | Naam | Klantnr. |\n|---|---|---|\n| 1 | Agnieszka Wiśniewska (vrijwillig) | 66-4102 |"
     assert anonymised(markdown, lists).endswith("| 1 | [PERSOON-1] (vrijwillig) | [ID-NUMMER] |")
     form = ("Geboorteplaats: Kayseri (Turkije)\nInterviewer: IvdB. Respondent: Hans Koster, bedrijfsleider\n"
