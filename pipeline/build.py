@@ -477,7 +477,7 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
         "label": c.label, "colour": c.colour, "definition": c.definition, "include": c.include,
         "exclude": c.exclude, "examples": store.to_json(list(c.examples)),
         "rules": store.to_json([{"id": r.id, "phrases": list(r.phrases)} for r in c.rules]),
-        "content_hash": c.content_hash(), "sort": n,
+        "content_hash": c.content_hash(), "sort": n, "ancestors": store.to_json(codebook.ancestors(c.id)),
     } for n, c in enumerate(codebook.codes)])
     store.save_rows(db, "uncoded_roles", [{"role": role} for role in codebook.uncoded_roles])
     types = {}

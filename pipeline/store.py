@@ -54,7 +54,8 @@ TABLES = {
     "codes": {
         "columns": {"id": str, "parent": str, "theme": str, "depth": int, "label": str, "colour": str,
                     "definition": str, "include": str, "exclude": str, "examples": str, "rules": str,
-                    "content_hash": str, "sort": int},
+                    "content_hash": str, "sort": int,
+                    "ancestors": str},    # JSON list, parent first: the codes a coding of this one implies
         "pk": "id",
     },
     # The codebook's uncoded_roles: turns that are context, not evidence (the workbench does not
@@ -111,7 +112,9 @@ TABLES = {
 RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 
 # The codes that count for each segment: automatic codings the researchers did not decide on,
-# plus the codes they added or confirmed (manual decisions win; a reject removes the code). Kept
+# plus the codes they added or confirmed (manual decisions win; a reject removes the code), plus
+# the themes those manual sub-codes imply, as a build's codings do (unless a coder rejected the
+# theme there, or it is counted already). Kept
 # as a table rather than a view because every workbench page joins it: as a view it made pages
 # take seconds at 100x the demo corpus. `refresh_segment_codes` fills it after a build; triggers
 # keep it current when a manual coding is written (workbench, import, late decisions).
@@ -130,6 +133,16 @@ SEGMENT_CODES_SELECT = """
     where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored'
       and m.rowid = (select min(m2.rowid) from manual_codings m2 where m2.segment_id = m.segment_id
                      and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored')
+    union all
+    select m.segment_id, implied.value, codes.theme, 'manual', 1.0, null, null, s.document_id, s.role,
+           d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
+    from manual_codings m join codes on codes.id = m.code_id join json_each(codes.ancestors) implied
+    join segments s on s.id = m.segment_id join documents d on d.id = s.document_id
+    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored'
+      and not exists (select 1 from codings c where c.segment_id = m.segment_id and c.code_id = implied.value)
+      and not exists (select 1 from manual_codings m2 where m2.segment_id = m.segment_id and m2.code_id = implied.value
+                      and m2.decision in ('reject', 'add', 'confirm') and m2.status = 'anchored')
+    group by m.segment_id, implied.value
 """
 SEGMENT_CODES_COLUMNS = ("segment_id, code_id, theme, source, score, rule_id, spans, "
                          + ", ".join(SEGMENT_ATTRIBUTES))

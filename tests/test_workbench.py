@@ -217,6 +217,33 @@ def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db
     assert len(incremental) == len(conn.execute(fresh).fetchall())
 
 
+def test_a_manual_sub_code_counts_for_its_theme_at_once(tmp_path, demo_db):
+    """A sub-code a coder adds implies its theme, as a build's codings do: the code x role matrix
+    showed `regie.inkoop` on interviewer turns (which get no machine codings) without `regie`.
+    A coder's reject of the theme on that segment still wins."""
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(demo_db.read_bytes())
+    conn = sqlite3.connect(copy)
+    segment = conn.execute("""select s.id from segments s where s.role = 'interviewer' and not exists
+                              (select 1 from segment_codes sc where sc.segment_id = s.id) order by s.id""").fetchone()[0]
+
+    def counted():
+        return dict(conn.execute("select code_id, source from segment_codes where segment_id = ?", [segment]).fetchall())
+
+    workbench.record_decision(conn, segment, "regie.inkoop", "add", "tester")
+    assert counted() == {"regie.inkoop": "manual", "regie": "manual"}
+    workbench.record_decision(conn, segment, "regie.klantmanager", "add", "tester")
+    assert counted() == {"regie.inkoop": "manual", "regie.klantmanager": "manual", "regie": "manual"}
+    workbench.record_decision(conn, segment, "regie", "reject", "tester")
+    assert counted() == {"regie.inkoop": "manual", "regie.klantmanager": "manual"}
+    role_matrix = workbench.matrix(conn, "role")["cells"]
+    conn.execute("delete from manual_codings where segment_id = ? and code_id = 'regie'", [segment])
+    conn.commit()
+    assert counted()["regie"] == "manual"
+    assert workbench.matrix(conn, "role")["cells"][("regie", "interviewer")] == role_matrix.get(("regie", "interviewer"), 0) + 1
+    conn.close()
+
+
 def test_export_downloads_the_current_selection(demo_db):
     import asyncio
 
