@@ -65,7 +65,7 @@ async def index(datasette, request):
 
 async def search_page(datasette, request):
     query = request.args.get("q", "")
-    filters = {k: request.args.get(k, "") for k in ("code", "role", "municipality_type", "source", "status")}
+    filters = {k: request.args.get(k, "") for k in ("code", "with_code", "role", "municipality_type", "source", "status")}
     lemmas = _lemmas(query)
     searched = bool(query.strip()) or any(filters.values())     # a code's badge links here with no words
     result = await _read(datasette, workbench.search, query, lemmas, filters) if searched else {"results": [], "facets": {}, "total": 0}
@@ -260,6 +260,11 @@ def register_routes():
         (r"^/-/qcode/memo$", memo),
         (r"^/-/qcode/status$", quote_status),
     ]
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["ink"] = workbench.ink      # badge text colour: {{ code.colour|ink }}
 
 
 @hookimpl

@@ -31,7 +31,7 @@ MATRIX_DIMENSIONS = {
 }
 # Dutch words for the names the pages show (the values in URLs and the database stay English).
 DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "cooccurrence": "Samen gecodeerd",
-         "code": "Code", "source": "Bron", "status": "Rapportstatus",
+         "code": "Code", "with_code": "samen met code", "source": "Bron", "status": "Rapportstatus",
          "interview": "interview", "group_interview": "groepsgesprek", "focus_group": "focusgroep", "minutes": "notulen",
          "rule": "regel", "classifier": "classifier", "manual": "handmatig",
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
@@ -45,6 +45,18 @@ QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
 def rows(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
     conn.row_factory = sqlite3.Row
     return [dict(r) for r in conn.execute(sql, params)]
+
+
+def ink(colour: str) -> str:
+    """Black or white text, whichever contrasts more with a badge of this colour ('#rrggbb', WCAG
+    contrast ratio): white below a relative luminance of 0.179, where both contrast equally."""
+    try:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    except (ValueError, TypeError):
+        return "#fff"
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000" if luminance > 0.179 else "#fff"
 
 
 def highlight(text: str, spans: list[list[int]] | None, colour: str = "#ffe066") -> Markup:
@@ -197,6 +209,8 @@ def findings_overview(conn) -> list[dict]:
 def matrix(conn, dimension: str) -> dict:
     """Counts of coded segments per code and attribute value (or per code pair for co-occurrence)."""
     codes = rows(conn, "select id, label, colour, parent from codes order by sort")
+    # The row total: the code's segments (summing a co-occurrence row would count pairs).
+    totals = {r["code_id"]: r["n"] for r in rows(conn, "select code_id, count(*) as n from segment_codes group by code_id")}
     if dimension == "cooccurrence":
         cells = cooccurrence(conn)
         columns = [c["id"] for c in codes]
@@ -208,7 +222,8 @@ def matrix(conn, dimension: str) -> dict:
                   f"from segment_codes group by code_id, {column}")}
         columns = sorted({col for _, col in cells})
     peak = max(cells.values(), default=1)
-    return {"dimension": dimension, "codes": codes, "columns": columns, "cells": cells, "peak": peak}
+    return {"dimension": dimension, "codes": codes, "columns": columns, "cells": cells, "peak": peak, "totals": totals,
+            "peak_total": max(totals.values(), default=1)}
 
 
 def cooccurrence(conn) -> dict[tuple[str, str], int]:
@@ -251,9 +266,10 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
         if filters.get(key):
             where.append(f"{column} = ?")
             params.append(filters[key])
-    if filters.get("code"):
-        where.append("s.id in (select segment_id from segment_codes where code_id = ? or theme = ?)")
-        params += [filters["code"], filters["code"]]
+    for key in ("code", "with_code"):       # with_code: a co-occurrence cell (segments with both codes)
+        if filters.get(key):
+            where.append("s.id in (select segment_id from segment_codes where code_id = ? or theme = ?)")
+            params += [filters[key], filters[key]]
     if filters.get("source"):
         where.append("s.id in (select segment_id from segment_codes where source = ?)")
         params.append(filters["source"])

@@ -414,6 +414,8 @@ def diff(runs, db_path, as_json):
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File (default: stdout for md, csv and the matrices; needed for xlsx, docx, qdc, qdpx).")
 @click.option("--code", "codes", multiple=True, help="Only this code and its sub-codes (repeatable).")
+@click.option("--with-code", default=None,
+              help="Only quotes whose segment also carries this code or one of its sub-codes (co-occurrence).")
 @click.option("--finding", default=None, help="Only the codes linked to this finding (e.g. F07).")
 @click.option("--role", default=None, help="Only quotes of this role category.")
 @click.option("--municipality-type", default=None, help="Only quotes from documents of this municipality type.")
@@ -425,7 +427,8 @@ def diff(runs, db_path, as_json):
 @click.option("--approved-only", is_flag=True, help="Only quotes their speaker approved.")
 @click.option("--limit", type=int, default=None)
 @friendly_errors
-def export(db_path, fmt, output, codes, finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit):
+def export(db_path, fmt, output, codes, with_code, finding, role, municipality_type, source, min_score, confirmed_only,
+           approved_only, limit):
     """Export coded quotes (anonymised; md and docx attribute them by role and municipality type).
 
     Formats: md, docx (report), csv, xlsx (one row per coded quote, with every attribute in the
@@ -437,7 +440,8 @@ def export(db_path, fmt, output, codes, finding, role, municipality_type, source
     """
     from .export import ExportFilters, export as run_export
 
-    filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only, limit)
+    filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only,
+                            limit, with_code=with_code)
     text = run_export(db_path, fmt, filters, output)
     if text is not None:
         click.echo(text, nl=False)

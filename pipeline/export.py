@@ -47,11 +47,12 @@ class ExportFilters:
     query: str | None = None                             # full-text search, as on the workbench's search page
     lemmas: list[str] = field(default_factory=list)      # the query's lemmas ("taallessen" -> "taalles")
     quote_status: str | None = None                      # selected, sent, approved, withdrawn
+    with_code: str | None = None                         # only segments that also carry this code (or a sub-code)
 
 
 def filters_from_params(params, lemmas: list[str] | None = None) -> ExportFilters:
-    """Export filters from a workbench URL's parameters (code, finding, role, municipality_type,
-    source, status, q, min_score, limit); an empty value means no filter."""
+    """Export filters from a workbench URL's parameters (code, with_code, finding, role,
+    municipality_type, source, status, q, min_score, limit); an empty value means no filter."""
     def get(key: str) -> str | None:
         return (params.get(key) or "").strip() or None
 
@@ -62,7 +63,8 @@ def filters_from_params(params, lemmas: list[str] | None = None) -> ExportFilter
         raise QcodeError(f"min_score and limit must be numbers ({exc})") from exc
     return ExportFilters(codes=[get("code")] if get("code") else [], finding=get("finding"), role=get("role"),
                          municipality_type=get("municipality_type"), source=get("source"), min_score=min_score,
-                         limit=limit, query=get("q"), lemmas=list(lemmas or []), quote_status=get("status"))
+                         limit=limit, query=get("q"), lemmas=list(lemmas or []), quote_status=get("status"),
+                         with_code=get("with_code"))
 
 
 def open_database(db) -> sqlite_utils.Database:
@@ -86,6 +88,10 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     if wanted is not None:
         where.append(f"sc.code_id in ({','.join('?' * len(wanted))})")
         params += sorted(wanted)
+    if filters.with_code:
+        also = _subtree(codes, filters.with_code)
+        where.append(f"sc.segment_id in (select segment_id from segment_codes where code_id in ({','.join('?' * len(also))}))")
+        params += also
     for column, value in (("s.role", filters.role), ("d.municipality_type", filters.municipality_type),
                           ("sc.source", filters.source)):
         if value:
@@ -126,16 +132,20 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
 def _wanted_codes(db, codes: dict, filters: ExportFilters) -> set[str] | None:
     wanted: set[str] | None = None
     if filters.codes:
-        unknown = [c for c in filters.codes if c not in codes]
-        if unknown:
-            raise QcodeError(f"unknown code(s) {', '.join(unknown)}; codes are: {', '.join(codes)}")
-        wanted = {c for c in codes if any(c == w or c.startswith(w + ".") for w in filters.codes)}
+        wanted = {c for code in filters.codes for c in _subtree(codes, code)}
     if filters.finding:
         linked = {r["code_id"] for r in db.query("select code_id from finding_codes where finding_id = ?", [filters.finding])}
         if not linked:
             raise QcodeError(f"no finding {filters.finding!r} (or it has no codes)")
         wanted = linked if wanted is None else wanted & linked
     return wanted
+
+
+def _subtree(codes: dict, code_id: str) -> list[str]:
+    """The code and its sub-codes (a sub-code's id starts with its parent's, codebook.py)."""
+    if code_id not in codes:
+        raise QcodeError(f"unknown code {code_id!r}; codes are: {', '.join(codes)}")
+    return [c for c in codes if c == code_id or c.startswith(code_id + ".")]
 
 
 def _check_known_values(db, filters: ExportFilters) -> None:
@@ -274,7 +284,8 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
 
 def download_name(fmt: str, filters: ExportFilters) -> str:
     """A file name for a download: qcode-<code or finding>.<extension>, safe in a header."""
-    stem = re.sub(r"[^\w.-]", "_", "-".join(filters.codes) or filters.finding or "export", flags=re.ASCII)
+    named = "-".join(filters.codes) or filters.finding or "export"
+    stem = re.sub(r"[^\w.-]", "_", named + (f"-met-{filters.with_code}" if filters.with_code else ""), flags=re.ASCII)
     return f"qcode-{stem}.{MEDIA_TYPES[fmt][1]}"
 
 

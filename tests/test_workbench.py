@@ -89,6 +89,41 @@ def test_matrix_counts_match_segment_codes(conn):
     assert workbench.matrix(conn, "cooccurrence")["cells"]
 
 
+def test_a_co_occurrence_cell_leads_to_the_segments_with_both_codes(demo_db):
+    """A cell of the co-occurrence matrix links to a search for segments with both codes, which
+    finds as many as the cell counts, and the export of that selection has them; the last column
+    counts the code's own segments (it summed pairs)."""
+    import asyncio
+
+    from pipeline.export import ExportFilters, select_quotes
+    conn = sqlite3.connect(demo_db)
+    data = workbench.matrix(conn, "cooccurrence")
+    (code, other), n = max(((pair, n) for pair, n in data["cells"].items() if "." in pair[0] and "." in pair[1]),
+                           key=lambda item: item[1])
+    assert data["totals"][code] == conn.execute("select count(*) from segment_codes where code_id = ?", [code]).fetchone()[0]
+    both = workbench.search(conn, "", [], {"code": code, "with_code": other}, limit=1000)
+    assert both["total"] == n
+    exported, _ = select_quotes(demo_db, ExportFilters(codes=[code], with_code=other))
+    assert {r["segment_id"] for r in exported} == {r["id"] for r in both["results"]}
+    conn.close()
+
+    async def page():
+        datasette = Datasette([str(demo_db)])
+        await datasette.invoke_startup()
+        return (await datasette.client.get("/-/qcode/matrix/cooccurrence")).text
+
+    html = asyncio.run(page())
+    assert f'href="/-/qcode/search?q=&amp;code={code}&amp;with_code={other}">{n}</a>' in html
+
+
+def test_badge_text_is_dark_on_light_colours():
+    assert workbench.ink("#1f77b4") == "#fff"      # the regie blue keeps white
+    assert workbench.ink("#ffbb78") == "#000"      # light orange, light green, light purple: black
+    assert workbench.ink("#98df8a") == "#000"
+    assert workbench.ink("#c5b0d5") == "#000"
+    assert workbench.ink("#637939") == "#fff"      # dark olive: white
+
+
 def test_record_decision_is_a_manual_coding(tmp_path, demo_db):
     copy = tmp_path / "copy.db"
     copy.write_bytes(demo_db.read_bytes())
