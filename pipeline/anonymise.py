@@ -150,7 +150,7 @@ BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist")
 NUMBER_FIELD_VALUE = re.compile(
     r"(?:[^\S\n]+[^\W\d_]+(?:-[^\W\d_]+)*(?=[\s:(]))?(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "gemeente", "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
-    r"(?:[A-Z]{1,5}[\-/])*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")
+    r"(?:[A-Z]{1,5}[\-/]|[A-Z]{2,5}[^\S\n](?=\d))*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")   # "ARN 23/4417"
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -189,8 +189,10 @@ TOWN_AFTER = rf"[^\S\n]+{NAME_TOKEN}(?:(?:[^\S\n]|-){NAME_TOKEN})*"
 BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singel|gracht|kade|dijk|dreef|steeg|markt)\b")
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:{TOWN_AFTER})?")
 STREET_SUFFIX = "strjitte|bocht|meent|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
+# The street's name and its number stand on one line ("Selam Tesfay\nWerkervaring\n2012" in a CV
+# is no street); a floor ("3 hoog", "2e etage") belongs to the address.
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)[\s-])*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?\s+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}})(?![\w]))?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:{TOWN_AFTER})?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)(?:[^\S\n]|-))*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?[^\S\n]+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}}(?:e|de|ste)?)(?![\w]))?(?:[^\S\n]+(?:hoog|etage|verdieping)\b)?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:{TOWN_AFTER})?"
 )
 # A street named by a word and a street word on its own: "Nieuwe Markt 9-11", "Oude Gracht 12".
 STREET_WORDS = "Markt|Gracht|Haven|Kade|Dijk|Singel|Wal|Dam|Plein|Laan|Weg|Straat|Steeg"
@@ -236,6 +238,14 @@ ACTION_LIST = re.compile(r"(?m)^[^\S\n]*[Aa]ctie(?:punten|lijst|s)[^\S\n]*:?[^\S
 ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+(?P<initials>[A-Z][A-Za-z]{1,4})(?=:|[^\S\n]+[a-z])")
 # Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
 ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
+# A name cut to initials, its surname too: "J.P. de W.", "A. van der B.".
+INITIALS_PARTICLE_INITIAL = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}[^\S\n]?(?:(?:van|de|der|den|ter|ten|te|'t|in|op)[^\S\n]+){1,3}[A-Z]\.(?!\w)")
+# Short forms given in brackets after a name, used after that instead of it: "J.P. de W. (JdW)",
+# "Ria Kramer (RK)"; and a nickname before the name: "Mo (Mohammed)".
+BRACKETED_INITIALS = re.compile(r"\((?P<initials>[A-Z][A-Za-z]{0,3}[A-Z])\)")
+NICKNAME_THEN_NAME = re.compile(r"\b(?P<nickname>[A-Z][a-z]{1,5})[^\S\n]+\((?P<name>[A-Z][a-z]{2,})\)")
+# A comment or tracked change left in a Word document names its author: "[Opmerking JdV: ...]".
+COMMENT_AUTHOR = re.compile(r"\[(?:[Oo]pmerking|[Cc]ommentaar|[Cc]omment|[Ii]ngevoegd door|[Vv]erwijderd door|[Gg]ewijzigd door)[^\S\n]+(?P<initials>[A-Z][A-Za-z]{0,3}[A-Z])[^\S\n]*[:\]]")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
 SURNAME_INITIALS = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL|De|Van|El|Al)\s+){0,2}[A-ZÀ-Þ][\w'’\-]{2,}),\s?(?:[A-Z]\.){1,3}(?!\w)")
 # Registers in capitals, surname first: "NOORZAI, Farida", "EL AMRANI, Karim".
@@ -1077,11 +1087,43 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
     for m in NOTE_SIGNATURE.finditer(text) if "/" in text else ():
         if initials(m.group("initials")):
             add(m.start("initials"), m.end("initials"))
+    for m in INITIALS_PARTICLE_INITIAL.finditer(text) if ". " in text else ():
+        add(m.start(), m.end())
+    for m in COMMENT_AUTHOR.finditer(text) if "[" in text else ():
+        if initials(m.group("initials")):
+            add(m.start("initials"), m.end("initials"))
+    if "(" in text:
+        found += _bracketed_short_names(text, lists, initials)
     if ":" in text:
         for m in TIMESTAMP_SPEAKER.finditer(text):
             if _transcript_speaker(m.group("name"), lists):
                 add(m.start("name"), m.end("name"), "transcript")
     return found
+
+
+def _bracketed_short_names(text: str, lists: Lists, initials) -> list[Entity]:
+    """Initials in brackets after a person's name or initial, and a nickname before a first name
+    in brackets (the name itself is found by the other rules; the short form is propagated)."""
+    found = []
+    for m in BRACKETED_INITIALS.finditer(text):
+        # The short form's letters are the initials of the words before it: "Ria Kramer (RK)",
+        # "J.P. de W. (JdW)"; not "Ineke Swinkels (HR)", "Werkgeversservicepunt (WSP)".
+        words = re.findall(r"[^\W\d_]+", text[text.rfind("\n", 0, m.start()) + 1:m.start("initials")])[-6:]
+        if initials(m.group("initials")) and _abbreviates(m.group("initials"), words):
+            found.append(Entity(m.start("initials"), m.end("initials"), "PERSON", m.group("initials"), True, "initials"))
+    for m in NICKNAME_THEN_NAME.finditer(text):
+        nickname = m.group("nickname")
+        short_for = m.group("name").lower().startswith(nickname.lower())      # "Mo (Mohammed)"
+        if (fold(m.group("name")) in lists.first_names and fold(nickname) not in lists.allow
+                and (short_for or nickname.lower() not in lists.dutch_words)):
+            found.append(Entity(m.start("nickname"), m.end("nickname"), "PERSON", nickname, True, "initials"))
+    return found
+
+
+def _abbreviates(short: str, words: list[str]) -> bool:
+    """The letters of `short`, in order, are first letters of `words`, the last of them the last word's."""
+    firsts = iter(w[0].lower() for w in words)
+    return bool(words) and short[-1].lower() == words[-1][0].lower() and all(c.lower() in firsts for c in short)
 
 
 def _transcript_speaker(name: str, lists: Lists) -> bool:
@@ -1155,12 +1197,14 @@ ENGLISH_DATE_WORDS = {"january", "february", "march", "april", "may", "june", "j
 
 
 def _common_noun(word: str, lists: Lists) -> bool:
-    """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), a letter or
-    acronym joined to one ("V-nummer", "KvK-nummer"), or a word of Dutch text below our lists'
-    frequency cut-off ("Kortom:", "Spoed:", a report's labels), or a numbered field ("Clientnummer:")."""
+    """A Dutch word, a compound of two ("klant|nummer", "portefeuille|houder"), a letter,
+    acronym or common noun joined to one ("V-nummer", "KvK-nummer", "Participatiewet-uitkering"),
+    or a word of Dutch text below our lists' frequency cut-off ("Kortom:", "Spoed:", a report's
+    labels), or a numbered field ("Clientnummer:")."""
     lower, dutch = word.lower(), lists.dutch_words.__contains__
     head, _, tail = lower.rpartition("-")
-    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and len(head) <= 3 and dutch(tail)) or (
+    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and dutch(tail) and (
+        len(head) <= 3 or _common_noun(head, lists))) or (
         _zipf(lower, "nl") >= 3.5 and _zipf(lower, "nl") > _zipf(lower, "en")) or lower.endswith(("nummer", "nr"))
 
 
@@ -1728,8 +1772,8 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
     found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
     found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and _mail_header_word(e, text))]
-    tidy = [_with_unlisted_first_name(e, text, lists) for e in (_tidy(e, text, lists) for e in merge_entities(found, text))
-            if e is not None]
+    tidy = [_with_word_surname(_with_unlisted_first_name(e, text, lists), text, lists)
+            for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
     # merged again: a name that took its first name, and initials, may now touch another detection
     return merge_entities(tidy + _initials_of_people(text, tidy, lists), text)
 
@@ -1754,6 +1798,27 @@ def _with_unlisted_first_name(entity: Entity, text: str, lists: Lists) -> Entity
             _zipf(lower, "nl") >= 3.0 and fold(word) not in lists.first_names) or (fold(word),) in lists.places:
         return entity
     return Entity(before.start(), entity.end, "PERSON", text[before.start():entity.end], entity.strong, entity.source)
+
+
+# A capitalised word after a first name, then a lower-case word or a sentence's end: "Jobcoach
+# Ellen Hoop begeleidt", a surname that is a Dutch word too (not "Ellen Maandag").
+WORD_SURNAME_AFTER = re.compile(r"[^\S\n](?P<surname>[A-Z][a-z]{2,})(?=[^\S\n]+[a-z]|[.,;:)]|$)")
+CALENDAR_WORDS = {"maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "januari", "februari",
+                  "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"}
+
+
+def _with_word_surname(entity: Entity, text: str, lists: Lists) -> Entity:
+    """A first name found alone takes a capitalised Dutch word just after it as surname: mid-sentence
+    the capital says name (deduce and the lists leave "Hoop" out, it is a word)."""
+    key = fold(entity.text)
+    if entity.label != "PERSON" or " " in entity.text or key not in lists.first_names:
+        return entity
+    m = WORD_SURNAME_AFTER.match(text, entity.end)
+    word = m.group("surname").lower() if m else ""
+    if not m or word not in lists.dutch_words or word in lists.allow or word in CALENDAR_WORDS or (
+            word in ENGLISH_DATE_WORDS or re.fullmatch(ORG_KEYWORDS, m.group("surname"))):
+        return entity
+    return Entity(entity.start, m.end(), "PERSON", text[entity.start:m.end()], entity.strong, entity.source)
 
 
 def _mail_header_word(entity: Entity, text: str) -> bool:
@@ -1807,6 +1872,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     while words and entity.label != "ORGANISATION":
         if len(words) > 1 and words[0].group().lower() == "de" and words[1].group().lower() == "heer":
             words = words[2:]   # "De heer Van Leeuwen"
+        elif len(words) > 2 and _noun_before_first_name(words[0].group(), words[1].group(), lists):
+            words.pop(0)        # "[Opmerking Miriam Kuipers: ...]", "Zorgverzekering Zilveren Kruis"
         elif droppable(words[0].group(), True):
             words.pop(0)
         else:
@@ -1824,6 +1891,13 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     founded = CLUB_YEAR.match(text, end) if entity.label == "ORGANISATION" else None
     end = founded.end() if founded and founded.end() <= entity.end else end
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
+
+
+def _noun_before_first_name(word: str, following: str, lists: Lists) -> bool:
+    """A capitalised Dutch noun that is no name, before a first name (and a surname): a label, not
+    part of the name. Not before a first name alone: "Advocatenkantoor Haan & Terpstra" is a firm's name."""
+    return (len(word) > 3 and word[0].isupper() and word.lower() in lists.dutch_words and fold(word) not in lists.first_names
+            and fold(word) not in lists.surnames and fold(following) in lists.first_names)
 
 
 def _cut_at_organisations(entity: Entity, orgs: list[Entity], text: str) -> Entity:
