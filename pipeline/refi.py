@@ -578,12 +578,9 @@ def _coder(project: Project, coding: Element, selection: Selection) -> str:
 def map_codes(project: Project, db, label: str, path: Path, db_path: Path) -> dict[str, str]:
     """REFI code GUID -> code id in the database (by qcode's GUID, the id as name, or the label).
     A human coding with a code the codebook lacks is an error that lists every such code."""
-    codes = {c["id"]: c["label"] for c in db.query("select id, label from codes")}
-    by_guid = {guid("code", i): i for i in codes}
-    by_label = {(label_ or "").casefold(): i for i, label_ in codes.items()}
+    codes = [(c["id"], c["parent"], c["label"]) for c in db.query("select id, parent, label from codes")]
     refi = {c.guid: c for c in project.codes}
-    mapping = {c.guid: by_guid.get(c.guid) or (c.name if c.name in codes else None) or by_label.get(c.name.casefold())
-               for c in project.codes}
+    mapping = match_codes(project.codes, codes)
     unknown: dict[str, str] = {}
     for source in project.sources:
         for selection in source.selections:
@@ -719,17 +716,37 @@ def _codebook_root(path: Path):
     return root, path.name
 
 
+def match_codes(codes: list[Code], known: list[tuple[str, str | None, str]],
+                mapped: dict[str, str] | None = None) -> dict[str, str | None]:
+    """REFI code GUID -> the known code (id, parent, label) it is: by qcode's GUID, by id as name,
+    or by label under the same parent (a sub-code "Taal" under "Werk" is not the theme "Taal").
+    A code at the top, or under a parent that matched nothing, matches a label anywhere (a tool
+    that flattened the tree). Parents come before their children in `codes`; `mapped` (filled
+    in) holds the codes matched or added so far."""
+    mapped = {} if mapped is None else mapped
+    ids = {code_id for code_id, _, _ in known}
+    by_guid = {guid("code", code_id): code_id for code_id in ids}
+    by_label = {(parent, (label or "").casefold()): code_id for code_id, parent, label in known}
+    anywhere = {(label or "").casefold(): code_id for code_id, _, label in reversed(known)}   # the first wins
+    for code in codes:
+        if code.guid in mapped:
+            continue
+        parent = mapped.get(code.parent) if code.parent else None
+        label = code.name.casefold()
+        mapped[code.guid] = (by_guid.get(code.guid) or (code.name if code.name in ids else None)
+                             or by_label.get((parent, label)) or (anywhere.get(label) if parent is None else None))
+    return mapped
+
+
 def new_code_entries(codes: list[Code], codebook) -> tuple[list[dict], list[str]]:
     """Codebook entries for the codes the codebook lacks, and the ids of those it has."""
+    known = [(c.id, c.parent, c.label) for c in codebook.codes]
     ids = {c.id for c in codebook.codes}
-    by_guid = {guid("code", c.id): c.id for c in codebook.codes}
-    by_label = {c.label.casefold(): c.id for c in codebook.codes}
     mapped: dict[str, str] = {}
     entries, existing = [], []
     for code in codes:
-        found = by_guid.get(code.guid) or (code.name if code.name in ids else None) or by_label.get(code.name.casefold())
+        found = match_codes([code], known, mapped)[code.guid]
         if found:
-            mapped[code.guid] = found
             existing.append(found)
             continue
         parent = mapped.get(code.parent) if code.parent else None

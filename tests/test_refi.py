@@ -407,6 +407,22 @@ def test_qdc_import_appends_new_codes_and_the_result_loads(tmp_path, codebook_sc
     assert "4 codes, 4 already in" in again.output and codebook.read_text(encoding="utf-8") == merged
 
 
+def test_qdc_import_matches_a_label_under_its_own_parent(tmp_path):
+    """A sub-code whose label is a theme's ("Taalverwerving" under a new "Werk") is a new code, not
+    the theme (a tester's import dropped it); a code at the top with a sub-code's label is that
+    sub-code (a tool that flattened the tree)."""
+    codebook = tmp_path / "codebook.yaml"
+    shutil.copy(CODEBOOK, codebook)
+    text = qdc('<Code guid="0b7b3c1e-4444-4a2b-9c3d-000000000011" name="Werk" isCodable="true">'
+               '<Code guid="0b7b3c1e-4444-4a2b-9c3d-000000000012" name="Taalverwerving" isCodable="true"/></Code>'
+               '<Code guid="0b7b3c1e-4444-4a2b-9c3d-000000000013" name="Rol van de klantmanager" isCodable="true"/>')
+    (tmp_path / "ander.qdc").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(tmp_path / "ander.qdc"), "--codebook", str(codebook)])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"3 codes, 1 already in {codebook}, 2 new written to {codebook}: werk, werk.taalverwerving\n")
+    assert load_codebook(codebook).by_id["werk.taalverwerving"].label == "Taalverwerving"
+
+
 def test_exported_qdc_imports_as_nothing_new(demo_db, tmp_path):
     (tmp_path / "demo.qdc").write_bytes(render(demo_db, "qdc", ExportFilters()))
     report = refi.import_codebook(tmp_path / "demo.qdc", CODEBOOK, tmp_path / "out.yaml")
