@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -520,5 +522,23 @@ def warm_up():
     click.echo("qcode is ready: deduce cache built, word lists and spaCy pipeline load.")
 
 
+def main() -> None:
+    """The `qcode` console script: `cli`, then an immediate exit. Python's own exit frees the
+    anonymiser's word lists and deduce's lookup tables object by object, which kept the process
+    alive 10-15 s after a build's summary or a Ctrl-C. By then every file is written and closed
+    (a build replaces its database before it prints), so nothing is lost by skipping that."""
+    try:
+        cli.main(prog_name="qcode")        # standalone mode: prints errors, ends in SystemExit
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    cli()
+    main()
