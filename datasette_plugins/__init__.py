@@ -203,12 +203,27 @@ async def _write(datasette, fn, *args):
     return await db.execute_write_fn(lambda conn: fn(conn, *args), block=True)
 
 
+async def _redacted(text: str) -> str:
+    """A researcher's typed text without identifiers (see pipeline.anonymise.redact): a memo is
+    stored, shown and exported like corpus text. The anonymiser's lists load on the first memo
+    (about 3 s, in a worker thread)."""
+    if not text.strip():
+        return text
+    return (await asyncio.get_running_loop().run_in_executor(None, _redact, text))[0]
+
+
+def _redact(text: str) -> tuple[str, int]:
+    from pipeline.anonymise import load_lists, redact
+
+    return redact(text, load_lists())
+
+
 async def review(datasette, request):
     coder = _researcher(request)
     form = await request.post_vars()
     try:
         await _write(datasette, workbench.record_decision, form.get("segment_id", ""), form.get("code_id", ""),
-                     form.get("decision", ""), coder, form.get("note", ""))
+                     form.get("decision", ""), coder, await _redacted(form.get("note", "")))
     except ValueError as exc:
         return Response.text(str(exc), status=400)
     return Response.redirect(f"/-/qcode/quote/{form.get('segment_id')}")
@@ -221,7 +236,8 @@ async def memo(datasette, request):
     if not form.get("text", "").strip():
         return Response.redirect(back)       # an empty memo: nothing to save, back to the page
     try:
-        await _write(datasette, workbench.add_memo, form.get("target_type", ""), form.get("target_id", ""), author, form.get("text", ""))
+        await _write(datasette, workbench.add_memo, form.get("target_type", ""), form.get("target_id", ""), author,
+                     await _redacted(form.get("text", "")))
     except ValueError as exc:
         return Response.text(str(exc), status=400)
     return Response.redirect(back)

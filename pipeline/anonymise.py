@@ -2249,6 +2249,18 @@ def anonymise_text(text: str, lists: Lists, key: PseudonymKey | None = None) -> 
     return anonymise_corpus({"text": text}, lists, key or PseudonymKey())["text"]
 
 
+def redact(text: str, lists: Lists) -> tuple[str, int]:
+    """A researcher's own note (a memo) with each identifier replaced by its kind, unnumbered
+    ("[PERSOON]"): the pseudonym key stays apart from the server, so a memo cannot take the
+    corpus's numbers. Returns the text and how many identifiers it lost."""
+    entities = sorted(anonymise_text(text, lists).entities, key=lambda e: e.start)
+    parts, cursor = [], 0
+    for e in entities:
+        parts += [text[cursor:e.start], f"[{TAGS.get(e.label, e.label)}]"]
+        cursor = e.end
+    return "".join(parts + [text[cursor:]]), len(entities)
+
+
 def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, progress=None) -> dict[str, AnonymisedText]:
     """Two passes: detect in every text, then find every detected name in every text and replace."""
     first_pass: dict[str, list[Entity]] = {}

@@ -14,6 +14,7 @@ import fcntl
 import gc
 import hashlib
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .anonymise import (AnonymisedText, anonymise_corpus, key_path_for, load_corpus_settings, load_key,
-                        load_lists, review_items, save_key)
+from .anonymise import (TUSSENVOEGSELS, AnonymisedText, anonymise_corpus, key_path_for, load_corpus_settings,
+                        load_key, load_lists, redact, review_items, save_key)
 from .classify import load_model, model_path_for, save_model
 from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
@@ -139,11 +140,18 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     timings["ingest"] = _lap(clock); clock = time.perf_counter()
 
     anonymised, titles = _anonymise(documents, infos, files, cached, settings, key, progress, result)
+    for doc_id in _identifying_ids(infos, key, manifest, corpus_dir, result):
+        for table in (documents, infos, files, anonymised, titles):
+            table.pop(doc_id, None)
+    if not documents:
+        raise QcodeError(f"{corpus_dir}: no document could be built, so {db_path} is unchanged"
+                         + "".join(f"\n  {e}" for e in result.errors))
     municipality_ids = {i: key.pseudonym_for("MUNICIPALITY_OR_TOWN", infos[i].municipality).strip("[]")
                         for i in documents if infos[i].municipality}
     for doc_id, document in documents.items():
         key.documents[doc_id] = str(document.path)
     save_key(key, key_path)
+    _redact_researcher_text(previous, settings)
     result.review = {i: review_items(documents[i].text, a.entities) for i, a in anonymised.items()}
     timings["anonymise"] = _lap(clock); clock = time.perf_counter()
 
@@ -226,8 +234,11 @@ def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, re
         # A late coding may be orphaned too: the run's count is of the database as swapped in.
         result.counts["orphaned"] = _count_orphaned(db)
         db["runs"].update(result.run_id, {"counts": store.to_json(result.counts)})
-    for table in ("memos", "quote_status"):
-        store.save_rows(db, table, latest.get(table, []))
+    # Memos are only ever added (the workbench redacts them as they are written); the ones this
+    # build carried over were redacted again and stay so.
+    known_memos = {row["id"] for row in db["memos"].rows}
+    store.save_rows(db, "memos", [row for row in latest.get("memos", []) if row["id"] not in known_memos])
+    store.save_rows(db, "quote_status", latest.get("quote_status", []))
     db.conn.commit()
 
 
@@ -291,6 +302,40 @@ def _anonymise(documents, infos, files, cached, settings, key, progress, result)
         anonymised[doc_id], titles[doc_id] = reusable[doc_id].anonymised, reusable[doc_id].anonymised_title
     result.counts["documents_from_cache"] = len(reusable) - len(recheck)
     return anonymised, titles
+
+
+def _redact_researcher_text(previous: dict, settings) -> None:
+    """Memos and coders' notes carried over have no identifiers: the workbench redacts each as it
+    is written, and this catches what came in otherwise (an older database, an import)."""
+    rows = [(row, "text") for row in previous.get("memos", [])] + [
+        (row, "note") for row in previous.get("manual_codings", []) if row.get("note")]
+    rows = [(row, column) for row, column in rows if re.search(r"[A-Z\d@]", row.get(column) or "")]
+    if rows:
+        lists = load_lists(settings)
+        for row, column in rows:
+            row[column] = redact(row[column], lists)[0]
+
+
+def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
+    """Document ids (chosen in the manifest, shown on every page and in every report) that hold a
+    word of a person's or a place's name the anonymiser replaces, or of a manifest municipality:
+    "interview-rahimi-ede". Each such document fails with an error; the others are built."""
+    names = {word for entry in key.entries.values() if entry["label"] in ("PERSON", "MUNICIPALITY_OR_TOWN")
+             for form in entry["forms"] if form not in entry.get("weak", ())
+             for word in re.findall(r"[^\W\d_]{3,}", form.casefold())}
+    names |= {word for place in manifest.municipalities for word in re.findall(r"[^\W\d_]{3,}", str(place).casefold())}
+    names -= TUSSENVOEGSELS
+    failed = []
+    for doc_id, info in infos.items():
+        found = sorted(set(re.findall(r"[^\W\d_]{3,}", doc_id.casefold())) & names)
+        if found:
+            result.errors.append(f"{corpus_dir / 'manifest.yaml'}: document id {doc_id!r} ({info.file}) contains "
+                                 f"{', '.join(map(repr, found))}, a name the anonymiser removes; ids are shown on every "
+                                 f"page and in every report: choose an id without names (e.g. interview-07); "
+                                 f"this document was not built")
+            failed.append(doc_id)
+    result.counts["documents_failed"] = result.counts.get("documents_failed", 0) + len(failed)
+    return failed
 
 
 def _anonymise_texts(doc_ids, documents, infos, settings, key, progress) -> tuple[dict, dict]:

@@ -7,6 +7,7 @@ quotes are attributed by role and municipality type only. Exports open the datab
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import sqlite3
@@ -187,24 +188,44 @@ def grouped(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def markdown_text(text) -> str:
+    """Corpus or codebook text as Markdown shows it, never as markup: a report made from the .md
+    (pandoc, a wiki, a site generator) must not run `<img onerror=...>` or follow
+    `[x](javascript:...)` from a transcript."""
+    return re.sub(r"([\\`*_\[\]])", r"\\\1", html.escape(str(text or ""), quote=False))
+
+
 def to_markdown(rows: list[dict], codes: dict, finding: dict | None = None) -> str:
-    """As the Word report: under the finding (statement, figure, source) when one was asked for."""
-    lines = ([f"# {finding['id']}: {finding['statement']}", "",
-              f"**{finding['value']} {finding['unit']} · {finding['population']} · {finding['period']} · "
-              f"bron: {finding['source']}**", ""] if finding else ["# Gecodeerde citaten", ""])
+    """As the Word report: under the finding (statement, figure, source) when one was asked for;
+    each quote with its attribution and memos."""
+    md = markdown_text
+    lines = ([f"# {md(finding['id'])}: {md(finding['statement'])}", "",
+              f"**{md(finding['value'])} {md(finding['unit'])} · {md(finding['population'])} · {md(finding['period'])} · "
+              f"bron: {md(finding['source'])}**", ""] if finding else ["# Gecodeerde citaten", ""])
     for code_id, quotes in grouped(rows).items():
         code = codes[code_id]
-        lines += [f"## {code['label']} (`{code_id}`)", "", f"*{code['definition']}*", ""]
+        lines += [f"## {md(code['label'])} (`{code_id}`)", "", f"*{md(code['definition'])}*", ""]
         for row in quotes:
-            lines += [f"> {row['text']}", ">", f"> {attribution(row)} ({row['document_id']}, segment {row['segment_id']})", ""]
+            lines += [f"> {md(row['text'])}", ">", f"> {attribution(row)} ({row['document_id']}, segment {row['segment_id']})"]
+            lines += [">", f"> *Memo: {md(row['memos'])}*"] if row.get("memos") else []
+            lines.append("")
     return "\n".join(lines)
+
+
+# A spreadsheet takes a cell that starts with one of these as a formula (`=HYPERLINK(...)` in a
+# quote); CSV cells get a leading apostrophe, as OWASP advises, XLSX cells are typed as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: spreadsheet_text(row.get(c)) for c in COLUMNS} for row in rows)
     return buffer.getvalue()
 
 
@@ -229,6 +250,9 @@ def write_xlsx(rows: list[dict], path) -> None:
     sheet.append(COLUMNS)
     for row in rows:
         sheet.append([row.get(c) for c in COLUMNS])
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":        # openpyxl reads "=..." as a formula: it is a quote
+                cell.data_type = "s"
     workbook.save(path)
 
 

@@ -1,0 +1,97 @@
+"""Channels other than a document's text through which a name could reach the database or a
+report: a researcher's memo, a document id chosen in the manifest, and exports that a spreadsheet
+or a Markdown renderer would execute (a researcher-style test round found each of them)."""
+
+from __future__ import annotations
+
+import io
+import re
+import sqlite3
+import zipfile
+
+import httpx
+import pytest
+import yaml
+
+from conftest import CODEBOOK, start_server
+
+MANIFEST = {"documents": [
+    {"file": "a.txt", "id": "interview-rahimi-ede", "kind": "interview", "municipality": "Ede"},
+    {"file": "b.txt", "id": "interview-02", "kind": "interview", "municipality": "Ede"},
+]}
+TEXT_A = "Interviewer: Hoe gaat het?\n\nZainab Rahimi: Goed, de taallessen in Ede zijn te kort.\n"
+TEXT_B = ("Interviewer: En de klantmanager?\n\n"
+          "Klantmanager: =HYPERLINK(\"http://example.invalid\") de taallessen <img src=x onerror=alert(1)> zijn "
+          "[kort](javascript:alert(1)), zegt Fatima Yilmaz uit Ede.\n")
+
+
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory):
+    from pipeline.build import build
+
+    root = tmp_path_factory.mktemp("privacy")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(TEXT_A, encoding="utf-8")
+    (corpus / "b.txt").write_text(TEXT_B, encoding="utf-8")
+    (corpus / "manifest.yaml").write_text(yaml.safe_dump(MANIFEST), encoding="utf-8")
+    db = root / "db" / "privacy.db"
+    result = build(corpus, db, CODEBOOK)
+    return root, corpus, db, result
+
+
+def test_a_document_id_with_a_name_fails_that_document_only(small_project):
+    _, corpus, db, result = small_project
+    assert any(f"{corpus / 'manifest.yaml'}: document id 'interview-rahimi-ede' (a.txt) contains 'ede', 'rahimi'" in e
+               for e in result.errors), result.errors
+    conn = sqlite3.connect(db)
+    assert [row[0] for row in conn.execute("select id from documents")] == ["interview-02"]
+    assert b"rahimi" not in db.read_bytes().lower()
+    conn.close()
+
+
+def test_a_memo_is_stored_without_the_names_it_was_typed_with(small_project):
+    """Over HTTP on a real server: the memo form's text is redacted before it is stored, so the
+    quote page, memos.json and every export show kinds, not names; a rebuild redacts memos that
+    came in otherwise (an older database)."""
+    from datasette_plugins.workbench import hash_password
+    from pipeline.build import build
+
+    root, corpus, db, _ = small_project
+    users = root / "users.yaml"
+    users.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
+    segment = sqlite3.connect(db).execute("select id from segments order by seq desc").fetchone()[0]
+    server = start_server(db, users)
+    base = next(server)
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/qcode/login").text).group(1)
+            client.post("/-/qcode/login", data={"username": "tester", "password": "geheim", "csrftoken": token})
+            token = re.search(r'name="csrftoken" value="([^"]+)"', client.get(f"/-/qcode/quote/{segment}").text).group(1)
+            response = client.post("/-/qcode/memo", data={
+                "csrftoken": token, "target_type": "segment", "target_id": segment,
+                "text": "Zainab Rahimi (tel 06-29384756) wil dit citaat eerst zien.", "next": f"/-/qcode/quote/{segment}"})
+            assert response.status_code == 302
+            page = client.get(f"/-/qcode/quote/{segment}").text
+    finally:
+        next(server, None)
+    stored = sqlite3.connect(db).execute("select text from memos").fetchall()
+    assert stored == [("[PERSOON] (tel [TELEFOON]) wil dit citaat eerst zien.",)]
+    assert "Rahimi" not in page and "[PERSOON] (tel [TELEFOON])" in page
+
+    with sqlite3.connect(db) as conn:      # a memo written before memos were redacted
+        conn.execute("update memos set text = 'Nog bellen met Fatima Yilmaz uit Ede.'")
+    build(corpus, db, CODEBOOK)
+    assert sqlite3.connect(db).execute("select text from memos").fetchall() == [("Nog bellen met [PERSOON] uit [GEMEENTE].",)]
+
+
+def test_exports_are_text_not_formulas_or_markup(small_project):
+    from pipeline.export import ExportFilters, render
+
+    _, _, db, _ = small_project
+    sheet = zipfile.ZipFile(io.BytesIO(render(db, "xlsx", ExportFilters()))).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "=HYPERLINK" in sheet
+    assert "'=HYPERLINK" in render(db, "csv", ExportFilters())
+    markdown = render(db, "md", ExportFilters())
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown and "\\[kort\\](javascript:alert(1))" in markdown
+    assert "<img" not in markdown
