@@ -369,11 +369,37 @@ def asgi_wrapper(datasette):
     def wrap(app):
         async def checked(scope, receive, send):
             if scope.get("type") == "http":
+                if _login_needed(datasette, scope):
+                    next_path = scope.get("path", "/") + ("?" + scope["query_string"].decode("latin-1")
+                                                          if scope.get("query_string") else "")
+                    await Response.redirect("/-/qcode/login?" + urlencode({"next": next_path})).asgi_send(send)
+                    return
                 reattach_replaced_databases(datasette)
                 scope = await escape_invalid_table_search(datasette, scope)
             await app(scope, receive, send)
         return checked
     return wrap
+
+
+# Reachable without a login when every page needs one: the login form and Datasette's CSS and JS.
+OPEN_PATHS = ("/-/qcode/login", "/-/static/", "/-/static-plugins/", "/favicon.ico")
+
+
+def _login_needed(datasette, scope) -> bool:
+    """Whether this request must log in first: on a server started with login_to_read (a non-local
+    --host), every page but the login form, unless the signed ds_actor cookie names a researcher."""
+    if not _config(datasette).get("login_to_read") or scope.get("path", "").startswith(OPEN_PATHS):
+        return False
+    cookies = dict(pair.split("=", 1) for pair in _header(scope, b"cookie").split("; ") if "=" in pair)
+    try:
+        actor = datasette.unsign(cookies.get("ds_actor", ""), "actor")["a"]
+    except Exception:       # missing, tampered with or expired: not logged in
+        return True
+    return not (isinstance(actor, dict) and actor.get("qcode") and actor.get("id"))
+
+
+def _header(scope, name: bytes) -> str:
+    return b"; ".join(value for key, value in scope.get("headers", []) if key.lower() == name).decode("latin-1")
 
 
 def _delete_serve_metadata() -> None:

@@ -56,9 +56,11 @@ order by s.role, s.document_id, s.seq""",
 }
 
 
-def build_metadata(database_name: str, users: dict | None = None) -> dict:
-    """Metadata for `datasette serve`: the database's canned queries and the plugin's settings."""
-    return {
+def build_metadata(database_name: str, users: dict | None = None, login_to_read: bool = False) -> dict:
+    """Metadata for `datasette serve`: the database's canned queries and the plugin's settings.
+    `login_to_read`: every page needs a researcher's login, not only the writes (a server others
+    can reach); Datasette's own `allow` block denies its pages too, should the plugin's check miss one."""
+    metadata = {
         "title": "qcode: gecodeerde, geanonimiseerde citaten",
         "description": "Anonymised, coded quotes. Workbench: /-/qcode",
         "databases": {
@@ -72,5 +74,8 @@ def build_metadata(database_name: str, users: dict | None = None) -> dict:
                 },
             }
         },
-        "plugins": {"qcode": {"database": database_name, "users": users or {}}},
+        "plugins": {"qcode": {"database": database_name, "users": users or {}, "login_to_read": login_to_read}},
     }
+    if login_to_read:
+        metadata["allow"] = {"qcode": True}
+    return metadata

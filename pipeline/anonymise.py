@@ -866,6 +866,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if AGENDA_NUMBER.search(text, max(0, m.start() - 8), m.start()):
             continue   # "3. Nareizigers: late start": an agenda item's heading, not a speaker
         label, _ = speaker_of(text[m.start():m.start() + 60])
+        label = label.split(" (")[0] if label else label   # a name in "Tolk (Farid Azimi):" is left to the other rules
         span = _speaker_name_span(label, lists) if label else None
         if span:
             start, end = m.start() + span[0], m.start() + span[1]

@@ -117,7 +117,8 @@ def _model_summary(model: dict | None) -> str:
 
 @cli.command(context_settings=CONTEXT)
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Any other than 127.0.0.1 needs --users, and every page then needs a login.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port.")
 @click.option("--users", "users_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="YAML file of researcher logins (users: {name: hash}); needed for a non-local --host.")

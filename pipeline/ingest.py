@@ -37,7 +37,8 @@ ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 
 # "Klantmanager: ...", "Deelnemer 2: ...", "Amal: ...", "[PERSOON-3]: ...", "Mw. De Vries: ..."
 SPEAKER_LABEL = re.compile(
-    r"^(?P<label>(?:\[[A-Z]+-?\d*\]|[A-ZÀ-ÖØ-Þ\u0130][\w.'’\-]*)(?:[ \-](?:\[[A-Z]+-?\d*\]|[\w.'’\-]+)){0,3})"
+    r"^(?P<label>(?:\[[A-Z]+-?\d*\]|[A-ZÀ-ÖØ-Þ\u0130][\w.'’\-]*)(?:[ \-](?:\[[A-Z]+-?\d*\]|[\w.'’\-]+)){0,3}"
+    r"(?: \([^()\n:]{1,40}\))?)"        # "Tolk (Farid Azimi):", "Klantmanager (gemeente):"
     r"\s?:\s+(?=\S)"
 )
 # Labels that start a line with a colon but are not somebody speaking (minutes, forms).
@@ -48,6 +49,10 @@ NOT_SPEAKERS = {
     "bijlagen", "kenmerk", "status", "aan", "van", "cc", "betreft", "gast", "gasten", "nb",
     "n.b.", "vraag", "advies", "stand van zaken", "vervolg", "doel", "resultaat", "tel",
     "telefoon", "e-mail", "email", "adres", "website", "www", "http", "https",
+    # minutes' action points and the next meeting, e-mail headers (Dutch and English)
+    "actie", "acties", "actiehouder", "volgend overleg", "volgende vergadering", "volgende bijeenkomst",
+    "afwezig met bericht", "afwezig met kennisgeving", "verzonden", "ontvangen", "from", "sent", "to",
+    "subject", "date", "bcc", "rondvraag", "mededelingen",
 }
 
 
@@ -72,7 +77,8 @@ def speaker_of(paragraph: str) -> tuple[str | None, int]:
     if not match:
         return None, 0
     label = match.group("label").strip()
-    if label.lower().rstrip(".") in NOT_SPEAKERS or len(label) > 40 or label[-1] == ".":
+    bare = label.split(" (")[0].lower().rstrip(".")       # "Opmerking (intern):" is no speaker either
+    if bare in NOT_SPEAKERS or len(label) > 60 or label[-1] == ".":
         return None, 0
     return label, match.end()
 
@@ -211,15 +217,33 @@ def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeErr
 def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
     if path.suffix.lower() == ".md":
-        text = strip_markdown(text)
+        return markdown_paragraphs(text)
     paragraphs = lines_to_paragraphs(text.split("\n"))
     return paragraphs, [{} for _ in paragraphs]
 
 
+# YAML front matter: the file's metadata (author, e-mail, tags), not what was said.
+FRONT_MATTER = re.compile(r"\A\ufeff?---[^\S\n]*\n.*?\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.DOTALL)
+MARKDOWN_HEADING = re.compile(r"^[^\S\n]{0,3}#{1,6}[^\S\n]+(.*?)[^\S\n]*#*[^\S\n]*$", re.MULTILINE)
+
+
+def markdown_paragraphs(text: str) -> tuple[list[str], list[dict]]:
+    """Paragraphs of a Markdown file: the front matter dropped, each `#` heading a paragraph of its
+    own marked as a heading (context, not evidence: "## Ronde 3 – signalen naar het Rijk")."""
+    text = strip_markdown(FRONT_MATTER.sub("", text, count=1))
+    headings = set()
+
+    def own_paragraph(match: re.Match) -> str:
+        headings.add(match.group(1).strip())
+        return "\n" + match.group(1) + "\n"
+    text = MARKDOWN_HEADING.sub(own_paragraph, text)
+    paragraphs = lines_to_paragraphs(re.sub(r"^>\s*", "", text, flags=re.MULTILINE).split("\n"))
+    return paragraphs, [{"heading": True} if p in headings else {} for p in paragraphs]
+
+
 def strip_markdown(text: str) -> str:
-    """Markdown markup that would hide a speaker label: '**Tolk:** ...', '## 3. Agenda', '> quote'."""
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    return re.sub(r"^(?:#{1,6}|>)\s*", "", text, flags=re.MULTILINE)
+    """Markdown bold that would hide a speaker label: '**Tolk:** ...'."""
+    return re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
 
 
 def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
@@ -257,6 +281,7 @@ def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
 
 def _read_docx(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     import docx
+    from docx.table import Table
 
     if not zipfile.is_zipfile(path):
         raise IngestError(path, "not a valid .docx file (it is not a ZIP archive); open and re-save it in Word")
@@ -264,12 +289,32 @@ def _read_docx(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises several types for damaged packages
         raise IngestError(path, f"damaged .docx file ({exc}); open and re-save it in Word") from exc
-    paragraphs = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            paragraphs.append(" | ".join(cell.text for cell in row.cells))
-    paragraphs = [p for p in paragraphs if p.strip()]
-    return paragraphs, [{} for _ in paragraphs]
+    # In reading order: a table stands where it stands (a participant list between the title and
+    # the first turn), one paragraph per row. Headers, footers, comments and footnotes are left
+    # out: they are the file's furniture, and often carry an author's name.
+    blocks: list[tuple[str, dict]] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            blocks += [(" | ".join(_unique_cells(row)), {}) for row in block.rows]
+        else:
+            style = (block.style.name if block.style is not None else "") or ""
+            blocks.append((block.text, {"heading": True} if DOCX_HEADING_STYLE.match(style) else {}))
+    blocks = [(text, attrs) for text, attrs in blocks if text.strip()]
+    return [text for text, _ in blocks], [attrs for _, attrs in blocks]
+
+
+# Word's built-in heading styles, in English and Dutch Word: "Heading 2", "Kop 2", "Title", "Titel".
+DOCX_HEADING_STYLE = re.compile(r"^(?:Heading|Kop)\s*\d|^(?:Title|Titel|Subtitle|Ondertitel)$", re.IGNORECASE)
+
+
+def _unique_cells(row) -> list[str]:
+    """A row's cell texts, a merged cell once (python-docx repeats it for every grid column it spans)."""
+    cells, seen = [], set()
+    for cell in row.cells:
+        if id(cell._tc) not in seen:
+            seen.add(id(cell._tc))
+            cells.append(cell.text.strip())
+    return cells
 
 
 def _read_odt(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
@@ -278,10 +323,47 @@ def _read_odt(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
             root = ElementTree.fromstring(archive.read("content.xml"))
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
         raise IngestError(path, f"not a valid .odt file ({exc})") from exc
-    ns = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-    paragraphs = ["".join(el.itertext()) for el in root.iter() if el.tag in (ns + "p", ns + "h")]
-    paragraphs = [p for p in paragraphs if p.strip()]
-    return paragraphs, [{} for _ in paragraphs]
+    body = root.find(f"{ODF_OFFICE}body/{ODF_OFFICE}text")
+    blocks = [(text, attrs) for text, attrs in _odt_blocks(body if body is not None else root) if text.strip()]
+    return [text for text, _ in blocks], [attrs for _, attrs in blocks]
+
+
+ODF_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _odt_blocks(element) -> list[tuple[str, dict]]:
+    """Paragraphs and headings in reading order, a table one paragraph per row (as for .docx);
+    footnotes are left out (their number glued "interviewer1Joost", and their text came twice)."""
+    blocks = []
+    for child in element:
+        if child.tag in (ODF_TEXT + "p", ODF_TEXT + "h"):
+            blocks.append((_odt_text(child), {"heading": True} if child.tag == ODF_TEXT + "h" else {}))
+        elif child.tag == ODF_TABLE + "table":
+            for row in child.iter(ODF_TABLE + "table-row"):
+                cells = [" ".join(_odt_text(p) for p in cell if p.tag in (ODF_TEXT + "p", ODF_TEXT + "h"))
+                         for cell in row if cell.tag == ODF_TABLE + "table-cell"]
+                blocks.append((" | ".join(c.strip() for c in cells), {}))
+        elif child.tag != ODF_TEXT + "note":
+            blocks += _odt_blocks(child)        # lists, sections
+    return blocks
+
+
+def _odt_text(element) -> str:
+    """An element's text without its footnotes, with ODF's spaces, tabs and line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == ODF_TEXT + "s":
+            parts.append(" " * int(child.get(ODF_TEXT + "c", "1")))
+        elif child.tag == ODF_TEXT + "tab":
+            parts.append("\t")
+        elif child.tag == ODF_TEXT + "line-break":
+            parts.append("\n")
+        elif child.tag != ODF_TEXT + "note":
+            parts.append(_odt_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:

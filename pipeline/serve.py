@@ -1,7 +1,7 @@
 """`qcode serve`: Datasette on the database with qcode's metadata, canned queries and workbench.
 
 Binds 127.0.0.1 by default. A non-local bind is refused unless researcher logins are configured,
-because the workbench can write manual codings.
+because the workbench can write manual codings; on such a bind, reading needs a login too.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ METADATA_ENV = "QCODE_SERVE_METADATA"    # the temporary metadata file, for the 
 def datasette_command(db_path: Path, host: str, port: int, users: dict, metadata_path: Path) -> list[str]:
     from datasette_plugins.metadata import build_metadata
 
-    metadata_path.write_text(json.dumps(build_metadata(Path(db_path).stem, users)), encoding="utf-8")
+    metadata = build_metadata(Path(db_path).stem, users, login_to_read=host not in LOCAL_HOSTS)
+    metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
     return [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host, "--port", str(port),
             "--metadata", str(metadata_path), "--setting", "sql_time_limit_ms", "5000",
             "--setting", "facet_time_limit_ms", "500"]

@@ -62,18 +62,18 @@ def server(demo_db, users_file):
     yield from start_server(demo_db, users_file)
 
 
-def start_server(db_path, users_file):
+def start_server(db_path, users_file, host: str = "127.0.0.1"):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db_path), "--port", str(port),
-         "--users", str(users_file)],
+         "--users", str(users_file), "--host", host],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if httpx.get(base + "/-/qcode", timeout=2).status_code == 200:
+            if httpx.get(base + "/-/qcode/login", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.3)

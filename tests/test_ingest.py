@@ -68,6 +68,12 @@ def test_utf8_speaker_turns_become_paragraphs(tmp_path):
     ("Actiepunt: bellen met COA", (None, 0)),
     ("De taal komt langzaam.", (None, 0)),
     ("Tolk:", (None, 0)),                            # a label with nothing said
+    ("Tolk ([PERSOON-2]): Hij zegt ja.", ("Tolk ([PERSOON-2])", 20)),   # who the interpreter is, in brackets
+    ("Actie: KvdB belt DUO", (None, 0)),             # an action point, the next meeting, a mail header
+    ("Volgend overleg: 3 juni", (None, 0)),
+    ("Afwezig met bericht: wethouder", (None, 0)),
+    ("Verzonden: maandag 3 juni", (None, 0)),
+    ("Opmerking (intern): navragen", (None, 0)),
 ])
 def test_speaker_of(paragraph, expected):
     assert speaker_of(paragraph) == expected
@@ -253,6 +259,63 @@ def test_odt_paragraphs_and_heading(tmp_path):
     doc = read_document(path)
     assert doc.paragraphs == ["Verslag", "Klantmanager: De taalschool is vol.", "Tolk: Hij begrijpt het."]
     assert doc.format == "odt"
+
+
+def test_docx_keeps_reading_order_and_marks_headings(tmp_path):
+    """A table stands where it stands (it was moved to the end), a merged cell once; Word's heading
+    styles, Dutch ones too, mark context that is not coded."""
+    document = docx.Document()
+    document.add_heading("Gespreksverslag klantmanager", level=1)
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).text, table.cell(0, 1).text, table.cell(0, 2).text = "Naam", "Functie", "Gemeente"
+    table.cell(1, 0).merge(table.cell(1, 2)).text = "zie bijlage"
+    document.add_heading("Ronde 1 – regie", level=2)
+    document.add_paragraph("Klantmanager: Wij voeren de regie.")
+    path = tmp_path / "verslag.docx"
+    document.save(str(path))
+    doc = read_document(path)
+    assert doc.paragraphs == ["Gespreksverslag klantmanager", "Naam | Functie | Gemeente", "zie bijlage",
+                              "Ronde 1 – regie", "Klantmanager: Wij voeren de regie."]
+    assert [bool(a.get("heading")) for a in doc.paragraph_attrs] == [True, False, False, True, False]
+
+
+def test_odt_tables_by_row_and_no_footnotes(tmp_path):
+    """A table is one paragraph per row (every cell was a paragraph of its own), and a footnote
+    is left out (its number was glued to the next word: "interviewer1Joost", and its text came twice)."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.2">'
+        "<office:body><office:text>"
+        "<table:table><table:table-row><table:table-cell><text:p>Naam</text:p></table:table-cell>"
+        "<table:table-cell><text:p>Functie</text:p></table:table-cell></table:table-row>"
+        "<table:table-row><table:table-cell><text:p>Joost Bakker</text:p></table:table-cell>"
+        "<table:table-cell><text:p>klantmanager</text:p></table:table-cell></table:table-row></table:table>"
+        '<text:p>Noot van de interviewer<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation>'
+        "<text:note-body><text:p>Joost vroeg dit na.</text:p></text:note-body></text:note> bij de vraag.</text:p>"
+        "<text:list><text:list-item><text:p>eerste punt</text:p></text:list-item></text:list>"
+        "</office:text></office:body></office:document-content>"
+    )
+    path = tmp_path / "tabel.odt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+    assert read_document(path).paragraphs == ["Naam | Functie", "Joost Bakker | klantmanager",
+                                              "Noot van de interviewer bij de vraag.", "eerste punt"]
+
+
+def test_markdown_headings_and_front_matter(tmp_path):
+    """Front matter is the file's metadata, not text; every `#` heading is a paragraph of its own
+    marked as a heading, also right above a paragraph."""
+    path = tmp_path / "focusgroep.md"
+    path.write_text("---\nauteur: Sanne de Vries\ne-mail: sanne@example.org\n---\n"
+                    "# Focusgroep klantmanagers\n\n## Ronde 3 – signalen naar het Rijk\n"
+                    "**Klantmanager:** We melden het bij het ministerie.\n\n> Een citaat\n", encoding="utf-8")
+    doc = read_document(path)
+    assert doc.paragraphs == ["Focusgroep klantmanagers", "Ronde 3 – signalen naar het Rijk",
+                              "Klantmanager: We melden het bij het ministerie.", "Een citaat"]
+    assert [bool(a.get("heading")) for a in doc.paragraph_attrs] == [True, True, False, False]
 
 
 def test_odt_without_content_xml(tmp_path):

@@ -95,3 +95,30 @@ def test_exports_are_text_not_formulas_or_markup(small_project):
     markdown = render(db, "md", ExportFilters())
     assert "&lt;img src=x onerror=alert(1)&gt;" in markdown and "\\[kort\\](javascript:alert(1))" in markdown
     assert "<img" not in markdown
+
+
+def test_a_server_others_can_reach_needs_a_login_to_read(small_project):
+    """On a non-local --host (127.0.0.2 is loopback too, but not the default), every page, table,
+    JSON, SQL and export asks for a login first; after logging in they answer."""
+    from datasette_plugins.workbench import hash_password
+
+    root, _, db, _ = small_project
+    users = root / "users-read.yaml"
+    users.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
+    server = start_server(db, users, host="127.0.0.2")
+    base = next(server)
+    paths = ["/-/qcode", "/-/qcode/search?q=taallessen", "/privacy", "/privacy/segments.json",
+             "/privacy.json?sql=select+text+from+segments", "/-/qcode/export?format=xlsx", "/privacy/memos.csv"]
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for path in paths:
+                response = client.get(path)
+                assert response.status_code == 302, path
+                assert response.headers["location"].startswith("/-/qcode/login?next="), path
+            token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/qcode/login").text).group(1)
+            login = client.post("/-/qcode/login", data={"username": "tester", "password": "geheim", "csrftoken": token,
+                                                        "next": "/privacy/segments.json"})
+            assert login.headers["location"] == "/privacy/segments.json"
+            assert {path: client.get(path).status_code for path in paths} == {path: 200 for path in paths}
+    finally:
+        next(server, None)
