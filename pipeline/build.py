@@ -152,6 +152,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         key.documents[doc_id] = str(document.path)
     save_key(key, key_path)
     _redact_researcher_text(previous, settings)
+    _follow_renames(previous, codebook)
     result.review = {i: review_items(documents[i].text, a.entities) for i, a in anonymised.items()}
     timings["anonymise"] = _lap(clock); clock = time.perf_counter()
 
@@ -304,6 +305,13 @@ def _anonymise(documents, infos, files, cached, settings, key, progress, result)
     return anonymised, titles
 
 
+def _follow_renames(previous: dict, codebook: Codebook) -> None:
+    """A memo on a code that was renamed (`replaces`) stays on that code."""
+    for memo in previous.get("memos", []):
+        if memo.get("target_type") == "code":
+            memo["target_id"] = codebook.current_id(memo["target_id"])
+
+
 def _redact_researcher_text(previous: dict, settings) -> None:
     """Memos and coders' notes carried over have no identifiers: the workbench redacts each as it
     is written, and this catches what came in otherwise (an older database, an import)."""
@@ -388,6 +396,8 @@ def _anchor_manual_codings(rows: list[CodingRow], previous: list[dict], document
         by_document.setdefault(segment.document_id, []).append(segment)
     by_file = {info.file: doc_id for doc_id, info in infos.items()}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    # A row of the codings file keeps the time it was first read (each build reads the file again).
+    first_read = {row["id"]: row.get("created") for row in previous}
     anchored: list[dict] = []
     source_name = "codings.csv"
     for row in rows:
@@ -399,15 +409,17 @@ def _anchor_manual_codings(rows: list[CodingRow], previous: list[dict], document
             if raw_offset >= 0:
                 segment = _segment_at(by_document.get(doc_id, []), _input_to_output_offset(anonymised[doc_id], raw_offset))
         for code in row.codes:
-            if code not in codebook.by_id:
+            if codebook.current_id(code) not in codebook.by_id:
                 result.warnings.append(f"{corpus_dir / source_name}:{row.line}: unknown code {code!r}; kept as orphaned")
         codes = row.codes or [""]
         for code in codes:
-            status = "anchored" if segment is not None and (code == "" or code in codebook.by_id) else "orphaned"
+            current = codebook.current_id(code)       # a renamed code's old id names the code now
+            status = "anchored" if segment is not None and (code == "" or current in codebook.by_id) else "orphaned"
+            row_id = hashlib.sha1(f"file\x1f{row.document}\x1f{row.quote}\x1f{code}\x1f{row.coder}".encode()).hexdigest()[:16]
             anchored.append({
-                "id": hashlib.sha1(f"file\x1f{row.document}\x1f{row.quote}\x1f{code}\x1f{row.coder}".encode()).hexdigest()[:16],
-                "segment_id": segment.key if segment else None, "document_id": doc_id, "code_id": code,
-                "coder": row.coder, "decision": row.decision if code else "none", "created": now,
+                "id": row_id,
+                "segment_id": segment.key if segment else None, "document_id": doc_id, "code_id": current,
+                "coder": row.coder, "decision": row.decision if code else "none", "created": first_read.get(row_id) or now,
                 "origin": f"file:{source_name}:{row.line}", "anchor_text": segment.text[:200] if segment else "",
                 "status": status, "note": None,
             })
@@ -430,6 +442,8 @@ def _reanchor_previous(previous: list[dict], by_document: dict[str, list[Segment
         if str(row.get("origin", "")).startswith("file:"):
             continue   # re-read from the codings file on every build
         row = dict(row)
+        if row.get("code_id"):
+            row["code_id"] = codebook.current_id(row["code_id"])     # `replaces`: a rename keeps its codings
         segment = keys.get(row.get("segment_id"))
         if segment is None and row.get("anchor_text"):
             segment = _most_similar(row["anchor_text"], by_document.get(row.get("document_id"), []))
@@ -560,7 +574,7 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
     store.save_rows(db, "manual_codings", manual)
     for table in ("memos", "quote_status", "runs"):
         store.save_rows(db, table, previous.get(table, []))
-    _save_findings(db)
+    _save_findings(db, codebook, result)
 
 
 def anonymised_label(label: str, anonymised_text: str, key) -> str:
@@ -585,13 +599,21 @@ def _type_columns(municipality: dict | None) -> dict:
             "urbanisation": municipality.get("urbanisation", UNKNOWN), "municipality_type": municipality.get("type", UNKNOWN)}
 
 
-def _save_findings(db) -> None:
+def _save_findings(db, codebook: Codebook, result: BuildResult) -> None:
+    """The study's findings (pipeline/data/findings.yaml) and the codes that bear on each: a code's
+    old id (`replaces`) names the code now; a code the codebook no longer has is warned about, as a
+    finding would silently lose its support."""
     from importlib import resources
 
-    data = yaml.safe_load(resources.files("pipeline.data").joinpath("findings.yaml").read_text(encoding="utf-8"))
-    findings = data["findings"]
+    source = resources.files("pipeline.data").joinpath("findings.yaml")
+    findings = yaml.safe_load(source.read_text(encoding="utf-8"))["findings"]
     store.save_rows(db, "findings", [{k: str(f[k]) for k in ("id", "chapter", "statement", "value", "unit", "population", "period", "source")} for f in findings])
-    store.save_rows(db, "finding_codes", [{"finding_id": f["id"], "code_id": c} for f in findings for c in f["codes"]])
+    links = {(f["id"], codebook.current_id(c)) for f in findings for c in f["codes"]}
+    for finding, code in sorted(links):
+        if code not in codebook.by_id:
+            result.warnings.append(f"{source}: finding {finding} names code {code!r}, which {codebook.path} no longer "
+                                   f"has: its support leaves that code out (name the code that replaces it)")
+    store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
 
 
 def _counts(db, segments, anonymised, documents, codebook) -> dict:

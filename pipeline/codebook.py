@@ -2,7 +2,7 @@
 
 `load_codebook` reports every problem at once, each with file, line and code id: YAML syntax,
 unknown keys, missing fields, duplicate ids, unknown parents, sub-code ids that do not start with
-their parent's, parent cycles, invalid regexes and
+their parent's, parent cycles, an old id in `replaces` that is still a code, invalid regexes and
 spaCy token patterns with unknown attributes. Nothing downstream runs on an invalid codebook.
 """
 
@@ -20,7 +20,8 @@ from .errors import CodebookError
 
 CODE_ID = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules"}
+CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules",
+             "replaces"}
 RULE_KEYS = {"id", "phrases", "patterns", "unless_near", "window", "attr"}
 TOP_KEYS = {"version", "language", "codes", "uncoded_roles"}
 
@@ -47,6 +48,7 @@ class Code:
     examples: tuple = ()
     rules: tuple = ()
     line: int = 0
+    replaces: tuple = ()          # ids this code had before (a rename or a move): their codings are its
 
     def content_hash(self) -> str:
         """Hash of everything that decides how this code is assigned (for incremental re-coding)."""
@@ -79,6 +81,15 @@ class Codebook:
 
     def __post_init__(self):
         self.by_id = {code.id: code for code in self.codes}
+
+    @property
+    def renamed(self) -> dict[str, str]:
+        """Old code id -> the code that `replaces` it: manual codings, findings and memos that name
+        the old id follow the code instead of being orphaned."""
+        return {old: code.id for code in self.codes for old in code.replaces}
+
+    def current_id(self, code_id: str) -> str:
+        return self.renamed.get(code_id, code_id)
 
     def theme_of(self, code_id: str) -> str:
         code = self.by_id[code_id]
@@ -198,10 +209,16 @@ def _parse_code(path: Path, item, node, problems: list[str]) -> Code | None:
         problems.append(f"{where}: parent must be one code id, not {parent!r}")
         parent = None
     rules = _parse_rules(path, code_id, item.get("rules") or [], _mapping_value(node, "rules"), problems)
+    replaces = item.get("replaces") or []
+    replaces = [replaces] if isinstance(replaces, str) else replaces
+    if not isinstance(replaces, list) or not all(isinstance(r, str) and CODE_ID.match(r) for r in replaces):
+        problems.append(f"{where}: 'replaces' must be a list of the code ids this code had before")
+        replaces = []
     return Code(
         id=code_id, label=str(item.get("label", "")), parent=parent, colour=str(colour),
         definition=" ".join(str(item.get("definition", "")).split()), include=str(item.get("include") or ""),
         exclude=str(item.get("exclude") or ""), examples=tuple(item.get("examples") or ()), rules=tuple(rules), line=line,
+        replaces=tuple(replaces),
     )
 
 
@@ -300,6 +317,16 @@ def _check_tree(path: Path, codes: list[Code], problems: list[str]) -> None:
     for code in codes:
         if code.parent is not None and code.parent not in seen:
             problems.append(f"{path}:{code.line}: code {code.id!r}: unknown parent {code.parent!r}")
+    replaced: dict[str, str] = {}
+    for code in codes:
+        for old in code.replaces:
+            if old in seen:
+                problems.append(f"{path}:{code.line}: code {code.id!r}: replaces {old!r}, which is still a code "
+                                f"(line {seen[old].line}); remove it there, or drop it from 'replaces'")
+            elif old in replaced:
+                problems.append(f"{path}:{code.line}: code {code.id!r}: replaces {old!r}, which {replaced[old]!r} "
+                                "replaces already")
+            replaced.setdefault(old, code.id)
     in_cycle = set()
     for code in codes:
         chain, current = [code.id], code

@@ -112,7 +112,8 @@ TABLES = {
 RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 
 # The codes that count for each segment: automatic codings the researchers did not decide on,
-# plus the codes they added or confirmed (manual decisions win; a reject removes the code), plus
+# plus the codes they added or confirmed (manual decisions win; a reject removes the code, and a
+# coder's "none", read and no code applies, removes every machine coding of the segment), plus
 # the themes those manual sub-codes imply, as a build's codings do (unless a coder rejected the
 # theme there, or it is counted already). Kept
 # as a table rather than a view because every workbench page joins it: as a view it made pages
@@ -125,6 +126,8 @@ SEGMENT_CODES_SELECT = """
     where {codings_filter}
       and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id and m.code_id = c.code_id
                       and m.decision in ('reject', 'add', 'confirm') and m.status = 'anchored')
+      and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id and m.decision = 'none'
+                      and m.status = 'anchored')
     union all
     select m.segment_id, m.code_id, codes.theme, 'manual', 1.0, null, null, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation

@@ -160,6 +160,11 @@ def test_every_problem_reported_at_once(tmp_path):
      ":6: code 'werk' rule None: each rule needs an id"),
     ("uncoded_roles: interviewer\ncodes:\n  - id: werk\n    label: W\n    definition: W.\n",
      ":1: 'uncoded_roles' must be a list of speaker roles (e.g. [interviewer])"),
+    ("codes:\n  - id: werk\n    label: W\n    definition: W.\n  - id: baan\n    label: B\n    definition: B.\n"
+     "    replaces: [werk]\n", ":5: code 'baan': replaces 'werk', which is still a code (line 2); remove it there, "
+     "or drop it from 'replaces'"),
+    ("codes:\n  - id: werk\n    label: W\n    definition: W.\n    replaces: [Oud werk]\n",
+     ":2: code 'werk': 'replaces' must be a list of the code ids this code had before"),
 ])
 def test_single_problem_messages(tmp_path, text, expected):
     path = write(tmp_path, text)

@@ -22,8 +22,8 @@ DOCS = {
     "c.txt": "Het signaal is in het schakeloverleg besproken. Actiepunt: SZW koppelt terug.\n\n"
              "De monitor heeft geen streefwaarden.\n",
 }
-operations = st.lists(st.sampled_from(["edit_rule", "drop_code", "add_code", "edit_doc", "remove_doc", "add_doc", "rebuild"]),
-                      min_size=1, max_size=5)
+operations = st.lists(st.sampled_from(["edit_rule", "drop_code", "add_code", "rename_code", "edit_doc", "remove_doc",
+                                       "add_doc", "rebuild"]), min_size=1, max_size=5)
 
 
 def manual(db: Path) -> dict[str, str]:
@@ -40,6 +40,12 @@ def apply(operation: str, corpus: Path, codebook: Path, step: int) -> None:
     elif operation == "drop_code":
         subs = [c for c in data["codes"] if c.get("parent")]
         data["codes"].remove(subs[step % len(subs)])
+    elif operation == "rename_code":       # a new id that `replaces` the old one
+        code = [c for c in data["codes"] if c.get("parent")][step % 3]
+        code["replaces"] = list(code.get("replaces") or []) + [code["id"]]
+        code["id"] = f"{code['parent']}.hernoemd{step}"
+        for rule in code.get("rules") or []:
+            rule["id"] = f"{rule['id']}.hernoemd{step}"
     elif operation == "add_code":
         data["codes"].append({"id": f"taal.extra{step}", "parent": "taal", "label": "Extra", "definition": "Extra code.",
                               "rules": [{"id": f"taal.extra{step}.r", "phrases": ["docent"]}]})
@@ -78,3 +84,42 @@ def test_manual_codings_are_never_dropped(tmp_path_factory, steps):
         assert set(kept) <= set(now), f"dropped after {steps[:step + 1]}"
         assert set(now.values()) <= {"anchored", "orphaned"}
         kept = now
+
+
+def test_a_renamed_code_keeps_its_codings_memos_and_findings(tmp_path):
+    """`replaces: [old id]` moves a code's manual codings (workbench and codings file), its memos
+    and the findings that name it to the new id; without it they are orphaned and the findings
+    warn (a tester renamed regie.klantmanager and lost 245 codings and a finding's support)."""
+    corpus, db, codebook = tmp_path / "corpus", tmp_path / "db" / "x.db", tmp_path / "codebook.yaml"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    (corpus / "codings.csv").write_text("document,quote,codes,coder\na.txt,De taallessen zijn te kort,"
+                                        "regie.klantmanager,coder_b\n", encoding="utf-8")
+    shutil.copy(ROOT / "codebook.yaml", codebook)
+    build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select id from segments order by id").fetchone()[0]
+    workbench.record_decision(conn, segment, "regie.klantmanager", "add", "coder_a")
+    workbench.add_memo(conn, "code", "regie.klantmanager", "coder_a", "te breed")
+    conn.close()
+
+    def rename(replaces: bool) -> None:
+        text = (ROOT / "codebook.yaml").read_text(encoding="utf-8").replace("regie.klantmanager", "regie.consulent")
+        if replaces:
+            text = text.replace("  - id: regie.consulent\n", "  - id: regie.consulent\n    replaces: [regie.klantmanager]\n", 1)
+        codebook.write_text(text, encoding="utf-8")
+
+    rename(replaces=False)
+    result = build(corpus, db, codebook)
+    assert set(manual(db).values()) == {"orphaned"}
+    assert any("finding F04 names code 'regie.klantmanager'" in w for w in result.warnings), result.warnings
+    rename(replaces=True)
+    result = build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select code_id, status from manual_codings order by coder").fetchall() == [
+        ("regie.consulent", "anchored"), ("regie.consulent", "anchored")]
+    assert conn.execute("select target_id from memos").fetchall() == [("regie.consulent",)]
+    assert ("F04", "regie.consulent") in conn.execute("select finding_id, code_id from finding_codes").fetchall()
+    assert not any("regie.klantmanager" in w for w in result.warnings), result.warnings
+    conn.close()
