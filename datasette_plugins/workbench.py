@@ -36,6 +36,7 @@ DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "coo
          "rule": "regel", "classifier": "classifier", "manual": "handmatig",
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
          "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd",
+         "rejected": "afgewezen door codeur", "none": "codeur: geen code",
          "added": "toegevoegd", "removed": "verwijderd", "rules edited": "regels gewijzigd",
          "description edited": "omschrijving gewijzigd"}
 DECISIONS = ("confirm", "reject", "add")

@@ -428,10 +428,12 @@ def diff(runs, db_path, as_json):
               help="Only codings with a score of at least this (0-1; manual codings have 1).")
 @click.option("--confirmed-only", is_flag=True, help="Only codings a researcher confirmed.")
 @click.option("--approved-only", is_flag=True, help="Only quotes their speaker approved.")
+@click.option("--status", "quote_status", type=click.Choice(["selected", "sent", "approved", "withdrawn"]), default=None,
+              help="Only quotes with this report status (set on the quote page of the workbench).")
 @click.option("--limit", type=int, default=None)
 @friendly_errors
 def export(db_path, fmt, output, codes, with_code, finding, role, municipality_type, source, min_score, confirmed_only,
-           approved_only, limit):
+           approved_only, quote_status, limit):
     """Export coded quotes (anonymised; md and docx attribute them by role and municipality type).
 
     Formats: md, docx (report), csv, xlsx (one row per coded quote, with every attribute in the
@@ -443,8 +445,12 @@ def export(db_path, fmt, output, codes, with_code, finding, role, municipality_t
     """
     from .export import ExportFilters, export as run_export
 
+    from .export import select_quotes
+
     filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only,
-                            limit, with_code=with_code)
+                            limit, with_code=with_code, quote_status=quote_status)
+    if fmt not in ("qdc",) and not select_quotes(db_path, filters)[0]:
+        click.secho("warning: no quote matches these filters; the export has none", fg="yellow", err=True)
     text = run_export(db_path, fmt, filters, output)
     if text is not None:
         click.echo(text, nl=False)

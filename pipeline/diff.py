@@ -39,7 +39,11 @@ def recorded_runs(conn: sqlite3.Connection) -> list[dict]:
     workbench's diff page)."""
     columns = {c[1] for c in conn.execute("pragma table_info(runs)")}
     codes = "codes" if "codes" in columns else "null as codes"     # a database from before runs recorded them
-    return _dicts(conn.execute(f"select id, finished, codebook_hash, model_version, corpus_hash, {codes} from runs order by id"))
+    runs = _dicts(conn.execute(f"select id, finished, codebook_hash, model_version, corpus_hash, {codes}, counts "
+                               "from runs order by id"))
+    for run in runs:
+        run["manual_codings"] = json.loads(run.pop("counts") or "{}").get("manual_codings")
+    return runs
 
 
 def codebook_changes(run_a: dict, run_b: dict) -> dict[str, list[str]] | None:
@@ -56,14 +60,28 @@ def codebook_changes(run_a: dict, run_b: dict) -> dict[str, list[str]] | None:
 
 
 def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int) -> dict[str, dict[str, list[dict]]]:
-    """Per code, the rows of RUN_DIFF_SQL (code_id, change, segment_id, text) gained and lost."""
+    """Per code, the rows of RUN_DIFF_SQL (code_id, change, segment_id, text) gained and lost. A
+    coding lost to a coder's decision says so: source "rejected" (a reject of that code) or "none"
+    (read, no code applies), not the source of the machine coding it was."""
+    decided = {(row[0], row[1]): row[2] for row in conn.execute(
+        "select segment_id, coalesce(code_id, ''), decision from manual_codings "
+        "where decision in ('reject', 'none') and status = 'anchored'")}
     codes: dict[str, dict] = {}
     for row in _dicts(conn.execute(RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})):
+        if row["change"] == "lost":
+            if decided.get((row["segment_id"], row["code_id"])) == "reject":
+                row["source"] = "rejected"
+            elif decided.get((row["segment_id"], "")) == "none":
+                row["source"] = "none"
         codes.setdefault(row["code_id"], {"gained": [], "lost": []})[row["change"]].append(row)
     return codes
 
 
-RUN_INPUTS = (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"))
+RUN_INPUTS = (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"),
+              ("manual codings", "manual_codings"))
+# Said under the inputs when the classifier changed: why codes whose rules nobody touched move.
+RETRAINED = ("the classifier was retrained (codebook descriptions or manual codings changed): codes whose "
+             "rules did not change can gain or lose segments, as their scores and thresholds move")
 
 
 def run_inputs(run_a: dict, run_b: dict) -> dict[str, list]:
@@ -80,6 +98,9 @@ def format_diff(report: dict, width: int = 100) -> str:
     lines = [f"Run {report['run_a']} -> run {report['run_b']}",
              "  " + ", ".join(f"{name} {a}" + (" (same)" if a == b else f" -> {b}")
                               for name, (a, b) in report["inputs"].items())]
+    model_a, model_b = report["inputs"]["model"]
+    if model_a != model_b and model_a and model_b:
+        lines.append("  " + RETRAINED)
     changes = report.get("codebook_changes")
     if changes and any(changes.values()):
         lines.append("  codes " + "; ".join(f"{kind}: {', '.join(codes)}" for kind, codes in changes.items() if codes))

@@ -325,7 +325,12 @@ def format_agreement(report: dict) -> str:
         lines.append(f"{code:<32}{m['support']:>5}{m['agreement'] * 100:>7.1f}%{_fmt(m['kappa']):>7}{_fmt(m['alpha']):>7}")
     lines += ["", _theme_summary(report["themes"]), _sub_code_summary(report["sub_codes"]),
               f"Krippendorff's alpha over all codes: {report['alpha_all']:.3f}",
-              f"{len(report['disagreements'])} segments with disagreements:"]
-    for item in report["disagreements"][:50]:
+              f"{len(report['disagreements'])} segments with disagreements"
+              + (f" (the first {SHOWN_DISAGREEMENTS}; --json lists all):" if len(report["disagreements"]) > SHOWN_DISAGREEMENTS
+                 else ":")]
+    for item in report["disagreements"][:SHOWN_DISAGREEMENTS]:
         lines.append(f"  {item['segment']}: only {a}: {', '.join(item['only_a']) or '-'}; only {b}: {', '.join(item['only_b']) or '-'}")
     return "\n".join(lines)
+
+
+SHOWN_DISAGREEMENTS = 50

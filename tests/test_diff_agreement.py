@@ -37,6 +37,21 @@ def _two_rule_project(tmp_path):
     return tmp_path / "db" / "x.db", inkoop["rules"], build_with
 
 
+def test_diff_says_when_a_coder_removed_a_coding(tmp_path):
+    """A coding lost to a coder's reject shows as [rejected], not as the [rule] it was; and the
+    manual codings' count is among the run's inputs."""
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select segment_id from codings where code_id = 'regie.inkoop' order by segment_id").fetchone()[0]
+    workbench.record_decision(conn, segment, "regie.inkoop", "reject", "coder_a")
+    conn.close()
+    build_with(rules)
+    output = CliRunner().invoke(cli, ["diff", "--db", str(db)]).output
+    assert "manual codings 0 -> 1" in output
+    assert f"  - {segment}  [rejected] " in output
+
+
 def test_diff_after_rule_edit(tmp_path):
     db, rules, build_with = _two_rule_project(tmp_path)
     build_with(rules)
@@ -45,7 +60,8 @@ def test_diff_after_rule_edit(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "Run 1 -> run 2"
     inputs = result.output.splitlines()[1]
-    assert re.fullmatch(r"  codebook \w+ -> \w+, model rules-only \(same\), corpus \w+ \(same\)", inputs), inputs
+    assert re.fullmatch(r"  codebook \w+ -> \w+, model rules-only \(same\), corpus \w+ \(same\), manual codings 0 \(same\)",
+                        inputs), inputs
     assert "regie.inkoop: +0 -1" in result.output
     assert "Het contract loopt tot 2026." in result.output
     # what caused it: the code whose rules changed, and the source of the coding lost

@@ -279,6 +279,19 @@ def test_a_manual_sub_code_counts_for_its_theme_at_once(tmp_path, demo_db):
     conn.close()
 
 
+def test_a_coders_none_removes_the_machine_codings_of_the_segment(conn):
+    """"Read, no code applies" is a decision: machine codings on such a segment do not count (a
+    klantmanager introducing himself counted as regie.klantmanager evidence); codes a coder added
+    there still do."""
+    none_segments = {row[0] for row in conn.execute(
+        "select segment_id from manual_codings where decision = 'none' and status = 'anchored'")}
+    machine = conn.execute("select count(*) from codings where segment_id in (select segment_id from manual_codings "
+                           "where decision = 'none' and status = 'anchored')").fetchone()[0]
+    counted = conn.execute("select segment_id, source from segment_codes").fetchall()
+    assert none_segments and machine > 0
+    assert {source for segment, source in counted if segment in none_segments} <= {"manual"}
+
+
 def test_export_downloads_the_current_selection(demo_db):
     import asyncio
 
