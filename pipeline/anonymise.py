@@ -2063,7 +2063,18 @@ class PseudonymKey:
         if self._forms_by_words.get((label, frozenset())):  # a form without name words, e.g. "Li"
             owners = set().union(*(self._owners.get((label, w), ()) for w in words))
             matches.extend(owners & self._forms_by_words[(label, frozenset())])
+        if len(words) > 1:      # a full name is not a person known by another full name
+            matches = [n for n in matches if not self._other_full_name(label, n, words)]
         return f"{TAGS[label]}-{max(matches)}" if matches else None
+
+    def _other_full_name(self, label: str, number: int, words: frozenset) -> bool:
+        """Whether person `number` is known by a full name that is not this one's form: "Letekidan
+        Tesfamariam" is not "Rahwa Tesfamariam" (her daughter), though both are "mevrouw Tesfamariam"."""
+        for form in self.entries[f"{TAGS[label]}-{number}"]["forms"]:
+            known = _name_tokens_cached(form)
+            if len(known) > 1 and not (known <= words or words <= known):
+                return True
+        return False
 
     def _sharing_every_word(self, label: str, words: frozenset) -> list[int]:
         """Numbers of people whose forms together hold every word, newest first."""
