@@ -2242,10 +2242,14 @@ class NameIndex:
                         w.lower() in self.dutch_words or (label == "MUNICIPALITY_OR_TOWN" and w.lower() in self.lemma_words)
                         for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best
-                if weak and length == 1:
+                place_only = label == "MUNICIPALITY_OR_TOWN" and not (
+                    surface.lower() in self.dutch_words or surface.lower() in self.lemma_words)
+                if weak and length == 1 and not place_only:
                     # A weak name's evidence was its capital ("Monitor Inburgering" elsewhere). A
                     # text that writes the word in lower case as a common word keeps it in either
                     # case; a lower-case form is replaced only where the text capitalises it too.
+                    # Not a listed place that is no word at all: notes found "in almelo" but kept
+                    # their heading "aantekeningen km almelo", which gave the pseudonym away.
                     if surface.lower() in common or (surface.islower() and not common.counts(surface)[1]):
                         continue
                 found.append(Entity(start, end, label, surface, not weak, "propagated"))

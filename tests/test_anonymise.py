@@ -875,3 +875,12 @@ def test_evaluate_anonymiser_on_policy_prose():
     assert re.search(r"^keep rate: 0\.\d{3} \(\d+/191 allow-list words kept\)$", output, re.MULTILINE)
 
 
+
+
+def test_a_lower_case_town_found_once_is_replaced_everywhere_in_the_text(lists):
+    """Notes found "in almelo" but kept their heading "aantekeningen km almelo", which gave the
+    pseudonym away; a listed place that is no Dutch word is replaced at every lower-case use.
+    A place that is a word stays a word ("best" after "in best")."""
+    assert anonymised("aantekeningen km almelo\n\nde matching met werk in almelo loopt niet.", lists) == \
+        "aantekeningen km [GEMEENTE-1]\n\nde matching met werk in [GEMEENTE-1] loopt niet."
+    assert anonymised("zij woont in best.\n\nhet gaat best goed.", lists).endswith("het gaat best goed.")
