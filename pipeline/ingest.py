@@ -246,6 +246,11 @@ def strip_markdown(text: str) -> str:
     return re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
 
 
+# A case note's or log's entry starts with its date: "ma 4/3: gebeld", "12-03-2024 huisbezoek".
+DATED_ENTRY = re.compile(r"^(?:(?:ma|di|wo|do|vr|za|zo)\.?\s+)?\d{1,2}[-/.]\d{1,2}(?:[-/.](?:\d{4}|\d{2}))?(?:\s*:|\s+[a-z])",
+                         re.IGNORECASE)
+
+
 def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
     """Group lines into paragraphs: a blank line or a speaker label starts a new one.
 
@@ -266,7 +271,8 @@ def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
         if not line:
             flush()
             continue
-        starts_block = speaker_of(line)[0] is not None or re.match(r"^(\d+[.)]\s|[-*•]\s|#+\s)", line)
+        starts_block = speaker_of(line)[0] is not None or re.match(r"^(\d+[.)]\s|[-*•]\s|#+\s)", line) \
+            or DATED_ENTRY.match(line)
         if starts_block:
             flush()
         current.append(line.lstrip("#").strip() if line.startswith("#") else line)

@@ -490,3 +490,13 @@ def test_a_role_that_looks_like_a_misspelt_one_is_named():
     manifest = Manifest({"a.txt": DocumentInfo(file="a.txt", id="a", participants=people)}, {})
     assert role_typos(manifest) == ["manifest.yaml: role 'klantmanger' (1x) looks like 'klantmanager' (3x); "
                                     "roles are counted as written"]
+
+
+def test_dated_lines_of_case_notes_are_entries(tmp_path):
+    """Case notes with one dated entry per line (no blank lines) were one 150-word segment with
+    codes from every theme; each dated line is a paragraph of its own."""
+    path = tmp_path / "notities.txt"
+    path.write_text("aantekeningen week 10\nma 4/3: gebeld, taalles loopt.\ndi 5/3: gesprek over PIP,\nwil werken.\n"
+                    "12-03-2024 huisbezoek met taalcoach.\n", encoding="utf-8")
+    assert read_document(path).paragraphs == ["aantekeningen week 10", "ma 4/3: gebeld, taalles loopt.",
+                                              "di 5/3: gesprek over PIP, wil werken.", "12-03-2024 huisbezoek met taalcoach."]
