@@ -240,22 +240,25 @@ def test_docx_paragraphs_and_table(tmp_path):
     assert speaker_of(doc.paragraphs[1])[0] == "Deelnemer 2"
 
 
-def test_odt_paragraphs_and_heading(tmp_path):
-    content = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        "<office:body><office:text>"
-        '<text:h text:outline-level="1">Verslag</text:h>'
-        "<text:p>Klantmanager: De <text:span>taalschool</text:span> is vol.</text:p>"
-        "<text:p/>"
-        "<text:p>Tolk: Hij begrijpt het.</text:p>"
-        "</office:text></office:body></office:document-content>"
-    )
-    path = tmp_path / "verslag.odt"
+def write_odt(path, body: str):
+    """A minimal .odt whose text body is `body` (ODF XML in the text, table and office namespaces)."""
+    content = ('<?xml version="1.0" encoding="UTF-8"?>'
+               '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.2">'
+               f"<office:body><office:text>{body}</office:text></office:body></office:document-content>")
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
         archive.writestr("content.xml", content)
+    return path
+
+
+def test_odt_paragraphs_and_heading(tmp_path):
+    path = write_odt(tmp_path / "verslag.odt",
+                     '<text:h text:outline-level="1">Verslag</text:h>'
+                     "<text:p>Klantmanager: De <text:span>taalschool</text:span> is vol.</text:p>"
+                     "<text:p/>"
+                     "<text:p>Tolk: Hij begrijpt het.</text:p>")
     doc = read_document(path)
     assert doc.paragraphs == ["Verslag", "Klantmanager: De taalschool is vol.", "Tolk: Hij begrijpt het."]
     assert doc.format == "odt"
@@ -282,25 +285,15 @@ def test_docx_keeps_reading_order_and_marks_headings(tmp_path):
 def test_odt_tables_by_row_and_no_footnotes(tmp_path):
     """A table is one paragraph per row (every cell was a paragraph of its own), and a footnote
     is left out (its number was glued to the next word: "interviewer1Joost", and its text came twice)."""
-    content = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.2">'
-        "<office:body><office:text>"
+    path = write_odt(
+        tmp_path / "tabel.odt",
         "<table:table><table:table-row><table:table-cell><text:p>Naam</text:p></table:table-cell>"
         "<table:table-cell><text:p>Functie</text:p></table:table-cell></table:table-row>"
         "<table:table-row><table:table-cell><text:p>Joost Bakker</text:p></table:table-cell>"
         "<table:table-cell><text:p>klantmanager</text:p></table:table-cell></table:table-row></table:table>"
         '<text:p>Noot van de interviewer<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation>'
         "<text:note-body><text:p>Joost vroeg dit na.</text:p></text:note-body></text:note> bij de vraag.</text:p>"
-        "<text:list><text:list-item><text:p>eerste punt</text:p></text:list-item></text:list>"
-        "</office:text></office:body></office:document-content>"
-    )
-    path = tmp_path / "tabel.odt"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
-        archive.writestr("content.xml", content)
+        "<text:list><text:list-item><text:p>eerste punt</text:p></text:list-item></text:list>")
     assert read_document(path).paragraphs == ["Naam | Functie", "Joost Bakker | klantmanager",
                                               "Noot van de interviewer bij de vraag.", "eerste punt"]
 

@@ -40,6 +40,14 @@ def small_project(tmp_path_factory):
     return root, corpus, db, result
 
 
+def users_file(root):
+    from datasette_plugins.workbench import hash_password
+
+    path = root / "users.yaml"
+    path.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
+    return path
+
+
 def test_a_document_id_with_a_name_fails_that_document_only(small_project):
     _, corpus, db, result = small_project
     assert any(f"{corpus / 'manifest.yaml'}: document id 'interview-rahimi-ede' (a.txt) contains 'ede', 'rahimi'" in e
@@ -54,12 +62,10 @@ def test_a_memo_is_stored_without_the_names_it_was_typed_with(small_project):
     """Over HTTP on a real server: the memo form's text is redacted before it is stored, so the
     quote page, memos.json and every export show kinds, not names; a rebuild redacts memos that
     came in otherwise (an older database)."""
-    from datasette_plugins.workbench import hash_password
     from pipeline.build import build
 
     root, corpus, db, _ = small_project
-    users = root / "users.yaml"
-    users.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
+    users = users_file(root)
     segment = sqlite3.connect(db).execute("select id from segments order by seq desc").fetchone()[0]
     server = start_server(db, users)
     base = next(server)
@@ -100,12 +106,8 @@ def test_exports_are_text_not_formulas_or_markup(small_project):
 def test_a_server_others_can_reach_needs_a_login_to_read(small_project):
     """On a non-local --host (127.0.0.2 is loopback too, but not the default), every page, table,
     JSON, SQL and export asks for a login first; after logging in they answer."""
-    from datasette_plugins.workbench import hash_password
-
     root, _, db, _ = small_project
-    users = root / "users-read.yaml"
-    users.write_text(yaml.safe_dump({"users": {"tester": hash_password("geheim")}}), encoding="utf-8")
-    server = start_server(db, users, host="127.0.0.2")
+    server = start_server(db, users_file(root), host="127.0.0.2")
     base = next(server)
     paths = ["/-/qcode", "/-/qcode/search?q=taallessen", "/privacy", "/privacy/segments.json",
              "/privacy.json?sql=select+text+from+segments", "/-/qcode/export?format=xlsx", "/privacy/memos.csv"]
