@@ -29,6 +29,21 @@ def _config(datasette) -> dict:
     return datasette.plugin_config("qcode") or {}
 
 
+def _users(datasette) -> dict:
+    """The researchers' logins {name: hash}, read from the users file `qcode serve --users` named
+    (again when it changes, so `qcode hash-password` needs no restart)."""
+    from pipeline.serve import load_users
+
+    path = _config(datasette).get("users_file")
+    if not path:
+        return {}
+    stamp = os.stat(path).st_mtime_ns if os.path.exists(path) else None
+    cached = getattr(datasette, "_qcode_users", None)
+    if cached is None or cached[0] != (path, stamp):
+        datasette._qcode_users = ((path, stamp), load_users(Path(path)) if stamp is not None else {})
+    return datasette._qcode_users[1]
+
+
 def _database(datasette):
     """The qcode database: the configured one, else the first with a segments table."""
     name = _config(datasette).get("database")
@@ -47,7 +62,7 @@ async def _read(datasette, fn, *args):
 
 async def _render(datasette, request, template, **context):
     context.update(pages=PAGES, actor=request.actor, db_name=_database(datasette).name,
-                   login_enabled=bool(_config(datasette).get("users")), dutch=workbench.DUTCH)
+                   login_enabled=bool(_users(datasette)), dutch=workbench.DUTCH)
     return Response.html(await datasette.render_template(template, context, request=request))
 
 
@@ -162,7 +177,7 @@ async def export_download(datasette, request):
 
 
 async def login(datasette, request):
-    users = _config(datasette).get("users") or {}
+    users = _users(datasette)
     error = None
     if request.method == "POST":
         form = await request.post_vars()

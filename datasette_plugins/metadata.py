@@ -56,10 +56,12 @@ order by s.role, s.document_id, s.seq""",
 }
 
 
-def build_metadata(database_name: str, users: dict | None = None, login_to_read: bool = False) -> dict:
+def build_metadata(database_name: str, users_file: str | None = None, login_to_read: bool = False) -> dict:
     """Metadata for `datasette serve`: the database's canned queries and the plugin's settings.
-    `login_to_read`: every page needs a researcher's login, not only the writes (a server others
-    can reach); Datasette's own `allow` block denies its pages too, should the plugin's check miss one."""
+    `users_file`: the researchers' logins, named by path only: Datasette serves its metadata at
+    /-/metadata.json, so the password hashes must not be in it. `login_to_read`: every page needs a
+    researcher's login, not only the writes (a server others can reach); Datasette's own `allow`
+    block denies its pages too, should the plugin's check miss one."""
     metadata = {
         "title": "qcode: gecodeerde, geanonimiseerde citaten",
         "description": "Anonymised, coded quotes. Workbench: /-/qcode",
@@ -74,7 +76,7 @@ def build_metadata(database_name: str, users: dict | None = None, login_to_read:
                 },
             }
         },
-        "plugins": {"qcode": {"database": database_name, "users": users or {}, "login_to_read": login_to_read}},
+        "plugins": {"qcode": {"database": database_name, "users_file": users_file, "login_to_read": login_to_read}},
     }
     if login_to_read:
         metadata["allow"] = {"qcode": True}

@@ -36,10 +36,11 @@ def load_users(path: Path | None) -> dict:
 METADATA_ENV = "QCODE_SERVE_METADATA"    # the temporary metadata file, for the plugin to delete
 
 
-def datasette_command(db_path: Path, host: str, port: int, users: dict, metadata_path: Path) -> list[str]:
+def datasette_command(db_path: Path, host: str, port: int, users_path: Path | None, metadata_path: Path) -> list[str]:
     from datasette_plugins.metadata import build_metadata
 
-    metadata = build_metadata(Path(db_path).stem, users, login_to_read=host not in LOCAL_HOSTS)
+    users_file = str(Path(users_path).resolve()) if users_path else None
+    metadata = build_metadata(Path(db_path).stem, users_file, login_to_read=host not in LOCAL_HOSTS)
     metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
     return [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host, "--port", str(port),
             "--metadata", str(metadata_path), "--setting", "sql_time_limit_ms", "5000",
@@ -54,11 +55,11 @@ def serve_database(db_path: Path, host: str = "127.0.0.1", port: int = 8001, use
     if host not in LOCAL_HOSTS and not users:
         raise QcodeError(f"refusing to serve on {host} without researcher logins; pass --users FILE "
                          "(or keep the default --host 127.0.0.1)")
-    # The metadata file holds the login hashes: owner-only, in the system's temporary folder.
+    # The metadata file names the logins file (not its hashes): owner-only, in the system's temporary folder.
     handle, metadata = tempfile.mkstemp(prefix="qcode-serve-", suffix=".json")
     os.close(handle)
     os.chmod(metadata, 0o600)
-    command = datasette_command(db_path, host, port, users, Path(metadata))
+    command = datasette_command(db_path, host, port, users_path if users else None, Path(metadata))
     print(f"qcode workbench: http://{host}:{port}/-/qcode   (tables: http://{host}:{port}/{db_path.stem})", flush=True)
     # Become the Datasette process, so that stopping `qcode serve` stops the server too.
     # Datasette reads the metadata file before it starts; the plugin's startup hook then deletes it
