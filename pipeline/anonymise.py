@@ -1864,10 +1864,15 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
         # a propagated form was tidied once
         return entity
     words = list(WORD.finditer(text, entity.start, entity.end))
+    capitalised = any(w.group()[0].isupper() for w in words)
+
     def droppable(word: str, leading: bool) -> bool:
         if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and (
                 TITLE_WORD.fullmatch(word) or word.lower() in GREETINGS))):
             return True   # "Dag Taras", "Beste Wim": the greeting goes
+        if leading and capitalised and word[0].islower() and word.lower() not in TUSSENVOEGSELS \
+                and _zipf(word.lower(), "nl") >= 3.5:
+            return True   # "U bent Marco Veldkamp": a lower-case word before a capitalised name is no part of it
         return word[0].islower() and word.lower() in lists.dutch_words and (
             word.lower() not in TUSSENVOEGSELS or not leading)
     while words and entity.label != "ORGANISATION":
@@ -2213,7 +2218,11 @@ class NameIndex:
                 if word in TUSSENVOEGSELS:
                     self._add(tuple(words[i:]), label, weak)
                     break
-            for word in words:
+            written = [w for w in WORD.findall(name) if fold(w)]
+            mixed = any(w[0].isupper() for w in written) and any(w[0].islower() for w in written)
+            for word, original in zip(words, written):
+                if mixed and original[0].islower():
+                    continue     # "bent" of "bent Marco Veldkamp" (read before tidying) is no name
                 if len(word) >= 3 and word not in TUSSENVOEGSELS and word not in lists.dutch_words and word not in lists.allow:
                     self._add((word,), label, weak)
 
@@ -2295,6 +2304,8 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
             progress(1)
     for entry in key.entries.values():  # names found in earlier runs stay propagated
         for form in entry["forms"]:
+            if fold(form) in lists.allow:
+                continue    # kept since (anonymise.yaml's force_keep): the key must not bring it back
             names.add(form, entry["label"], lists, weak=form in entry.get("weak", ()))
     results = {}
     for doc_id, text in texts.items():

@@ -884,3 +884,26 @@ def test_a_lower_case_town_found_once_is_replaced_everywhere_in_the_text(lists):
     assert anonymised("aantekeningen km almelo\n\nde matching met werk in almelo loopt niet.", lists) == \
         "aantekeningen km [GEMEENTE-1]\n\nde matching met werk in [GEMEENTE-1] loopt niet."
     assert anonymised("zij woont in best.\n\nhet gaat best goed.", lists).endswith("het gaat best goed.")
+
+
+def test_force_keep_wins_over_a_name_the_key_already_has():
+    """A word added to force_keep after a build stays, though the key lists it from that build
+    (the key's forms were propagated regardless, so only a new key undid a false detection)."""
+    from pipeline.anonymise import PseudonymKey, anonymise_corpus, load_lists
+
+    text = {"a": "Zij volgde eerst een cursus aan de Volkshochschule in Keulen, daarna de B1-route."}
+    key = PseudonymKey()
+    assert "Volkshochschule" not in anonymise_corpus(text, load_lists(), key)["a"].text
+    kept = anonymise_corpus(text, load_lists({"force_keep": ["Volkshochschule"]}), key)["a"].text
+    assert "Volkshochschule" in kept
+
+
+def test_a_lower_case_dutch_word_in_a_name_is_not_a_name_everywhere(lists):
+    """A detection that took a verb with the name ("bent Marco Veldkamp") must not make the verb a
+    name in lower case everywhere ("wie bent u" became "wie [PERSOON-21] u" in 19 interviews)."""
+    from pipeline.anonymise import NameIndex
+
+    index = NameIndex(lists.dutch_words, lists.lemma_words)
+    index.add("bent Marco Veldkamp", "PERSON", lists)      # as a key from before kept it
+    assert [e.text for e in index.find("Wie bent u? Ik ben Veldkamp.", [])] == ["Veldkamp"]
+    assert anonymised("U bent Marco Veldkamp, manager. Wie bent u?", lists) == "U bent [PERSOON-1], manager. Wie bent u?"
