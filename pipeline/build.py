@@ -186,12 +186,13 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     store.remove_quietly(tmp_path)
     try:
         db = store.open_build_db(tmp_path)
-        store.ensure_db_shape(db, full_text=False)
+        store.ensure_db_shape(db, full_text=False, triggers=False)
         _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
               segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_history(db, db_path)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
+        store.ensure_triggers(db)
         counts = _counts(db, segments, anonymised, documents, codebook)
         result.counts = {**result.counts, **counts}
         timings["store"] = _lap(clock)
