@@ -353,15 +353,22 @@ def reattach_replaced_databases(datasette) -> None:
         except FileNotFoundError:
             continue
         known = getattr(db, "_qcode_inode", None)
-        if known is None:
-            db._qcode_inode = inode
-        elif known != inode:
-            fresh = ReattachedDatabase(datasette, path=db.path, is_mutable=True)
-            fresh._qcode_inode = inode
-            datasette.remove_database(name)
-            datasette.add_database(fresh, name=name)
+        if known != inode:
+            _attach_afresh(datasette, name, db, inode)
+        if known not in (None, inode):
             # Requests already running may still read the old file: close its connections later.
             asyncio.get_running_loop().call_later(60, db.close)
+
+
+def _attach_afresh(datasette, name: str, db, inode: int) -> None:
+    """Attach the file anew as a ReattachedDatabase that knows the file's inode. Also done at
+    startup: Datasette's threads may have opened the file before anyone noted which file it was,
+    and a build swapped in before the first request then went unseen (a tester saw runs 8 and 9
+    alternate for a minute)."""
+    fresh = ReattachedDatabase(datasette, path=db.path, is_mutable=db.is_mutable)
+    fresh._qcode_inode = inode
+    datasette.remove_database(name)
+    datasette.add_database(fresh, name=name)
 
 
 async def escape_invalid_table_search(datasette, scope: dict) -> dict:
@@ -438,6 +445,7 @@ def startup(datasette):
 
     default_error_page.rich = None
     _delete_serve_metadata()
+    reattach_replaced_databases(datasette)      # note each file's inode before any request
 
     async def warm():
         # Load the spaCy pipeline now, not on the first search.

@@ -360,6 +360,44 @@ def test_a_running_server_reads_the_rebuilt_database(server, demo_db, demo_works
     assert runs_seen() == {max(before) + 1}
 
 
+def test_a_build_right_after_the_server_starts_is_seen(demo_db, demo_workspace, tmp_path):
+    """A rebuild between `qcode serve` starting and its first read: every read sees the new file
+    (Datasette's threads had opened the old one before the plugin noted which file it was; a
+    tester saw runs 8 and 9 alternate for a minute)."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from conftest import free_port
+    from pipeline.build import build
+
+    db = tmp_path / "db" / "demo.db"
+    db.parent.mkdir()
+    shutil.copy(demo_db, db)
+    shutil.copytree(demo_workspace / "keys", tmp_path / "keys")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db), "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:      # listening, and not one request made
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        before = sqlite3.connect(db).execute("select max(id) from runs").fetchone()[0]
+        build(demo_workspace / "corpus" / "demo", db, demo_workspace / "codebook.yaml")
+        url = f"http://127.0.0.1:{port}/demo.json?sql=select+max(id)+as+run+from+runs&_shape=array"
+        assert [httpx.get(url, timeout=30).json()[0]["run"] for _ in range(12)] == [before + 1] * 12
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_login_goes_back_to_a_page_of_this_server_only(server):
     """`next` after logging in is a path here; another site ("https://evil.example/x",
     "//evil.example") is replaced by the workbench's home (no open redirect)."""
