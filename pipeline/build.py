@@ -176,6 +176,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     result.counts.update(redone)
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
+    _follow_segments(previous, db_path, segments, result)
     model = _model_for(codebook, prepared, segments, coded, manual, model_path, result)
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
@@ -240,7 +241,12 @@ def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, re
     # build carried over were redacted again and stay so.
     known_memos = {row["id"] for row in db["memos"].rows}
     store.save_rows(db, "memos", [row for row in latest.get("memos", []) if row["id"] not in known_memos])
-    store.save_rows(db, "quote_status", latest.get("quote_status", []))
+    # A status set while this build ran, on a segment this build has (one whose segment moved was
+    # re-anchored from the file as it was when the build started).
+    current = {row["segment_id"]: row["updated"] for row in db["quote_status"].rows}
+    segments_now = {row[0] for row in db.execute("select id from segments")}
+    store.save_rows(db, "quote_status", [row for row in latest.get("quote_status", []) if row["segment_id"] in segments_now
+                                         and (row["segment_id"] not in current or (row["updated"] or "") > (current[row["segment_id"]] or ""))])
     db.conn.commit()
 
 
@@ -465,6 +471,32 @@ def _most_similar(text: str, candidates: list[Segment], cutoff: float = 0.75) ->
         if ratio > best_ratio:
             best, best_ratio = segment, ratio
     return best
+
+
+def _follow_segments(previous: dict, db_path: Path, segments: list[Segment], result: BuildResult) -> None:
+    """A quote's report status and its memos follow it when its segment's text changed (a name
+    added to force_remove, an edited document): to the most similar segment of the same document,
+    as manual codings do. One whose segment is gone is kept and reported, never dropped."""
+    keys = {s.key for s in segments}
+    rows = [(row, "segment_id") for row in previous.get("quote_status", []) if row["segment_id"] not in keys]
+    rows += [(row, "target_id") for row in previous.get("memos", [])
+             if row.get("target_type") == "segment" and row["target_id"] not in keys]
+    if not rows:
+        return
+    old = store.segments_by_id(db_path, [row[column] for row, column in rows])
+    by_document: dict[str, list[Segment]] = {}
+    for segment in segments:
+        by_document.setdefault(segment.document_id, []).append(segment)
+    taken = {row["segment_id"] for row in previous.get("quote_status", []) if row["segment_id"] in keys}
+    for row, column in rows:
+        before = old.get(row[column])
+        found = _most_similar(before["text"][:200], by_document.get(before["document_id"], [])) if before else None
+        kind = "report status" if column == "segment_id" else "memo"
+        if found is not None and not (column == "segment_id" and found.key in taken):
+            row[column] = found.key
+            taken |= {found.key} if column == "segment_id" else set()
+        else:
+            result.orphaned.append(f"{kind} on segment {row[column]}: its segment is gone; kept, shown on no page")
 
 
 def manual_code_sets(manual: list[dict], codebook: Codebook, coder: str | None = None) -> dict[str, set[str]]:

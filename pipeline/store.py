@@ -336,6 +336,20 @@ def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
     return {name: list(old[name].rows) for name in RESEARCHER_TABLES if old[name].exists()}
 
 
+def segments_by_id(source: Path, ids: list[str]) -> dict[str, dict]:
+    """Document and text of these segments in an existing database (to re-anchor what pointed at them)."""
+    source = Path(source)
+    if not ids or not source.exists():
+        return {}
+    old = sqlite_utils.Database(str(source))
+    found = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update({row["id"]: row for row in old.query(
+            f"select id, document_id, text from segments where id in ({','.join('?' * len(chunk))})", chunk)})
+    return found
+
+
 def carry_run_history(db: sqlite_utils.Database, source: Path) -> None:
     """Copy the run history from the previous database file, table to table inside SQLite. A file
     from before the history was kept as changes (a `run_codings` table with every run's full set

@@ -123,3 +123,28 @@ def test_a_renamed_code_keeps_its_codings_memos_and_findings(tmp_path):
     assert ("F04", "regie.consulent") in conn.execute("select finding_id, code_id from finding_codes").fetchall()
     assert not any("regie.klantmanager" in w for w in result.warnings), result.warnings
     conn.close()
+
+
+def test_a_quotes_status_and_memo_follow_its_edited_segment(tmp_path):
+    """A report status ("goedgekeurd") and a memo on a quote follow it when its text changes (a
+    name added to force_remove, a corrected transcript), as manual codings do; they stayed on the
+    old segment id and vanished from every page (tester round 4)."""
+    corpus, db, codebook = tmp_path / "corpus", tmp_path / "db" / "x.db", ROOT / "codebook.yaml"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select id from segments where text like 'Werkgevers willen wel%'").fetchone()[0]
+    workbench.set_quote_status(conn, segment, "approved", "coder_a")
+    workbench.add_memo(conn, "segment", segment, "coder_a", "voorgelegd op 3 juni")
+    conn.close()
+    (corpus / "a.txt").write_text(DOCS["a.txt"].replace("Werkgevers willen wel,", "Werkgevers willen best,"), encoding="utf-8")
+    result = build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    moved = conn.execute("select id from segments where text like 'Werkgevers willen best%'").fetchone()[0]
+    assert moved != segment
+    assert conn.execute("select segment_id, status from quote_status").fetchall() == [(moved, "approved")]
+    assert conn.execute("select target_id from memos").fetchall() == [(moved,)]
+    assert not result.orphaned
+    conn.close()
