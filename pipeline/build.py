@@ -243,10 +243,11 @@ def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, re
     store.save_rows(db, "memos", [row for row in latest.get("memos", []) if row["id"] not in known_memos])
     # A status set while this build ran, on a segment this build has (one whose segment moved was
     # re-anchored from the file as it was when the build started).
-    current = {row["segment_id"]: row["updated"] for row in db["quote_status"].rows}
+    current = {row["segment_id"]: row["updated"] or "" for row in db["quote_status"].rows}
     segments_now = {row[0] for row in db.execute("select id from segments")}
-    store.save_rows(db, "quote_status", [row for row in latest.get("quote_status", []) if row["segment_id"] in segments_now
-                                         and (row["segment_id"] not in current or (row["updated"] or "") > (current[row["segment_id"]] or ""))])
+    late_statuses = [row for row in latest.get("quote_status", []) if row["segment_id"] in segments_now
+                     and (row["updated"] or "") > current.get(row["segment_id"], "")]
+    store.save_rows(db, "quote_status", late_statuses)
     db.conn.commit()
 
 
