@@ -93,11 +93,12 @@ class _Silent:
 
 def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: bool = False,
           key_path: Path | None = None, model_path: Path | None = None,
-          max_document_bytes: int | None = None, use_cache: bool = True) -> BuildResult:
+          max_document_bytes: int | None = None, use_cache: bool = True, new_key: bool = False) -> BuildResult:
     """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings.
 
     With use_cache, documents unchanged since the last build are not read or anonymised again
-    (see cache.py); use_cache=False redoes every document."""
+    (see cache.py); use_cache=False redoes every document. A database built before with a key
+    that is no longer at key_path is refused unless new_key (a new key renumbers every pseudonym)."""
     corpus_dir, db_path = Path(corpus_dir), Path(db_path)
     key_path = Path(key_path) if key_path else key_path_for(db_path)
     model_path = Path(model_path) if model_path else model_path_for(db_path)
@@ -105,10 +106,21 @@ def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: boo
         for leftover in db_path.parent.glob(f"{db_path.name}.tmp-*"):   # of a build that was killed
             store.remove_quietly(leftover)
         try:
+            _check_key_is_there(db_path, key_path, new_key)
             return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
                           max_document_bytes or MAX_DOCUMENT_BYTES, use_cache)
         finally:
             gc.unfreeze()
+
+
+def _check_key_is_there(db_path: Path, key_path: Path, new_key: bool) -> None:
+    """A database built before has pseudonyms from a key: without it, a build would make a new one
+    in silence and renumber them all ([PERSOON-12] in a report would be someone else)."""
+    if new_key or key_path.exists() or not store.has_runs(db_path):
+        return
+    raise QcodeError(f"{key_path}: no pseudonym key, but {db_path} was built with one; a new key would renumber "
+                     f"every pseudonym, so nothing was built. If the key moved, pass --key PATH; to start a new "
+                     f"key on purpose, pass --new-key")
 
 
 def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes, use_cache) -> BuildResult:

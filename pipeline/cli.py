@@ -59,9 +59,12 @@ def cli():
 @click.option("--max-document-mb", type=float, default=20, show_default=True, help="Refuse larger documents.")
 @click.option("--full", is_flag=True,
               help="Re-read and re-anonymise every document (default: reuse unchanged ones from the last build).")
+@click.option("--new-key", is_flag=True,
+              help="Start a new pseudonym key for a database built before (every pseudonym is renumbered); "
+                   "without it a missing key stops the build.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly_errors
-def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, quiet):
+def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, new_key, quiet):
     """Run every stage over a corpus and (re)build the database atomically.
 
     Example: qcode build --corpus corpus/demo --db db/demo.db
@@ -70,7 +73,8 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, q
 
     try:
         result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
-                           max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full)
+                           max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full,
+                           new_key=new_key)
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: {db_path} is as it was before this build "
                                    "(the next build clears what this one left)") from None
@@ -230,10 +234,11 @@ def reveal(pseudonym, db_path, key_path):
     path = Path(key_path) if key_path else key_path_for(db_path)
     if not path.exists():
         raise QcodeError(f"{path}: no pseudonym key; was this database built on this machine?")
+    pseudonym = pseudonym.strip("[] ").upper()       # "persoon-15" and "[PERSOON-15]" too
     entry = load_key(path).original_of(pseudonym)
     if entry is None:
         raise QcodeError(f"{pseudonym}: not in {path}")
-    click.echo(f"{pseudonym.strip('[]')} ({entry['label']}): " + "; ".join(entry["forms"]))
+    click.echo(f"{pseudonym} ({entry['label']}): " + "; ".join(entry["forms"]))
 
 
 @cli.command(context_settings=CONTEXT)
