@@ -128,6 +128,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     clock = time.perf_counter()
     codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
     manifest = load_manifest(corpus_dir)
+    findings = load_findings(corpus_dir)
     settings = load_corpus_settings(corpus_dir)
     codings_rows = load_codings_file(corpus_dir / "codings.csv")
     previous = store.copy_researcher_tables(db_path)
@@ -203,6 +204,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
               segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_history(db, db_path)
+        _save_findings(db, findings, corpus_dir / "findings.yaml", codebook, result)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         store.ensure_triggers(db)
@@ -620,7 +622,6 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
     store.save_rows(db, "manual_codings", manual)
     for table in ("memos", "quote_status", "runs"):
         store.save_rows(db, table, previous.get(table, []))
-    _save_findings(db, codebook, result)
 
 
 def anonymised_label(label: str, anonymised_text: str, key) -> str:
@@ -645,21 +646,51 @@ def _type_columns(municipality: dict | None) -> dict:
             "urbanisation": municipality.get("urbanisation", UNKNOWN), "municipality_type": municipality.get("type", UNKNOWN)}
 
 
-def _save_findings(db, codebook: Codebook, result: BuildResult) -> None:
-    """The study's findings (pipeline/data/findings.yaml) and the codes that bear on each: a code's
-    old id (`replaces`) names the code now; a code the codebook no longer has is warned about, as a
-    finding would silently lose its support."""
-    from importlib import resources
-
-    source = resources.files("pipeline.data").joinpath("findings.yaml")
-    findings = yaml.safe_load(source.read_text(encoding="utf-8"))["findings"]
-    store.save_rows(db, "findings", [{k: str(f[k]) for k in ("id", "chapter", "statement", "value", "unit", "population", "period", "source")} for f in findings])
+def _save_findings(db, findings: list[dict], path: Path, codebook: Codebook, result: BuildResult) -> None:
+    """The study's findings and the codes that bear on each: a code's old id (`replaces`) names
+    the code now; a code the codebook no longer has is warned about, as a finding would silently
+    lose its support."""
+    store.save_rows(db, "findings", [{k: str(f.get(k, "")) for k in FINDING_FIELDS} for f in findings])
     links = {(f["id"], codebook.current_id(c)) for f in findings for c in f["codes"]}
     for finding, code in sorted(links):
         if code not in codebook.by_id:
-            result.warnings.append(f"{source}: finding {finding} names code {code!r}, which {codebook.path} no longer "
+            result.warnings.append(f"{path}: finding {finding} names code {code!r}, which {codebook.path} no longer "
                                    f"has: its support leaves that code out (name the code that replaces it)")
     store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
+
+
+FINDING_FIELDS = ("id", "chapter", "statement", "value", "unit", "population", "period", "source")
+
+
+def load_findings(corpus_dir: Path) -> list[dict]:
+    """`<corpus>/findings.yaml`: the study's quantitative findings (id, statement, value, unit,
+    population, period, source) with the codes each speaks to; none when the corpus has no file.
+    A problem stops the build before anything is written, naming file and line."""
+    path = Path(corpus_dir) / "findings.yaml"
+    if not path.exists():
+        return []
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise QcodeError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    items = data.get("findings") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise QcodeError(f"{path}:1: expected 'findings:' with a list of findings (id, statement, codes, ...)")
+    lines = [item.start_mark.line + 1 for key, value in root.value if key.value == "findings" for item in value.value]
+    seen = set()
+    for item, line in zip(items, lines):
+        if not isinstance(item, dict) or not item.get("id") or not item.get("statement"):
+            raise QcodeError(f"{path}:{line}: a finding needs an id and a statement")
+        codes = item.get("codes") or []
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise QcodeError(f"{path}:{line}: finding {item['id']}: 'codes' must be a list of code ids")
+        if item["id"] in seen:
+            raise QcodeError(f"{path}:{line}: finding id {item['id']!r} is used twice")
+        seen.add(item["id"])
+        item["codes"] = codes
+    return items
 
 
 def _counts(db, segments, anonymised, documents, codebook) -> dict:

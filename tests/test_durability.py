@@ -96,6 +96,7 @@ def test_a_renamed_code_keeps_its_codings_memos_and_findings(tmp_path):
         (corpus / name).write_text(text, encoding="utf-8")
     (corpus / "codings.csv").write_text("document,quote,codes,coder\na.txt,De taallessen zijn te kort,"
                                         "regie.klantmanager,coder_b\n", encoding="utf-8")
+    shutil.copy(ROOT / "corpus" / "demo" / "findings.yaml", corpus)
     shutil.copy(ROOT / "codebook.yaml", codebook)
     build(corpus, db, codebook)
     conn = sqlite3.connect(db)

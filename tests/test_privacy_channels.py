@@ -127,3 +127,26 @@ def test_a_server_others_can_reach_needs_a_login_to_read(small_project):
             assert {path: client.get(path).status_code for path in paths} == {path: 200 for path in paths}
     finally:
         next(server, None)
+
+
+def test_findings_come_from_the_corpus(tmp_path):
+    """A study's findings are in `<corpus>/findings.yaml` (the Wi2021 ones came with every corpus);
+    without the file there are none, and a broken one stops the build naming file and line."""
+    from pipeline.build import build
+    from pipeline.errors import QcodeError
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Klantmanager: De taallessen zijn te kort.\n", encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    build(corpus, db, CODEBOOK)
+    assert sqlite3.connect(db).execute("select count(*) from findings").fetchone()[0] == 0
+    (corpus / "findings.yaml").write_text("findings:\n  - id: S1\n    statement: Lessen te kort.\n    codes: [taal]\n"
+                                          "  - id: S2\n    codes: [taal]\n", encoding="utf-8")
+    with pytest.raises(QcodeError, match=r"findings.yaml:5: a finding needs an id and a statement"):
+        build(corpus, db, CODEBOOK)
+    (corpus / "findings.yaml").write_text("findings:\n  - id: S1\n    statement: Lessen te kort.\n    codes: [taal]\n",
+                                          encoding="utf-8")
+    result = build(corpus, db, CODEBOOK)
+    assert sqlite3.connect(db).execute("select finding_id, code_id from finding_codes").fetchall() == [("S1", "taal")]
+    assert not result.skipped       # the file is the corpus's metadata, not a document it skipped

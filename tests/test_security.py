@@ -26,6 +26,7 @@ def hostile_server(tmp_path_factory):
     corpus = root / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text(f"Klantmanager: {HOSTILE}\n\nInterviewer: {HOSTILE}\n", encoding="utf-8")
+    shutil.copy(CODEBOOK.parent / "corpus" / "demo" / "findings.yaml", corpus)     # the finding pages too
     data = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
     taal = next(c for c in data["codes"] if c["id"] == "taal")
     taal["label"] = '<script>window.__xss = 4</script>Taal'
