@@ -171,15 +171,18 @@ def finding(conn, finding_id: str) -> dict | None:
     supporting = f"""select distinct segment_id, role, document_id, kind, municipality, municipality_type
                      from segment_codes where code_id in ({",".join("?" * len(codes)) or "''"})
                      and {SUPPORTING_ROLE}"""
-    counts = {r["role"] or "onbekend": r["n"] for r in rows(
-        conn, f"select role, count(distinct segment_id) as n from ({supporting}) group by role", codes)}
+    per_role = rows(conn, f"""select role, count(distinct segment_id) as n, count(distinct document_id) as documents
+                               from ({supporting}) group by role""", codes)
+    counts = {r["role"] or "onbekend": r["n"] for r in per_role}
     quotes = rows(conn, f"""select * from (
         select s.id, s.text, s.role, s.document_id, sc.kind, sc.municipality, sc.municipality_type,
                row_number() over (partition by s.role order by s.document_id, s.seq) as n
         from ({supporting}) sc join segments s on s.id = sc.segment_id) where n <= ? order by role, n""",
         codes + [QUOTES_PER_ROLE])
     badges = segment_codes(conn, [q["id"] for q in quotes])
-    groups: dict[str, dict] = {role: {"count": n, "quotes": []} for role, n in sorted(counts.items())}
+    documents = {r["role"] or "onbekend": r["documents"] for r in per_role}
+    groups: dict[str, dict] = {role: {"count": n, "documents": documents[role], "quotes": []}
+                               for role, n in sorted(counts.items())}
     for q in quotes:
         q["badges"] = badges.get(q["id"], [])
         q["html"] = highlight(q["text"], [span for c in q["badges"] if c["code_id"] in codes for span in c["spans"]])
@@ -188,8 +191,14 @@ def finding(conn, finding_id: str) -> dict | None:
         conn, f"select distinct {column} as v from ({supporting}) where {column} is not null order by 1", codes)]
     roles = sorted(groups)
     voices = [r for r in roles if r not in NO_VOICE]      # role categories of people: what the page counts
+    # Which of the quotes a researcher coded (or confirmed) with one of the finding's codes: the
+    # others count on the machine's word alone.
+    by_hand = rows(conn, f"""select count(distinct segment_id) as n from segment_codes where source = 'manual'
+                             and code_id in ({",".join("?" * len(codes)) or "''"}) and {SUPPORTING_ROLE}""", codes)[0]["n"]
+    totals = rows(conn, f"select count(distinct segment_id) as quotes, count(distinct document_id) as documents "
+                        f"from ({supporting})", codes)[0]
     triangulation = {"roles": roles, "voices": voices, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
-                     "quotes": rows(conn, f"select count(distinct segment_id) as n from ({supporting})", codes)[0]["n"]}
+                     "quotes": totals["quotes"], "documents": totals["documents"], "by_hand": by_hand}
     return {"finding": found[0], "codes": codes, "groups": groups, "triangulation": triangulation,
             "weak": len(voices) < 2,
             "memos": rows(conn, "select * from memos where target_type = 'finding' and target_id = ? order by created", [finding_id])}

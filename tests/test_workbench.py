@@ -64,6 +64,14 @@ def test_finding_triangulation(conn):
     assert set(data["groups"]) == set(data["triangulation"]["roles"])
     # minutes and unknown speakers are shown, but are no role category of people
     assert set(data["triangulation"]["voices"]) == set(data["triangulation"]["roles"]) - {"notulen", "onbekend"}
+    # what a quote's support rests on: a researcher's coding or the machine's, and how many documents
+    triangulation = data["triangulation"]
+    manual = conn.execute("""select count(distinct sc.segment_id) from segment_codes sc join finding_codes f
+                             on f.code_id = sc.code_id and f.finding_id = 'F07' where sc.source = 'manual'
+                             and sc.role not in (select role from uncoded_roles)""").fetchone()[0]
+    assert 0 < triangulation["by_hand"] == manual < triangulation["quotes"]
+    assert triangulation["documents"] >= max(g["documents"] for g in data["groups"].values()) >= 1
+    assert sum(g["count"] for g in data["groups"].values()) == triangulation["quotes"]
 
 
 def test_a_finding_is_supported_by_every_role_but_the_uncoded_ones(tmp_path, demo_db):
