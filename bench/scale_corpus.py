@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "tools" / "demo_corpus_src"
+DEMO = ROOT / "corpus" / "demo"
 NAMES = ROOT / "pipeline" / "data" / "names"
 PLACES = ["Assen", "Zwolle", "Venlo", "Helmond", "Almelo", "Hoorn", "Gouda", "Roermond", "Kampen", "Goes", "Weert",
           "Oss", "Ede", "Hengelo", "Doetinchem", "Harderwijk", "Meppel", "Sneek", "Vlissingen", "Tiel"]
@@ -62,6 +64,8 @@ def main() -> None:
                     text = re.sub(r"(?<!\w)" + re.escape(item["text"]) + r"(?!\w)", replacement, text)
             lines.append(f"{speaker}: {text}" if speaker else text)
         (args.output / f"doc-{number:05d}.txt").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    # The study's findings, so that the finding pages have something to show (as for the demo).
+    shutil.copy(DEMO / "findings.yaml", args.output / "findings.yaml")
     print(f"wrote {33 * args.factor} documents to {args.output}")
 
 
