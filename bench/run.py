@@ -123,6 +123,8 @@ def main() -> None:
             if not corpus.exists():
                 subprocess.run([sys.executable, str(ROOT / "bench" / "scale_corpus.py"), "--factor", str(scale),
                                 "--output", str(corpus)], check=True)
+            # findings.yaml is the corpus's (a corpus scaled before it moved there lacks it)
+            shutil.copy(ROOT / "corpus" / "demo" / "findings.yaml", corpus / "findings.yaml")
         db = OUT / f"bench-{scale}x.db"
         for stale in OUT.glob(f"bench-{scale}x.*"):
             stale.unlink()
