@@ -32,7 +32,8 @@ from .coding import (Prepared, assign_incremental, cached_class_scores, model_tr
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
 from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, content_hash, list_corpus_files,
                      read_document, skipped_corpus_files)
-from .manifest import UNKNOWN, CodingRow, load_codings_file, load_manifest, role_for, role_typos
+from .manifest import (UNKNOWN, CodingRow, default_document_id, load_codings_file, load_manifest, role_for,
+                       role_typos)
 from .segment import Segment, segment_document
 from . import cache, store
 
@@ -357,6 +358,8 @@ def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
     names -= TUSSENVOEGSELS
     failed = []
     for doc_id, info in infos.items():
+        if doc_id == default_document_id(info.file):
+            continue    # qcode's own hash of the file name ("doc-3fede0a1": its "ede" is no town)
         found = sorted(set(re.findall(r"[^\W\d_]{3,}", doc_id.casefold())) & names)
         if found:
             result.errors.append(f"{corpus_dir / 'manifest.yaml'}: document id {doc_id!r} ({info.file}) contains "
