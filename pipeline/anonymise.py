@@ -2068,8 +2068,9 @@ class PseudonymKey:
         if self._forms_by_words.get((label, frozenset())):  # a form without name words, e.g. "Li"
             owners = set().union(*(self._owners.get((label, w), ()) for w in words))
             matches.extend(owners & self._forms_by_words[(label, frozenset())])
-        if len(words) > 1:      # a full name is not a person known by another full name
-            matches = [n for n in matches if not self._other_full_name(label, n, words)]
+        if len(words) > 1:      # a full name is not a person known by another full name: the newest who is not
+            newest = next((n for n in sorted(set(matches), reverse=True) if not self._other_full_name(label, n, words)), None)
+            return f"{TAGS[label]}-{newest}" if newest is not None else None
         return f"{TAGS[label]}-{max(matches)}" if matches else None
 
     def _other_full_name(self, label: str, number: int, words: frozenset) -> bool:
