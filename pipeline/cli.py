@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -209,10 +210,16 @@ def anonymise_report(corpus_dir, as_json):
     total = sum(len(items) for items in report["documents"].values())
     click.echo(f"{total} weak detections in {len(report['documents'])} documents "
                f"(review them; they are replaced in the database either way)")
+    click.echo("This report shows the original text: keep it out of the corpus folder and out of version control.")
+    words = Counter((item["text"], item["label"]) for items in report["documents"].values() for item in items)
+    documents = Counter(key for items in report["documents"].values() for key in {(i["text"], i["label"]) for i in items})
+    click.echo(f"\nBy word ({len(words)} distinct; one force_keep or force_remove entry settles each everywhere):")
+    for (text, label), n in sorted(words.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"  {label:<20} {text!r:<28} {n:>4}x in {documents[(text, label)]} document(s)")
     for document, items in report["documents"].items():
         click.echo(f"\n{document}")
         for item in items:
-            click.echo(f"  {item['label']:<10} {item['text']!r:<24} …{item['context']}…")
+            click.echo(f"  {item['label']:<20} {item['text']!r:<28} …{item['context']}…")
     for error in report["errors"]:
         click.secho(f"error: {error}", fg="red", err=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 from click.testing import CliRunner
@@ -42,6 +43,11 @@ def test_review_report_lists_weak_detections(tmp_path):
     report = json.loads(result.output)
     items = report["documents"]["gesprek.txt"]
     assert any(item["text"] == "Bravenhorst" and "«Bravenhorst»" in item["context"] for item in items)
+    # as text: each distinct word once with its count (at 10x, 'Homs' stood on 50 lines), then per document
+    text_report = CliRunner().invoke(cli, ["anonymise-report", "--corpus", str(corpus)]).output
+    assert "keep it out of the corpus folder" in text_report
+    summary = text_report.split("By word", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"\n  \w+ +'Bravenhorst' +\d+x in 1 document\(s\)", summary), summary
 
 
 def test_reveal_reads_the_key_not_the_database(tmp_path):
