@@ -88,8 +88,9 @@ async def search_page(datasette, request):
         """The query string of this search with some filters changed (a facet keeps the others)."""
         return urlencode({k: v for k, v in {"q": query, **filters, **changes}.items() if v or k == "q"})
 
-    known = await _read(datasette, lambda conn: {r["id"] for r in workbench.rows(conn, "select id from codes")})
-    unknown_code = next((filters[k] for k in ("code", "with_code") if filters[k] and filters[k] not in known), None)
+    asked = [filters[k] for k in ("code", "with_code") if filters[k]]
+    known = await _read(datasette, lambda conn: {r["id"] for r in workbench.rows(conn, "select id from codes")}) if asked else set()
+    unknown_code = next((code for code in asked if code not in known), None)
     return await _render(datasette, request, "qcode_search.html", q=query, filters=filters, searched=searched,
                          search_link=search_link, unknown_code=unknown_code, **result)
 

@@ -351,16 +351,18 @@ def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
     """Document ids (chosen in the manifest, shown on every page and in every report) that hold a
     word of a person's or a place's name the anonymiser replaces, or of a manifest municipality:
     "interview-rahimi-ede". Each such document fails with an error; the others are built."""
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[^\W\d_]{3,}", str(text).casefold()))
+
     names = {word for entry in key.entries.values() if entry["label"] in ("PERSON", "MUNICIPALITY_OR_TOWN")
-             for form in entry["forms"] if form not in entry.get("weak", ())
-             for word in re.findall(r"[^\W\d_]{3,}", form.casefold())}
-    names |= {word for place in manifest.municipalities for word in re.findall(r"[^\W\d_]{3,}", str(place).casefold())}
+             for form in entry["forms"] if form not in entry.get("weak", ()) for word in words(form)}
+    names |= {word for place in manifest.municipalities for word in words(place)}
     names -= TUSSENVOEGSELS
     failed = []
     for doc_id, info in infos.items():
         if doc_id == default_document_id(info.file):
             continue    # qcode's own hash of the file name ("doc-3fede0a1": its "ede" is no town)
-        found = sorted(set(re.findall(r"[^\W\d_]{3,}", doc_id.casefold())) & names)
+        found = sorted(words(doc_id) & names)
         if found:
             result.errors.append(f"{corpus_dir / 'manifest.yaml'}: document id {doc_id!r} ({info.file}) contains "
                                  f"{', '.join(map(repr, found))}, a name the anonymiser removes; ids are shown on every "
@@ -672,9 +674,10 @@ def load_findings(corpus_dir: Path) -> list[dict]:
     path = Path(corpus_dir) / "findings.yaml"
     if not path.exists():
         return []
+    text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        root = yaml.compose(text)       # the nodes, for line numbers
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise QcodeError(f"{path}:{mark.line + 1 if mark else '?'}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc

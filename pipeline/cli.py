@@ -3,6 +3,7 @@ clear message and exit code 1 (no traceback)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -461,7 +462,8 @@ def export(db_path, fmt, output, codes, with_code, finding, role, municipality_t
 
     filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only,
                             limit, with_code=with_code, quote_status=quote_status)
-    if fmt not in ("qdc",) and not select_quotes(db_path, filters)[0]:
+    # One row is enough to know (the export itself selects them all).
+    if fmt != "qdc" and not select_quotes(db_path, dataclasses.replace(filters, limit=1))[0]:
         click.secho("warning: no quote matches these filters; the export has none", fg="yellow", err=True)
     text = run_export(db_path, fmt, filters, output)
     if text is not None:
