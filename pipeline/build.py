@@ -107,24 +107,24 @@ def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: boo
         for leftover in db_path.parent.glob(f"{db_path.name}.tmp-*"):   # of a build that was killed
             store.remove_quietly(leftover)
         try:
-            _check_key_is_there(db_path, key_path, new_key)
             return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
-                          max_document_bytes or MAX_DOCUMENT_BYTES, use_cache)
+                          max_document_bytes or MAX_DOCUMENT_BYTES, use_cache, new_key)
         finally:
             gc.unfreeze()
 
 
-def _check_key_is_there(db_path: Path, key_path: Path, new_key: bool) -> None:
-    """A database built before has pseudonyms from a key: without it, a build would make a new one
-    in silence and renumber them all ([PERSOON-12] in a report would be someone else)."""
-    if new_key or key_path.exists() or not store.has_runs(db_path):
+def _check_key_is_there(db_path: Path, key_path: Path, runs: list, new_key: bool) -> None:
+    """A database built before (it has runs) has pseudonyms from a key: without it, a build would
+    make a new one in silence and renumber them all ([PERSOON-12] in a report would be someone else)."""
+    if new_key or key_path.exists() or not runs:
         return
     raise QcodeError(f"{key_path}: no pseudonym key, but {db_path} was built with one; a new key would renumber "
                      f"every pseudonym, so nothing was built. If the key moved, pass --key PATH; to start a new "
                      f"key on purpose, pass --new-key")
 
 
-def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes, use_cache) -> BuildResult:
+def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes, use_cache,
+           new_key) -> BuildResult:
     timings, started = {}, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
@@ -133,6 +133,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     settings = load_corpus_settings(corpus_dir)
     codings_rows = load_codings_file(corpus_dir / "codings.csv")
     previous = store.copy_researcher_tables(db_path)
+    _check_key_is_there(db_path, key_path, previous.get("runs"), new_key)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path, key_path=key_path)
     result.warnings += [f"{corpus_dir / w}" for w in role_typos(manifest)]
     if _inside(key_path, db_path.parent):

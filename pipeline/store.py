@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 from pathlib import Path
 
 import sqlite_utils
@@ -335,18 +334,6 @@ def copy_researcher_tables(source: Path) -> dict[str, list[dict]]:
         return {}
     old = sqlite_utils.Database(str(source))
     return {name: list(old[name].rows) for name in RESEARCHER_TABLES if old[name].exists()}
-
-
-def has_runs(path: Path) -> bool:
-    """Whether a database file exists with at least one recorded build."""
-    path = Path(path)
-    if not path.exists():
-        return False
-    try:
-        db = sqlite_utils.Database(str(path))
-        return db["runs"].exists() and db["runs"].count > 0
-    except sqlite3.DatabaseError:       # not a database (yet): nothing was built with a key
-        return False
 
 
 def segments_by_id(source: Path, ids: list[str]) -> dict[str, dict]:
