@@ -65,6 +65,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_tenth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_eleventh.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_twelfth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_thirteenth.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -90,8 +90,9 @@ ORG_KEYWORDS += "|OBS|KBS|PCBS|IKC|obs|kbs|ikc|Kindcentrum|Peuterspeelzaal|Peute
 ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboerderij|Kliniek|Atelier|Ziekenhuis|Revalidatiecentrum|Gezondheidscentrum|Apotheek|GGZ|Ggz"
 ORG_KEYWORDS += "|VV|SV|RKSV|RKVV|FC|Voetbalclub|Hockeyclub|Korfbalvereniging|Tennisvereniging|Zwemvereniging"   # sports clubs
 ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunteers' language projects
+ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
-ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek)"
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
 
 
 def _trie_alternation(words: list[str]) -> str:
@@ -119,7 +120,7 @@ ORG_KEYWORDS = "|".join([_trie_alternation([k for k in _KEYWORDS if k not in _PA
 ORG_SUFFIX_WORDS = re.compile(
     rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|"
     rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
-    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium)(?:\s+(?:B\.V\.|BV))?(?![\w])"
+    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium|Belang|Belangen)(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
 # The gaps are spaces, not line breaks: "Gespreksverslag taalschool\n\nVerslag ..." names no school.
 ORG_JOINERS = {"de", "het", "'t", "van", "der", "den", "aan", "op", "en", "&"}
@@ -127,7 +128,7 @@ ORG_BEFORE = re.compile(
     rf"\b(?:{ORG_KEYWORDS})[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)[^\S\n]+)*{NAME_TOKEN}(?:[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)[^\S\n]+)*{NAME_TOKEN})*"
 )
 ORG_AFTER = re.compile(
-    rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)\s+)*(?:{NAME_TOKEN}|&|Zn\.)\s*(?:(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])|(?<=&\s)(?:Zn\.?|Zonen)(?!\w))"
+    rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)[^\S\n]+)*(?:{NAME_TOKEN}|&|Zn\.)[^\S\n]*(?:(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])|(?<=&\s)(?:Zn\.?|Zonen|Partners|Co\.?|Compagnie)(?!\w))"
 )
 AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s+(?:in\s+|te\s+)?(?P<place>{NAME_TOKEN}(?:[\s-](?:{NAME_TOKEN}|aan|op|van|den|de)){{0,3}})")
 
@@ -903,7 +904,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end() and not all(fold(w) in lists.allow for w in WORD.findall(text[start:m.end()])[:-1]):
             found.append(Entity(start, m.end(), "ORGANISATION", text[start:m.end()], True, "organisation"))
-    legal_form = any(sign in text for sign in ("B.V", "BV", "V.O.F", "VOF", "N.V", "NV", "Holding", "Groep", "& Z"))
+    legal_form = any(sign in text for sign in ("B.V", "BV", "V.O.F", "VOF", "N.V", "NV", "Holding", "Groep", "& Z", "& P", "& C"))
     for m in ORG_AFTER.finditer(text) if legal_form else ():   # its pattern tries every capitalised word
         start = _skip_common_words(text, m.start(), m.end(), lists)
         if start < m.end():
@@ -1181,8 +1182,10 @@ def _speaker_name_span(label: str, lists: Lists) -> tuple[int, int] | None:
         return None  # "Uit het DUO-overzicht:" is a sentence, not a name
     if len(words) == 1:
         word, key = words[0].group(), keys[0]
-        if key not in lists.first_names and key not in lists.surnames and _common_noun(word, lists):
-            return None  # "Dossier:", "Mail:", a form's fields: "Klantnummer:", "V-nummer:"
+        if key not in lists.first_names and key not in lists.surnames and (_common_noun(word, lists) or word.isupper()):
+            # "Dossier:", "Mail:", a form's fields: "Klantnummer:", "V-nummer:"; in capitals a
+            # role or a note's marker ("INTERVIEWER:", "TODO:"), unless a listed name ("AHMED:")
+            return None
         return words[0].start(), words[0].end()
     listed = any((k in lists.first_names or k in lists.surnames) and k not in lists.ambiguous_names for k in keys)
     unknown = any(w.group().lower() not in lists.dutch_words and k not in lists.allow for w, k in zip(words, keys))
@@ -1680,6 +1683,17 @@ def _document_title(lower: str, dutch) -> bool:
     return False
 
 
+def _verb_stem(word: str, lemma_words: frozenset) -> bool:
+    """The stem of a Dutch verb, its first person present ("leg" of "leggen", "maak" of "maken",
+    "gooi" of "gooien"), which spaCy's table leaves out when the form is no other word."""
+    if len(word) < 3:
+        return False
+    forms = [word + "en", word + word[-1] + "en"]
+    if word[-2] == word[-3] and word[-2] in "aeou":
+        forms.append(word[:-2] + word[-1] + "en")
+    return any(form in lemma_words for form in forms)
+
+
 def _dutch_stem(stem: str, dutch) -> bool:
     """One or two Dutch words, each maybe followed by a linking sound ("huis|vesting|s")."""
     return _dutch_compound(stem, dutch) or any(_dutch_compound(stem[:i], dutch) and _dutch_compound(stem[i:], dutch)
@@ -1759,14 +1773,15 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     """Every identifier in one (canonical) text, overlaps merged, allow-listed terms dropped."""
     if not text.strip():
         return []
-    found = _pattern_entities(text, lists) + _context_entities(text, lists) + _list_entities(text, lists)
+    found = _pattern_entities(text, lists) + _context_entities(text, lists)
+    found += [e for e in _list_entities(text, lists) if not (e.source == "places" and _capitalised_by_sentence(e, text, lists))]
     found += _forced_entities(text, lists)
-    if use_deduce:
-        orgs = [e for e in found if e.label == "ORGANISATION"]
-        places = {(e.start, e.end) for e in found if e.source == "places"}
-        found += [_cut_at_organisations(e, orgs, text) for e in _deduce_entities(text)
-                  if not (_allowed(e, lists) or _sentence_adverb(e, text) or _starts_with_place(e, places, lists))]
     protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
+    if use_deduce:
+        ends = [e.start for e in found if e.label == "ORGANISATION"] + [start for start, _ in protected]
+        places = {(e.start, e.end) for e in found if e.source == "places"}
+        found += [_cut_at(e, ends, text) for e in _deduce_entities(text)
+                  if not (_allowed(e, lists) or _capitalised_by_sentence(e, text, lists) or _starts_with_place(e, places, lists))]
     # An allow-listed phrase protects the names and bare street-like words inside it
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
     found = [e for e in found if e.source == "force_remove" or not (
@@ -1906,13 +1921,14 @@ def _noun_before_first_name(word: str, following: str, lists: Lists) -> bool:
             and fold(word) not in lists.surnames and fold(following) in lists.first_names)
 
 
-def _cut_at_organisations(entity: Entity, orgs: list[Entity], text: str) -> Entity:
-    """deduce reads "Wouter de Groot van Schoonmaakbedrijf Glans" as one name: end it at the firm."""
+def _cut_at(entity: Entity, starts: list[int], text: str) -> Entity:
+    """deduce reads "Wouter de Groot van Schoonmaakbedrijf Glans" and "Marieke Koning van het
+    Sociaal Wijkteam" as one name: end it where a firm or an allow-listed phrase starts."""
     if entity.label != "PERSON":
         return entity
-    for org in orgs:
-        if entity.start < org.start < entity.end:
-            words = list(WORD.finditer(text, entity.start, org.start))
+    for start in starts:
+        if entity.start < start < entity.end:
+            words = list(WORD.finditer(text, entity.start, start))
             while words and words[-1].group().lower() in TUSSENVOEGSELS:
                 words.pop()
             end = words[-1].end() if words else entity.start
@@ -1926,11 +1942,51 @@ SENTENCE_ADVERBS = {"pas", "toch", "wel", "ook", "nog", "net", "zo", "dus", "dan
                     "juist", "zelfs", "gewoon", "even", "meteen", "straks", "vroeger", "later", "daarna", "alleen"}
 
 
-def _sentence_adverb(entity: Entity, text: str) -> bool:
-    """A one-word name at the start of a sentence that is a sentence adverb followed by a lower-case
-    word: the adverb ("Pas na drie maanden"), not the surname Pas."""
-    return (entity.text.lower() in SENTENCE_ADVERBS and _sentence_start(text, entity.start)
-            and bool(re.match(r" [a-zà-ÿ]", text[entity.end:entity.end + 2])))
+# The subject after a verb that opens a question or a request: "Ken je ...", "Leg jij ...".
+SUBJECT_PRONOUNS = {"je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "jullie"}
+# What a report says a person did, in the third person singular: "Bos geeft aan", "Koning zei".
+REPORTING_VERBS = {"zegt", "zei", "geeft", "gaf", "vertelt", "vertelde", "meldt", "meldde", "vraagt", "vroeg", "licht",
+                   "lichtte", "stelt", "stelde", "benadrukt", "benadrukte", "antwoordt", "antwoordde", "reageert",
+                   "reageerde", "merkt", "merkte", "vult", "vulde", "belt", "belde", "mailt", "mailde", "schrijft",
+                   "schreef", "noemt", "noemde", "denkt", "dacht", "vindt", "vond", "heeft", "had", "was", "wil",
+                   "wilde", "kan", "kon", "moet", "moest", "werkt", "werkte", "woont", "woonde", "komt", "kwam"}
+OPENING_QUOTE = re.compile(r"[\s(][\"'“‘„«]$")
+NEXT_WORD = re.compile(r"[^\S\n]+(?P<word>[a-zà-ÿ]+)")
+
+
+def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
+    """A one-word name or village found at a sentence's start, where Dutch capitalises any word,
+    and followed by a lower-case word: a sentence adverb ("Pas na drie maanden"), a verb before
+    its subject ("Ken je ...", "Leg jij ..."), or a frequent Dutch word ("Mooi doel", "Niks doen",
+    "Jongens die") that the text never capitalises mid-sentence, where it would be a name
+    ("Jan Koning", "mevrouw Koning"). Not before a verb that reports what a person did ("Koning
+    zei"); a listed first name needs the verb's subject after it; a municipality stays a place."""
+    word = entity.text
+    if entity.label not in ("PERSON", "MUNICIPALITY_OR_TOWN") or not WORD.fullmatch(word) or not word[0].isupper():
+        return False
+    after = NEXT_WORD.match(text, entity.end)
+    if not after or not _opens_sentence(text, entity.start):
+        return False
+    lower = word.lower()
+    if lower in SENTENCE_ADVERBS:
+        return True
+    if after.group("word") in SUBJECT_PRONOUNS and _dutch_anywhere(lower, lists):
+        return True
+    key = fold(word)
+    if key in lists.first_names or key in _municipality_keys() or _zipf(lower, "nl") < 4.5 or (
+            after.group("word") in REPORTING_VERBS):
+        return False
+    return all(_opens_sentence(text, m.start()) for m in re.finditer(rf"\b{re.escape(word)}\b", text))
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """A sentence or line begins here, or a quotation: "zegt ze, 'Mooi werk, maar ...'"."""
+    return _sentence_start(text, start) or OPENING_QUOTE.search(text, max(0, start - 2), start) is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _municipality_keys() -> frozenset:
+    return frozenset(fold(n) for n in _municipality_names())
 
 
 def _starts_with_place(entity: Entity, places: set[tuple[int, int]], lists: Lists) -> bool:
@@ -1977,12 +2033,16 @@ def _is_plain_word(word: str, lists: Lists) -> bool:
     return key not in lists.first_names and key not in lists.surnames and (key,) not in lists.places
 
 
+# Between two parts of one name: a space, or a particle written short ("Ria v. Dijk", "Jan v.d. Berg").
+PERSON_GAP = re.compile(r" (?:v\.(?: ?d\.?)?|vd|v/d) | ")
+
+
 def merge_entities(entities: list[Entity], text: str) -> list[Entity]:
     """Overlapping detections become one span; the label follows LABEL_PRIORITY; strong wins."""
     merged: list[Entity] = []
     for entity in sorted(entities, key=lambda e: (e.start, -e.end)):
         adjacent_person = (merged and entity.label == merged[-1].label == "PERSON"
-                           and text[merged[-1].end:entity.start] == " ")
+                           and PERSON_GAP.fullmatch(text, merged[-1].end, entity.start) is not None)
         if merged and (entity.start < merged[-1].end or adjacent_person):
             last = merged[-1]
             end = max(last.end, entity.end)
@@ -2249,9 +2309,10 @@ class NameIndex:
                 start, end = tokens[i][0], tokens[i + length - 1][1]
                 surface = text[start:end]
                 if surface.islower() and words not in self._written_lower and all(
-                        w.lower() in self.dutch_words or (label == "MUNICIPALITY_OR_TOWN" and w.lower() in self.lemma_words)
+                        w.lower() in self.dutch_words or (label == "MUNICIPALITY_OR_TOWN" and (
+                            w.lower() in self.lemma_words or _verb_stem(w.lower(), self.lemma_words)))
                         for w in WORD.findall(surface)):
-                    continue  # "best goed" is not the town Best
+                    continue  # "best goed" is not the town Best, "dat leg ik uit" not the village Leg
                 place_only = label == "MUNICIPALITY_OR_TOWN" and not (
                     surface.lower() in self.dutch_words or surface.lower() in self.lemma_words)
                 if weak and length == 1 and not place_only:
@@ -2311,7 +2372,9 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
     results = {}
     for doc_id, text in texts.items():
         canonical, index = canonical_text(text)
-        extra = _unprotected(names.find(canonical, []), canonical, lists)
+        # A key's one-word form ("Mooi", found before this rule) at a sentence's start, as a first pass would judge it.
+        extra = [e for e in _unprotected(names.find(canonical, []), canonical, lists)
+                 if not _capitalised_by_sentence(e, canonical, lists)]
         extra = [Entity(index[e.start], index[e.end - 1] + 1, e.label, text[index[e.start]:index[e.end - 1] + 1], e.strong, e.source) for e in extra]
         entities = [_tidy(e, text, lists) for e in merge_entities(first_pass[doc_id] + extra, text)]
         results[doc_id] = apply_pseudonyms(text, [e for e in entities if e is not None], key)

@@ -494,6 +494,54 @@ def test_a_sentence_adverb_is_no_surname(lists):
 
 
 @pytest.mark.parametrize("text", [
+    "Beleidsmedewerker: Mooi doel, maar de vergoeding stopt.",
+    "Ja, veertien maanden. Niks doen, alleen wachten.",
+    "Jongens die in de kas beginnen, verdienen meteen.",
+    "Interviewer: Ken je het lerend stelsel?",
+    "Hij woont verderop. Leg dat maar eens uit.",
+    "Bus naar Terneuzen is een uur.",
+    "Ze zegt, 'Mooi werk, maar mijn Nederlands wordt slechter.'",
+])
+def test_a_frequent_word_that_opens_a_sentence_is_no_name(lists, text):
+    """Dutch capitalises any word that opens a sentence: a frequent Dutch word there that is also a
+    surname or a village ("Mooi", "Niks", "Leg") is the word, unless the text capitalises it elsewhere."""
+    assert [d for d in detections(text, lists) if d[1] != "Terneuzen"] == []
+
+
+def test_a_surname_that_opens_a_sentence_stays_a_name_with_evidence(lists):
+    """Mid-sentence, in a longer name or before a verb that reports what a person did, the capital says name."""
+    assert anonymised("Jan Koning belde. Koning gaat de lessen geven.", lists) == \
+        "[PERSOON-1] belde. [PERSOON-1] gaat de lessen geven."
+    assert detections("Koning zei dat het goed ging.", lists) == [("PERSON", "Koning")]
+
+
+def test_a_key_form_that_is_a_word_is_not_brought_back_at_a_sentence_start(lists):
+    """A key written before this rule holds "Mooi" and "Leg": a sentence's first word and the verb
+    "leg" stay words in every later build, as in a first one."""
+    key = PseudonymKey()
+    anonymise_corpus({"a": "Mevrouw Mooi belt morgen. Ze woont in Leg."}, lists, key)
+    out = anonymise_corpus({"b": "Mooi dat u er bent. Dat leg ik uit."}, lists, key)["b"]
+    assert out.text == "Mooi dat u er bent. Dat leg ik uit."
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Namens Leefbaar Emmen, Lokaal Gestels Belang.", [("ORGANISATION", "Leefbaar Emmen"), ("ORGANISATION", "Lokaal Gestels Belang")]),
+    ("Betaal t.n.v. Van Dalen & Partners, onder vermelding.", [("ORGANISATION", "Van Dalen & Partners")]),
+    ("Ze werkt nu bij Banketzaak Van de Haar, vroege dienst.", [("ORGANISATION", "Banketzaak Van de Haar")]),
+    ("Ria v. Dijk draait de dienst.", [("PERSON", "Ria v. Dijk")]),
+    ("via Marieke Koning van het Sociaal Wijkteam.", [("PERSON", "Marieke Koning")]),
+    ("Rajesh Raghunathan\nHR Business Partner Benelux\nNordLogix Europe B.V.",
+     [("PERSON", "Rajesh Raghunathan"), ("ORGANISATION", "NordLogix Europe B.V.")]),
+    ("bellen na 18u\nTODO: reactie klantmanager\nAHMED: ik weet het niet.", [("PERSON", "AHMED")]),
+])
+def test_parties_firms_and_name_edges(lists, text, expected):
+    """Local parties name their town; '& Partners' ends a firm's name, which stays on its line; a
+    particle written short is part of the name, an allow-listed phrase after 'van het' is not; a
+    one-word label in capitals is a marker or a role, unless a listed name."""
+    assert detections(text, lists) == expected
+
+
+@pytest.mark.parametrize("text", [
     "Ze ging naar de Pinkstergemeente De Olijftak in het dorp.",
     "Het vrouwencafé van de Protestantse Gemeente De Ark helpt.",
 ])
@@ -830,14 +878,14 @@ GOLD_MISSES = {
         ("t12", "Taalcentrum Hart van Brabant"), ("t17", "'t Karrewiel"), ("t18", "kevin v.d. berg"),
         ("t18", "de schelde taal"), ("t18", "joke"),
     ],
-    # organisations whose kind or place stays ('buurthuis [ORGANISATIE-1]', 'Leefbaar [GEMEENTE-1]'),
+    # organisations whose kind stays ('buurthuis [ORGANISATIE-1]'),
     # local names with no kind ('De Schaapskooi'), a spoken number after 'eh...', a lower-case first
     # name that is a Dutch word
     "anonymiser_gold_eleventh.yaml": [
         ("k01", "team Inburgering Zeist"), ("k03", "kees"), ("k03", "obs de regenboog"),
-        ("k06", "buurthuis De Kroon"), ("k07", "Lokaal Werkbedrijf Hilversum"), ("k13", "Wijkse Courant"),
+        ("k06", "buurthuis De Kroon"), ("k13", "Wijkse Courant"),
         ("k13", "cultureel centrum Calypso"), ("k14", "K-77-40-19"), ("k14", "De Schaapskooi"),
-        ("k15", "sociaal team Barneveld"), ("k16", "wijkcentrum Het Klooster"), ("k16", "Leefbaar Rotterdam"),
+        ("k15", "sociaal team Barneveld"), ("k16", "wijkcentrum Het Klooster"),
         ("k17", "taalpunt de schelde"), ("k17", "obs de meerpaal"),
     ],
     # schools whose kind stays ('NT2-school [ORGANISATIE-1]'), an OCR'd letter's O for 0 and l for 1,
@@ -847,6 +895,8 @@ GOLD_MISSES = {
         ("m13", "ISK De Vaart Harderwijk"), ("m13", "Taalwerk Veluwe"), ("m19", "Nieuw Den Helder"),
         ("m22", "vijftien augustus negentienhonderdtweeënnegentig"),
     ],
+    # blind: 0.977; its misses (local parties, '& Partners', kind-first firms, 'v. Dijk') are rules now
+    "anonymiser_gold_thirteenth.yaml": [],
 }
 MISSED_LINE = re.compile(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", re.MULTILINE)
 
