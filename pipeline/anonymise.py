@@ -91,6 +91,7 @@ ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboer
 ORG_KEYWORDS += "|VV|SV|RKSV|RKVV|FC|Voetbalclub|Hockeyclub|Korfbalvereniging|Tennisvereniging|Zwemvereniging"   # sports clubs
 ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunteers' language projects
 ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
+ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam"   # care providers and a municipality's teams
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
 
@@ -202,7 +203,9 @@ STREET_WORD_SIGN = re.compile(rf" (?:{STREET_WORDS}) \d")
 # Notes and transcripts type a firm or school in lower case: "taalhuis kempenland", "garage van ginkel",
 # "taalpunt de wissel" (see _lower_case_organisation; weak, to review).
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|bureau|"
-                       r"garage|stichting|stg\.|bakkerij|kwekerij|buurthuis|wijkcentrum|dorpshuis|kbs|obs|ikc)\s+"
+                       r"garage|stichting|stg\.|bakkerij|kwekerij|buurthuis|wijkcentrum|dorpshuis|kbs|obs|ikc|"
+                       r"zorgcentrum|woonzorgcentrum|verpleeghuis|zorgboerderij|thuiszorg|jeugdhulp|wijkteam|buurtteam|"
+                       r"dagbesteding|kinderopvang)\s+"
                        r"(?:(?P<article>de|het|'t)\s+|(?P<van>van\s+(?:de[nr]?\s+)?))?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
 LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
 DETERMINERS = {"de", "het", "een", "die", "deze", "dit", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
@@ -755,6 +758,9 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         spans = _coverage(ibans)
         found = [e for e in found if not (e.label == "PHONE" and _covered(spans, e.start, e.end))] + ibans
     # The rarer patterns run only where their key word or sign occurs (each pass costs ~1% of the time).
+    if "-" in text:   # a region below the province ("Noordoost-Brabant", "West-Limburg"); allow-listed provinces stay
+        found += [Entity(m.start(), m.end(), "MUNICIPALITY_OR_TOWN", m.group()) for m in COMPASS_REGION.finditer(text)
+                  if fold(m.group()) not in (lists.allow if lists else ())]
     if "oestel" in text or "tst" in text or "oorkies" in text:
         found += [Entity(m.start("number"), m.end("number"), "PHONE", m.group("number")) for m in EXTENSION.finditer(text)]
     if "nul " in text or "Nul " in text:
@@ -1055,6 +1061,12 @@ def _chat_handles(text: str) -> list[Entity]:
     return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "chat") for m in pattern.finditer(text)]
 
 
+COMPASS_REGION = re.compile(r"\b(?:Noord|Zuid|Oost|West|Midden|Centraal|Noordoost|Noordwest|Zuidoost|Zuidwest)-"
+                            r"(?!Nederland\b|Europa\b|Afrika\b|Azië\b|Amerika\b)[A-Z][a-zà-ÿ]+\b(?!-)")
+LOWER_INITIAL_SURNAME = re.compile(
+    r"(?<![\w.])[a-z]\.(?:[a-z]\.)*[^\S\n]+(?:(?:van|de|der|den|ter|ten|te|'t)[^\S\n]+)*(?P<surname>[a-z]{3,})\b(?!\.)")
+
+
 def _initials_entities(text: str, lists: Lists) -> list[Entity]:
     """People named by initials: in minutes' action points, after a title in case notes, a
     surname cut to its initial after a first name, a note's signature; and speakers after a
@@ -1091,6 +1103,10 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
             add(m.start("initials"), m.end("initials"))
     for m in INITIALS_PARTICLE_INITIAL.finditer(text) if ". " in text else ():
         add(m.start(), m.end())
+    for m in LOWER_INITIAL_SURNAME.finditer(text) if ". " in text else ():
+        surname = m.group("surname")
+        if fold(surname) in lists.surnames and _zipf(surname, "nl") < 4.5:
+            add(m.start(), m.end(), "lower_initials")    # notes in lower case: "(s. mulder)", "met j. van dam"
     for m in COMMENT_AUTHOR.finditer(text) if "[" in text else ():
         if initials(m.group("initials")):
             add(m.start("initials"), m.end("initials"))
@@ -1207,7 +1223,7 @@ def _common_noun(word: str, lists: Lists) -> bool:
     labels), or a numbered field ("Clientnummer:")."""
     lower, dutch = word.lower(), lists.dutch_words.__contains__
     head, _, tail = lower.rpartition("-")
-    return dutch(lower) or _dutch_stem(lower, dutch) or (bool(head) and dutch(tail) and (
+    return dutch(lower) or _dutch_stem(lower, dutch) or _three_words(lower, dutch) or (bool(head) and dutch(tail) and (
         len(head) <= 3 or _common_noun(head, lists))) or (
         _zipf(lower, "nl") >= 3.5 and _zipf(lower, "nl") > _zipf(lower, "en")) or lower.endswith(("nummer", "nr"))
 
@@ -1700,6 +1716,11 @@ def _dutch_stem(stem: str, dutch) -> bool:
                                                for i in range(3, len(stem) - 2))
 
 
+def _three_words(stem: str, dutch) -> bool:
+    """A compound of three Dutch words ("wijk|team|medewerker", "jeugd|zorg|aanbieder")."""
+    return any(_dutch_compound(stem[i:], dutch) and _dutch_stem(stem[:i], dutch) for i in range(6, len(stem) - 2))
+
+
 def _dutch_compound(stem: str, dutch) -> bool:
     """A Dutch word, maybe followed by a linking sound ("inburgering|s")."""
     return any(stem.endswith(link) and len(stem) - len(link) >= 3 and dutch(stem[:len(stem) - len(link)])
@@ -1807,6 +1828,10 @@ def _with_unlisted_first_name(entity: Entity, text: str, lists: Lists) -> Entity
         return entity
     before = _word_before(text, entity.start)
     word = before.group("word") if before and not before.group("dot") else ""
+    if entity.text.islower() and word.islower() and len(word) >= 3 and fold(word) in lists.first_names and (
+            word not in TUSSENVOEGSELS and _zipf(word, "nl") < 5.0):
+        # notes in lower case: "wijkteammedewerker tom lemmens", the first name before a found surname
+        return Entity(before.start(), entity.end, "PERSON", text[before.start():entity.end], entity.strong, entity.source)
     if len(word) < 3 or not re.fullmatch(r"[A-ZÀ-Þ][a-zà-ÿ'\-]+", word):
         return entity
     lower = word.lower()
@@ -1874,7 +1899,7 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     """Strip titles, roles and ordinary lower-case words from the edges of a name or place."""
     if entity.label not in NUMBERED or entity.source in ("force_remove", "places", "chat", "field"):
         return entity   # exact list matches need no trimming
-    if (entity.source == "weak" and entity.text.islower()) or entity.source in ("propagated", "transcript"):
+    if (entity.source == "weak" and entity.text.islower()) or entity.source in ("propagated", "transcript", "lower_initials"):
         # the lower-case rules chose their words ("mevrouw kok", a transcript's "marieke de jong");
         # a propagated form was tidied once
         return entity

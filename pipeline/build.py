@@ -173,6 +173,10 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
 
     segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
     participants, by_label = _participants(infos, anonymised, key)
+    result.warnings += [f"{corpus_dir / 'manifest.yaml'}: {infos[p['document_id']].file}: participant {original!r} speaks nowhere in the "
+                        "text; write its speaker label as the text does before the colon, without a bracket after it "
+                        "('Aanbieder 1' for 'Aanbieder 1 (Kees, directeur):')"
+                        for p, original in _unmatched(participants, infos)]
     speakers = [role_for(s.speaker, infos[s.document_id], by_label[s.document_id]) for s in segments]
     # The codebook's uncoded_roles, and headings (a title, an agenda item), are context, not evidence.
     coded = [role not in codebook.uncoded_roles and not s.attrs.get("heading") for (role, _, _), s in zip(speakers, segments)]
@@ -358,6 +362,8 @@ def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
     names = {word for entry in key.entries.values() if entry["label"] in ("PERSON", "MUNICIPALITY_OR_TOWN")
              for form in entry["forms"] if form not in entry.get("weak", ()) for word in words(form)}
     names |= {word for place in manifest.municipalities for word in words(place)}
+    # a document's own municipality enters the key only later in its first build
+    names |= {word for info in infos.values() if info.municipality for word in words(info.municipality)}
     names -= TUSSENVOEGSELS
     failed = []
     for doc_id, info in infos.items():
@@ -566,6 +572,13 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
 # ---------------------------------------------------------------- saving
 
 
+def _unmatched(participants: list[dict], infos) -> list[tuple[dict, str]]:
+    """Manifest participants whose speaker label no turn of their document has, with the label as written."""
+    by_id = {f"{doc_id}-p{n + 1}": p["speaker"] for doc_id, info in infos.items() for n, p in enumerate(info.participants)
+             if p.get("speaker")}
+    return [(row, by_id[row["id"]]) for row in participants if row["speaker"] == UNKNOWN_SPEAKER]
+
+
 def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]]]:
     """Participant rows, and per document its participants by anonymised speaker label."""
     participants, by_label = [], {}
@@ -630,20 +643,24 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
         store.save_rows(db, table, previous.get(table, []))
 
 
+UNKNOWN_SPEAKER = "[onbekende spreker]"
+
+
 def anonymised_label(label: str, anonymised_text: str, key) -> str:
     """The speaker label as it appears in the anonymised text: a named speaker becomes a pseudonym.
 
-    A label that is neither a known pseudonym's original nor used in the anonymised text is not
-    stored (it could be a name the manifest spells differently).
+    A label the anonymised text uses as it is stays (a role the key once held for a name, kept
+    since by force_keep, is the role again), matched also where the text adds a bracket to it
+    ("Aanbieder 1" for "Aanbieder 1 ([PERSOON-2], directeur):"). A label that is neither used in
+    the anonymised text nor a known pseudonym's original is not stored (it could be a name the
+    manifest spells differently).
     """
     from .ingest import speaker_of
 
-    pseudonym = key.lookup(label)
-    if pseudonym:
-        return pseudonym
-    if any(speaker_of(p)[0] == label for p in anonymised_text.split("\n\n")):
+    used = {speaker_of(p)[0] for p in anonymised_text.split("\n\n")} - {None}
+    if label in used or label in {u.split(" (")[0] for u in used}:
         return label
-    return "[onbekende spreker]"
+    return key.lookup(label) or UNKNOWN_SPEAKER
 
 
 def _type_columns(municipality: dict | None) -> dict:
@@ -660,8 +677,9 @@ def _save_findings(db, findings: list[dict], path: Path, codebook: Codebook, res
     links = {(f["id"], codebook.current_id(c)) for f in findings for c in f["codes"]}
     for finding, code in sorted(links):
         if code not in codebook.by_id:
-            result.warnings.append(f"{path}: finding {finding} names code {code!r}, which {codebook.path} no longer "
-                                   f"has: its support leaves that code out (name the code that replaces it)")
+            result.warnings.append(f"{path}: finding {finding} names code {code!r}, which {codebook.path} does not "
+                                   f"have: its support leaves that code out (a typo, or a code since renamed: "
+                                   f"name the code that replaces it)")
     store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
 
 

@@ -55,7 +55,8 @@ def cli():
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=DEFAULT_CORPUS, show_default=True, help="Folder of documents (.docx .pdf .txt .md .odt .vtt .srt).")
 @db_option
-@codebook_option
+@click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The codebook YAML file (default: <corpus>/codebook.yaml if there is one, else codebook.yaml).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
 @click.option("--max-document-mb", type=float, default=20, show_default=True, help="Refuse larger documents.")
@@ -73,6 +74,7 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
     """
     from .build import build as run_build
 
+    codebook_path = codebook_path or _codebook_for(corpus_dir)
     try:
         result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path,
                            max_document_bytes=int(max_document_mb * 1024 * 1024), use_cache=not full,
@@ -88,7 +90,7 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
         click.secho(f"skipped: {skipped}", fg="yellow", err=True)
     counts, timings = result.counts, result.timings
     built, failed = counts["documents"], counts["documents_failed"]
-    click.echo(f"Built {db_path} (run {result.run_id})")
+    click.echo(f"Built {db_path} (run {result.run_id}) with the codebook {_shown(codebook_path)}")
     click.echo(f"  documents: {built + failed} ({built} built, {failed} failed)   words: {counts['words']}   "
                f"segments: {counts['segments']}   unchanged (from the last build): "
                f"{counts.get('documents_from_cache', 0)}")
@@ -103,6 +105,19 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
     click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
     click.echo(f"  pseudonym key: {_shown(result.key_path)} (keep it apart from the database; qcode reveal reads it)")
     click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def _codebook_for(corpus_dir: Path) -> Path:
+    """A study keeps its codebook with its corpus; the project's codebook.yaml is the demo's. A
+    corpus of its own coded with the demo's codebook is almost always a mistake, so say so."""
+    own = Path(corpus_dir) / "codebook.yaml"
+    if own.is_file():
+        return own
+    if Path(corpus_dir).resolve() != DEFAULT_CORPUS.resolve():
+        click.secho(f"warning: {corpus_dir} has no codebook.yaml: coding with {DEFAULT_CODEBOOK} (the demo's "
+                    f"Wi2021 codebook unless you edited it); put your codebook in {own} or pass --codebook FILE",
+                    fg="yellow", err=True)
+    return DEFAULT_CODEBOOK
 
 
 def _shown(path: Path) -> str:

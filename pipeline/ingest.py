@@ -29,7 +29,7 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".odt", ".vtt", ".srt")
 # Files in a corpus folder that describe the corpus rather than being part of it (the last four:
 # the settings a build reads and the gold codings `qcode gold` writes there).
 NON_DOCUMENT_NAMES = {"readme.md", "readme.txt", "planted_identifiers.txt",
-                      "manifest.yaml", "codings.csv", "anonymise.yaml", "gold_codings.jsonl", "findings.yaml"}
+                      "manifest.yaml", "codings.csv", "anonymise.yaml", "gold_codings.jsonl", "findings.yaml", "codebook.yaml"}
 # What to save a file of an unsupported type as, where there is one obvious choice.
 SAVE_AS = {".doc": ".docx"}
 

@@ -21,7 +21,9 @@ from .errors import IngestError, ManifestError
 from .ingest import decode_bytes
 
 UNKNOWN = "onbekend"
-INTERVIEWER_LABELS = {"interviewer", "interviewers", "onderzoeker", "gespreksleider", "moderator", "vraag"}
+# "I:" and "R:" are the transcriber's interviewer and respondent; "V:" the question.
+INTERVIEWER_LABELS = {"interviewer", "interviewers", "interviewster", "onderzoeker", "onderzoekster", "onderzoekers",
+                      "gespreksleider", "gespreksleidster", "moderator", "vraag", "i", "v", "int"}
 DOCUMENT_KEYS = {"file", "id", "title", "kind", "date", "municipality", "language", "interpreter", "participants"}
 KINDS = {"interview", "group_interview", "focus_group", "minutes", UNKNOWN}
 
@@ -100,15 +102,15 @@ def role_typos(manifest: Manifest) -> list[str]:
 
 def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dict[str, dict]) -> tuple[str, dict | None, bool]:
     """(role category, participant, interpreted) for a speaker label of a document."""
-    if speaker and speaker in participants_by_label:
-        participant = participants_by_label[speaker]
+    participant = participants_by_label.get(speaker) or participants_by_label.get((speaker or "").split(" (")[0])
+    if participant:    # "Aanbieder 1 ([PERSOON-2], directeur):" is the manifest's "Aanbieder 1"
         return participant.get("role") or UNKNOWN, participant, False
     label = (speaker or "").lower()
     if label.split(" ")[0] in INTERVIEWER_LABELS:
         return "interviewer", None, False
     if label.startswith("tolk"):
-        if info.kind == "group_interview":
-            return "statushouder", None, True   # the interpreter speaks for the group
+        if info.kind == "group_interview":   # the interpreter speaks for the group
+            return _group_role(info) or "tolk", None, True
         return "tolk", None, False
     if speaker is None:
         unlabelled = [p for p in info.participants if not p.get("speaker")]
@@ -117,6 +119,12 @@ def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dic
         if info.kind == "minutes":
             return "notulen", None, False
     return UNKNOWN, None, False
+
+
+def _group_role(info: DocumentInfo) -> str | None:
+    """The role a group interview's participants share (statushouders, parents), if one."""
+    roles = {p.get("role") for p in info.participants} - {None, "", UNKNOWN, "interviewer", "tolk"}
+    return roles.pop() if len(roles) == 1 else None
 
 
 @dataclass

@@ -591,7 +591,8 @@ def map_codes(project: Project, db, label: str, path: Path, db_path: Path) -> di
                     unknown[code_guid] = f"{refi[code_guid].name!r} ({refi[code_guid].where})"
     if unknown:
         raise QcodeError(f"codings in {label} use codes that are not in the codebook of {db_path}: {', '.join(unknown.values())}. "
-                         f"Add them first (qcode import --format qdc {path} --codebook codebook.yaml), rebuild, and "
+                         f"Add them first to the codebook {db_path} was built with (qcode import --format qdc {path} "
+                         "--codebook YOUR_CODEBOOK.yaml), rebuild, and "
                          "import again; nothing imported")
     return mapping
 

@@ -541,6 +541,20 @@ def test_parties_firms_and_name_edges(lists, text, expected):
     assert detections(text, lists) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Wijkteammedewerker: We vragen eerst wat iemand zelf kan.", []),
+    ("Langdurige zorg valt onder de Wlz, medische zorg onder de Zvw. De Treeknorm is vier weken.", []),
+    ("gesproken met wijkteammedewerker tom lemmens (s. mulder)", [("PERSON", "tom lemmens"), ("PERSON", "s. mulder")]),
+    ("Zorgaanbieder Jeugdhulp Kompas in de regio Noordoost-Brabant, niet in Noord-Brabant of Oost-Nederland.",
+     [("ORGANISATION", "Jeugdhulp Kompas"), ("MUNICIPALITY_OR_TOWN", "Noordoost-Brabant")]),
+])
+def test_another_domains_roles_terms_and_notes(lists, text, expected):
+    """From a Wmo study (test round 5b): a role compounded of three words is no speaker's name; the
+    social domain's national laws and norms stay; notes name people in lower case by first name or
+    initial; a region below the province is removed, a province kept; care providers' kinds."""
+    assert detections(text, lists) == expected
+
+
 @pytest.mark.parametrize("text", [
     "Ze ging naar de Pinkstergemeente De Olijftak in het dorp.",
     "Het vrouwencafé van de Protestantse Gemeente De Ark helpt.",

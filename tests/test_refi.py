@@ -434,7 +434,7 @@ def test_unknown_codes_of_a_qdpx_are_added_from_its_own_codebook(tiny_db, tmp_pa
     qde = project_qde(selection_xml("01", 0, 5, code="0b7b3c1e-1111-4a2b-9c3d-000000000077"),
                       codes='<Code guid="0b7b3c1e-1111-4a2b-9c3d-000000000077" name="Gezondheid" isCodable="true"/>')
     path = write_qdpx(tmp_path / "x.qdpx", qde, TEXT)
-    with pytest.raises(QcodeError, match=r"Add them first \(qcode import --format qdc .*x.qdpx --codebook codebook.yaml\)"):
+    with pytest.raises(QcodeError, match=r"Add them first to the codebook .* was built with \(qcode import --format qdc .*x.qdpx --codebook YOUR_CODEBOOK.yaml\)"):
         refi.import_project(path, tiny_db)
     codebook = tmp_path / "codebook.yaml"
     shutil.copy(CODEBOOK, codebook)
