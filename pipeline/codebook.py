@@ -123,6 +123,14 @@ class Codebook:
         return [rule for code in self.codes for rule in code.rules]
 
 
+# What a researcher writes that YAML reads otherwise, in words a researcher uses.
+YAML_HINTS = {
+    "mapping values are not allowed here": " (a text with ': ' in it, common in a Dutch definition, must be in quotes: "
+                                           "definition: \"Keuzevrijheid: pgb of zorg in natura\")",
+    "found character '\\t' that cannot start any token": " (indent with spaces, not tabs)",
+}
+
+
 def load_codebook(path: Path) -> Codebook:
     """Load and validate a codebook file; raise CodebookError listing every problem."""
     path = Path(path)
@@ -136,7 +144,8 @@ def load_codebook(path: Path) -> Codebook:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise CodebookError([f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from exc
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CodebookError([f"{where}: YAML syntax error: {problem}{YAML_HINTS.get(problem, '')}"]) from exc
     problems: list[str] = []
     codes = _parse_codes(path, root, data, problems)
     _check_tree(path, codes, problems)

@@ -192,7 +192,10 @@ def markdown_text(text) -> str:
     """Corpus or codebook text as Markdown shows it, never as markup: a report made from the .md
     (pandoc, a wiki, a site generator) must not run `<img onerror=...>` or follow
     `[x](javascript:...)` from a transcript."""
-    return re.sub(r"([\\`*_\[\]])", r"\\\1", html.escape(str(text or ""), quote=False))
+    escaped = re.sub(r"([\\`*_\[\]])", r"\\\1", html.escape(str(text or ""), quote=False))
+    # a quote that opens with "5. " or "- " would render as a list item (an agenda item, a note's line)
+    return re.sub(r"^(\d+)\.(?=\s)|^([-+#>])(?=\s)", lambda m: f"{m.group(1)}\\." if m.group(1) else f"\\{m.group(2)}",
+                  escaped, flags=re.MULTILINE)
 
 
 def to_markdown(rows: list[dict], codes: dict, finding: dict | None = None) -> str:

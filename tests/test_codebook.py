@@ -80,6 +80,15 @@ def test_yaml_syntax_error_has_line(tmp_path):
     assert problems_of(path) == [f"{path}:5: YAML syntax error: expected ',' or ']', but got ':'"]
 
 
+def test_a_colon_in_an_unquoted_definition_says_to_quote_it(tmp_path):
+    """Dutch definitions often hold ': ' ("Keuzevrijheid: pgb of zorg in natura"); YAML's own words
+    ('mapping values are not allowed here') do not say what to do."""
+    path = write(tmp_path, "version: 1\ncodes:\n  - id: a\n    label: A\n    definition: Keuzevrijheid: pgb of zorg\n")
+    assert problems_of(path) == [f"{path}:5: YAML syntax error: mapping values are not allowed here (a text with ': ' "
+                                 f"in it, common in a Dutch definition, must be in quotes: definition: \"Keuzevrijheid: "
+                                 f"pgb of zorg in natura\")"]
+
+
 ALL_WRONG = """\
 version: 1
 codes:

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.errors import QcodeError
-from pipeline.export import (ExportFilters, download_name, export, filters_from_params, open_database, render,
-                             select_quotes)
+from pipeline.export import (ExportFilters, download_name, export, filters_from_params, markdown_text, open_database,
+                             render, select_quotes)
 
 
 def test_docx_report_by_finding(demo_db, tmp_path):
@@ -136,3 +136,10 @@ def test_unknown_role_or_municipality_type_is_refused(demo_db, option, value, me
     known = [v for (v,) in sqlite3.connect(demo_db).execute(f"select distinct {column} from {table} order by 1") if v]
     assert result.output == f"Error: {message}{', '.join(known)}\n"
     assert "statushouder" in known or "G40-gemeente" in known
+
+
+def test_markdown_text_opens_no_list_or_heading():
+    """An agenda item quoted from minutes ("5. Cliëntervaringsonderzoek ...") or a note's line
+    ("- gebeld") stays text in the .md report, as markup does."""
+    assert markdown_text("5. Cliëntervaringsonderzoek <b>x</b>") == "5\\. Cliëntervaringsonderzoek &lt;b&gt;x&lt;/b&gt;"
+    assert markdown_text("- gebeld\n# kop\n12.5 procent") == "\\- gebeld\n\\# kop\n12.5 procent"
