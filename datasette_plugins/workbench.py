@@ -33,6 +33,7 @@ MATRIX_DIMENSIONS = {
 DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "cooccurrence": "Samen gecodeerd",
          "code": "Code", "with_code": "samen met code", "source": "Bron", "status": "Rapportstatus",
          "interview": "interview", "group_interview": "groepsgesprek", "focus_group": "focusgroep", "minutes": "notulen",
+         "field_notes": "veldnotities", "case_notes": "dossiernotities", "email": "e-mail", "report": "rapport",
          "rule": "regel", "classifier": "model", "manual": "handmatig",
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
          "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd",

@@ -25,7 +25,8 @@ UNKNOWN = "onbekend"
 INTERVIEWER_LABELS = {"interviewer", "interviewers", "interviewster", "onderzoeker", "onderzoekster", "onderzoekers",
                       "gespreksleider", "gespreksleidster", "moderator", "vraag", "i", "v", "int"}
 DOCUMENT_KEYS = {"file", "id", "title", "kind", "date", "municipality", "language", "interpreter", "participants"}
-KINDS = {"interview", "group_interview", "focus_group", "minutes", UNKNOWN}
+KINDS = {"interview", "group_interview", "focus_group", "minutes", "field_notes", "case_notes", "email", "report", UNKNOWN}
+MUNICIPALITY_KEYS = {"size_class", "region", "urbanisation", "type"}
 
 
 @dataclass
@@ -83,7 +84,13 @@ def load_manifest(corpus_dir: Path) -> Manifest:
             raise ManifestError(f"{path}: document id {info.id!r} is used twice")
         ids.add(info.id)
         documents[info.file] = info
-    return Manifest(documents, dict(data.get("municipalities") or {}))
+    municipalities = dict(data.get("municipalities") or {})
+    for name, attrs in municipalities.items():
+        unknown = set(attrs or {}) - MUNICIPALITY_KEYS
+        if unknown:   # a study's own grouping would otherwise vanish without a word
+            raise ManifestError(f"{path}: municipality {name!r}: unknown keys {sorted(unknown)}; qcode reads "
+                                f"{sorted(MUNICIPALITY_KEYS)} (put your own grouping in 'type', which is free text)")
+    return Manifest(documents, municipalities)
 
 
 def role_typos(manifest: Manifest) -> list[str]:

@@ -130,3 +130,21 @@ def test_build_codes_a_corpus_with_its_own_codebook(tmp_path):
     assert "no codebook.yaml" not in result.output and "skipped" not in result.output
     assert f"with the codebook {corpus / 'codebook.yaml'}" in result.output
     assert "segments per theme: taal" in result.output and "regie" not in result.output
+
+
+def test_a_municipality_attribute_qcode_does_not_read_is_an_error(tmp_path):
+    """A study's own attribute ('inkoopmodel') had vanished without a word; field notes are a kind."""
+    from pipeline.errors import QcodeError
+    from pipeline.manifest import load_manifest
+
+    manifest = {"documents": [{"file": "a.txt", "kind": "field_notes"}],
+                "municipalities": {"Meppel": {"size_class": "klein", "inkoopmodel": "open house"}}}
+    (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    with pytest.raises(QcodeError) as exc:
+        load_manifest(tmp_path)
+    assert str(exc.value) == (f"{tmp_path / 'manifest.yaml'}: municipality 'Meppel': unknown keys ['inkoopmodel']; qcode "
+                              "reads ['region', 'size_class', 'type', 'urbanisation'] (put your own grouping in 'type', "
+                              "which is free text)")
+    del manifest["municipalities"]["Meppel"]["inkoopmodel"]
+    (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    assert load_manifest(tmp_path).documents["a.txt"].kind == "field_notes"
