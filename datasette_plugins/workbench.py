@@ -40,7 +40,7 @@ DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "coo
          "rejected": "afgewezen door codeur", "none": "codeur: geen code",
          "added": "toegevoegd", "removed": "verwijderd", "rules edited": "regels gewijzigd",
          "description edited": "omschrijving gewijzigd"}
-DECISIONS = ("confirm", "reject", "add")
+DECISIONS = ("confirm", "reject", "add", "none")
 QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
 
 
@@ -340,11 +340,13 @@ def now() -> str:
 
 
 def record_decision(conn, segment_id: str, code_id: str, decision: str, coder: str, note: str = "") -> dict:
-    """Store a researcher's confirm / reject / add as a manual coding (survives every rebuild)."""
+    """Store a researcher's confirm / reject / add as a manual coding (survives every rebuild).
+    "none" (no code, or no other code than the coders gave) is a toggle: a second one withdraws it."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     segment = rows(conn, "select id, document_id, text from segments where id = ?", [segment_id])
-    if not segment or not rows(conn, "select id from codes where id = ?", [code_id]):
+    code_id = "" if decision == "none" else code_id
+    if not segment or (decision != "none" and not rows(conn, "select id from codes where id = ?", [code_id])):
         raise ValueError("unknown segment or code")
     row = {
         "id": hashlib.sha1(f"workbench\x1f{segment_id}\x1f{code_id}\x1f{coder}".encode()).hexdigest()[:16],
@@ -352,6 +354,10 @@ def record_decision(conn, segment_id: str, code_id: str, decision: str, coder: s
         "decision": decision, "created": now(), "origin": "workbench", "anchor_text": segment[0]["text"][:200],
         "status": "anchored", "note": note or None,
     }
+    if decision == "none" and rows(conn, "select id from manual_codings where id = ?", [row["id"]]):
+        conn.execute("delete from manual_codings where id = ?", [row["id"]])
+        conn.commit()
+        return row
     conn.execute("""insert or replace into manual_codings (id, segment_id, document_id, code_id, coder, decision,
                     created, origin, anchor_text, status, note) values (:id, :segment_id, :document_id, :code_id,
                     :coder, :decision, :created, :origin, :anchor_text, :status, :note)""", row)

@@ -117,3 +117,32 @@ def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_worksp
                           [segment_id, code_id]).fetchone()
     assert status == ("anchored",)
     shot(page, "review-after-rebuild")
+
+
+def test_a_coder_marks_a_segment_done_and_withdraws_it(server, page, demo_db):
+    """"geen andere code": the machine's codes leave the segment, the coder's stay (a tester had coded
+    a segment fully and still found the classifier's 0.22 on it); a second click withdraws it."""
+    conn = sqlite3.connect(demo_db)
+    segment_id = conn.execute(
+        "select segment_id from segment_codes where source in ('rule', 'classifier') and segment_id not in "
+        "(select segment_id from manual_codings where decision = 'none' and segment_id is not null) limit 1").fetchone()[0]
+    conn.close()
+
+    def sources() -> list[str]:
+        return sorted(page.locator(".coding td:nth-child(2)").all_inner_texts())
+    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
+    page.fill("#username", "tester")
+    page.fill("#password", "geheim")
+    page.click("#login-button")
+    page.wait_for_selector("#quote-text")
+    before = sources()
+    assert {"rule", "classifier"} & set(before)
+    page.click("button.none-decision")
+    page.wait_for_selector("#quote-text")
+    assert sources() == [s for s in before if s == "manual"]
+    assert "tester: codeur: geen code (geen code)" in page.inner_text("body")
+    assert "intrekken" in page.inner_text("button.none-decision")
+    page.click("button.none-decision")
+    page.wait_for_selector("#quote-text")
+    assert sources() == before
+    assert "codeur: geen code" not in page.inner_text("body")
