@@ -229,7 +229,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         }, pk="id", alter=True)
         store.record_run_changes(db, result.run_id)
         db.conn.commit()
-        _catch_up(db, db_path, segments, codebook, result)
+        _catch_up(db, db_path, previous.get("manual_codings", []), segments, codebook, result)
         db.close()
         store.replace_database(tmp_path, db_path)
     finally:
@@ -242,13 +242,22 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     return result
 
 
-def _catch_up(db, db_path: Path, segments: list[Segment], codebook: Codebook, result: BuildResult) -> None:
+def _catch_up(db, db_path: Path, at_start: list[dict], segments: list[Segment], codebook: Codebook,
+              result: BuildResult) -> None:
     """Decisions a researcher saved in the workbench while this build ran went to the old file:
-    copy them into the new one just before the swap, so none is lost."""
+    copy them into the new one just before the swap, so none is lost. That is a new decision, a
+    changed one (a confirm turned reject keeps its id; its time says it changed) and a withdrawn
+    one (a "none" taken back is gone from the old file)."""
     latest = store.copy_researcher_tables(db_path)
-    known = {row["id"] for row in db["manual_codings"].rows}
-    late = [row for row in latest.get("manual_codings", []) if row["id"] not in known
-            and not str(row.get("origin", "")).startswith("file:")]
+    def state(row: dict) -> tuple:
+        return row.get("decision"), row.get("created"), row.get("note")
+    known = {row["id"]: state(row) for row in db["manual_codings"].rows}
+    workbench = [row for row in latest.get("manual_codings", []) if not str(row.get("origin", "")).startswith("file:")]
+    late = [row for row in workbench if known.get(row["id"]) != state(row)]
+    withdrawn = ({row["id"] for row in at_start if not str(row.get("origin", "")).startswith("file:")}
+                 - {row["id"] for row in workbench})
+    for row_id in withdrawn:
+        db["manual_codings"].delete_where("id = ?", [row_id])
     if late:
         by_document: dict[str, list[Segment]] = {}
         for segment in segments:
@@ -481,7 +490,8 @@ def _reanchor_previous(previous: list[dict], by_document: dict[str, list[Segment
         segment = keys.get(row.get("segment_id"))
         if segment is None and row.get("anchor_text"):
             segment = _most_similar(row["anchor_text"], by_document.get(row.get("document_id"), []))
-        if segment is not None and row.get("code_id") in codebook.by_id:
+        decided = row.get("code_id") in codebook.by_id or (row.get("decision") == "none" and not row.get("code_id"))
+        if segment is not None and decided:     # "none" has no code: read, and no (other) code applies
             row.update(segment_id=segment.key, anchor_text=segment.text[:200], status="anchored")
         else:
             row["status"] = "orphaned"

@@ -198,3 +198,35 @@ def test_a_workbench_coding_orphaned_during_the_build_is_counted(project, monkey
     assert query(db, "select id, status from manual_codings") == [("late", "orphaned")]
     assert result.counts["orphaned"] == 1
     assert json.loads(query(db, f"select counts from runs where id = {result.run_id}")[0][0])["orphaned"] == 1
+
+
+def test_a_decision_changed_or_withdrawn_during_the_build_is_so_after_it(project, monkeypatch):
+    """A confirm turned reject keeps its id, and a withdrawn "none" is gone from the old file: the
+    build's catch-up copied only new ids, so the swap brought the old decision back (tester round 5a)."""
+    from datasette_plugins import workbench
+
+    run(project)
+    db = project / "db" / "demo.db"
+    seg_a, seg_b = [row[0] for row in query(db, "select id from segments order by id")][:2]
+    conn = sqlite3.connect(db)
+    workbench.record_decision(conn, seg_a, "taal", "reject", "anna")
+    workbench.record_decision(conn, seg_b, "", "none", "anna")
+    conn.close()
+    run(project)     # a "none" has no code, and is still a decision after a rebuild
+    assert query(db, "select segment_id, decision, status from manual_codings where coder = 'anna' order by decision") == \
+        [(seg_b, "none", "anchored"), (seg_a, "reject", "anchored")]
+    copy_researcher_tables, copies = store.copy_researcher_tables, []
+
+    def with_late_changes(path):
+        copies.append(path)
+        if len(copies) == 2:     # just before the swap: anna changed her mind in the workbench meanwhile
+            conn = sqlite3.connect(path)
+            workbench.record_decision(conn, seg_a, "taal", "confirm", "anna")
+            workbench.record_decision(conn, seg_b, "", "none", "anna")      # a second "none" withdraws it
+            conn.close()
+        return copy_researcher_tables(path)
+
+    monkeypatch.setattr(store, "copy_researcher_tables", with_late_changes)
+    run(project)
+    assert query(db, "select segment_id, decision from manual_codings where coder = 'anna'") == [(seg_a, "confirm")]
+    assert query(db, f"select source from segment_codes where segment_id = '{seg_a}' and code_id = 'taal'") == [("manual",)]
