@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import store
 from .agreement import compare_codings, disagreements
 from .codebook import Codebook, load_codebook
 from .coding import Prepared, cross_validate, fit_predict, prepare, with_themes
@@ -266,7 +267,8 @@ def _manual_rows(db_path: Path):
     db = sqlite_utils.Database(str(db_path))
     return db, list(db.query(
         "select m.segment_id, m.code_id, m.coder, m.decision, s.text, s.role from manual_codings m "
-        "join segments s on s.id = m.segment_id where m.status = 'anchored' order by s.document_id, s.seq"))
+        "join segments s on s.id = m.segment_id where m.status = 'anchored' and "
+        + store.LATEST_DECISION.format(m="m") + " order by s.document_id, s.seq"))
 
 
 def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:

@@ -119,6 +119,13 @@ RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 # as a table rather than a view because every workbench page joins it: as a view it made pages
 # take seconds at 100x the demo corpus. `refresh_segment_codes` fills it after a build; triggers
 # keep it current when a manual coding is written (workbench, import, late decisions).
+# A coder's latest decision on a segment's code is the coder's: an add from codings.csv that the
+# same coder rejects in the workbench later is withdrawn (the times say which came last; in the
+# same second, the workbench's click came after the file was read).
+LATEST_DECISION = """not exists (select 1 from manual_codings later where later.segment_id = {m}.segment_id
+                   and later.code_id = {m}.code_id and later.coder = {m}.coder and later.status = 'anchored'
+                   and (later.created > {m}.created or (later.created = {m}.created and later.origin = 'workbench'
+                                                        and {m}.origin like 'file:%')))"""
 SEGMENT_CODES_SELECT = """
     select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
@@ -133,20 +140,26 @@ SEGMENT_CODES_SELECT = """
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
     from manual_codings m join codes on codes.id = m.code_id join segments s on s.id = m.segment_id
     join documents d on d.id = s.document_id
-    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored'
+    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored' and {latest_m}
       and m.rowid = (select min(m2.rowid) from manual_codings m2 where m2.segment_id = m.segment_id
-                     and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored')
+                     and m2.code_id = m.code_id and m2.decision in ('add', 'confirm') and m2.status = 'anchored'
+                     and {latest_m2})
     union all
     select m.segment_id, implied.value, codes.theme, 'manual', 1.0, null, null, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
     from manual_codings m join codes on codes.id = m.code_id join json_each(codes.ancestors) implied
     join segments s on s.id = m.segment_id join documents d on d.id = s.document_id
-    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored'
+    where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored' and {latest_m}
       and not exists (select 1 from codings c where c.segment_id = m.segment_id and c.code_id = implied.value)
       and not exists (select 1 from manual_codings m2 where m2.segment_id = m.segment_id and m2.code_id = implied.value
                       and m2.decision in ('reject', 'add', 'confirm') and m2.status = 'anchored')
     group by m.segment_id, implied.value
 """
+def segment_codes_select(codings_filter: str, manual_filter: str) -> str:
+    return SEGMENT_CODES_SELECT.format(codings_filter=codings_filter, manual_filter=manual_filter,
+                                       latest_m=LATEST_DECISION.format(m="m"), latest_m2=LATEST_DECISION.format(m="m2"))
+
+
 SEGMENT_CODES_COLUMNS = ("segment_id, code_id, theme, source, score, rule_id, spans, "
                          + ", ".join(SEGMENT_ATTRIBUTES))
 
@@ -154,8 +167,7 @@ SEGMENT_CODES_COLUMNS = ("segment_id, code_id, theme, source, score, rule_id, sp
 def _refresh_one_segment(which: str) -> str:
     return (f"delete from segment_codes where segment_id = {which}.segment_id;\n"
             f"insert into segment_codes ({SEGMENT_CODES_COLUMNS}) "
-            + SEGMENT_CODES_SELECT.format(codings_filter=f"c.segment_id = {which}.segment_id",
-                                          manual_filter=f"m.segment_id = {which}.segment_id") + ";")
+            + segment_codes_select(f"c.segment_id = {which}.segment_id", f"m.segment_id = {which}.segment_id") + ";")
 
 
 TRIGGERS = {
@@ -323,7 +335,7 @@ def refresh_segment_codes(db: sqlite_utils.Database) -> None:
                 db.execute(f"drop index [{index.name}]")
         db.execute("delete from segment_codes")
         db.execute(f"insert into segment_codes ({SEGMENT_CODES_COLUMNS}) "
-                   + SEGMENT_CODES_SELECT.format(codings_filter="1 = 1", manual_filter="1 = 1"))
+                   + segment_codes_select("1 = 1", "1 = 1"))
     _create_indexes(db)
 
 

@@ -230,3 +230,24 @@ def test_a_decision_changed_or_withdrawn_during_the_build_is_so_after_it(project
     run(project)
     assert query(db, "select segment_id, decision from manual_codings where coder = 'anna'") == [(seg_a, "confirm")]
     assert query(db, f"select source from segment_codes where segment_id = '{seg_a}' and code_id = 'taal'") == [("manual",)]
+
+
+def test_a_coder_withdraws_her_codings_csv_coding_in_the_workbench(project):
+    """Her reject, made after the file's add, is her latest decision: the code leaves the segment and
+    her gold codings (a confirm of it by another coder would still count; tester round 5a)."""
+    from datasette_plugins import workbench
+    from pipeline.evaluate import gold_from_db
+
+    (project / "corpus" / "codings.csv").write_text(
+        "document,quote,codes,coder\na.txt,De taallessen zijn te kort.,taal.lesaanbod,anna\n", encoding="utf-8")
+    run(project)
+    db = project / "db" / "demo.db"
+    segment = query(db, "select segment_id from manual_codings where coder = 'anna'")[0][0]
+    assert ("taal.lesaanbod",) in query(db, f"select code_id from segment_codes where segment_id = '{segment}'")
+    conn = sqlite3.connect(db)
+    workbench.record_decision(conn, segment, "taal.lesaanbod", "reject", "anna")
+    conn.close()
+    assert ("taal.lesaanbod",) not in query(db, f"select code_id from segment_codes where segment_id = '{segment}'")
+    assert [item["codes"] for item in gold_from_db(db, "anna")] == [[]]
+    run(project)
+    assert ("taal.lesaanbod",) not in query(db, f"select code_id from segment_codes where segment_id = '{segment}'")
