@@ -8,14 +8,17 @@ logged-in researcher and Datasette's CSRF token.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import sqlite_utils
 from datasette import hookimpl
 from datasette.database import Database, connections
+from datasette.utils import baseconv
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from . import workbench
@@ -61,7 +64,9 @@ async def _read(datasette, fn, *args):
 
 
 async def _render(datasette, request, template, **context):
-    context.update(pages=PAGES, actor=request.actor, db_name=_database(datasette).name,
+    researcher = _current_researcher(datasette, request.actor, request.cookies.get("ds_actor", ""))
+    # not `actor`: Datasette sets that from the cookie alone, whoever the users file still knows
+    context.update(pages=PAGES, researcher=researcher, db_name=_database(datasette).name,
                    login_enabled=bool(_users(datasette)), dutch=workbench.DUTCH)
     return Response.html(await datasette.render_template(template, context, request=request))
 
@@ -187,11 +192,42 @@ async def login(datasette, request):
         name, password = form.get("username", ""), form.get("password", "")
         if name in users and workbench.check_password(password, users[name]):
             response = Response.redirect(_local_path(form.get("next")))
-            response.set_cookie("ds_actor", datasette.sign({"a": {"id": name, "qcode": True}}, "actor"),
+            actor = {"id": name, "qcode": True, "login": _login_stamp(users[name])}
+            expires = baseconv.base62.encode(int(time.time()) + SESSION_SECONDS)
+            response.set_cookie("ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"),
                                 httponly=True, samesite="lax")
             return response
         error = "Onbekende gebruiker of verkeerd wachtwoord."
+        return await _render(datasette, request, "qcode_login.html", error=error, next=_local_path(form.get("next")))
     return await _render(datasette, request, "qcode_login.html", error=error, next=request.args.get("next", "/-/qcode"))
+
+
+# A login lasts a working day; removing a researcher from the users file, changing her password or
+# logging out ends it at once (Datasette's signed cookie alone would stay valid for ever).
+SESSION_SECONDS = 12 * 3600
+
+
+def _login_stamp(password_hash: str) -> str:
+    """A fingerprint of the stored hash the login was checked against: a new password voids it."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def _current_researcher(datasette, actor, cookie: str = "") -> str | None:
+    """The researcher a signed actor names, if she still may act: in the users file with the same
+    password as at login, and not logged out since."""
+    if not (isinstance(actor, dict) and actor.get("qcode") and actor.get("id")):
+        return None
+    users = _users(datasette)
+    name = actor["id"]
+    if name not in users or actor.get("login") != _login_stamp(users[name]) or cookie in _logged_out(datasette):
+        return None
+    return name
+
+
+def _logged_out(datasette) -> set:
+    if not hasattr(datasette, "_qcode_logged_out"):
+        datasette._qcode_logged_out = set()
+    return datasette._qcode_logged_out
 
 
 def _local_path(target: str | None) -> str:
@@ -204,16 +240,18 @@ def _local_path(target: str | None) -> str:
 
 
 async def logout(datasette, request):
+    if request.cookies.get("ds_actor"):
+        _logged_out(datasette).add(request.cookies["ds_actor"])     # a copy of the cookie ends too
     response = Response.redirect("/-/qcode")
     response.set_cookie("ds_actor", "", expires=0)
     return response
 
 
-def _researcher(request) -> str:
-    actor = request.actor or {}
-    if not actor.get("qcode") or not actor.get("id"):
+def _researcher(datasette, request) -> str:
+    name = _current_researcher(datasette, request.actor, request.cookies.get("ds_actor", ""))
+    if name is None:
         raise Forbidden("log in as a researcher to change codings")
-    return actor["id"]
+    return name
 
 
 async def _write(datasette, fn, *args):
@@ -237,7 +275,7 @@ def _redact(text: str) -> tuple[str, int]:
 
 
 async def review(datasette, request):
-    coder = _researcher(request)
+    coder = _researcher(datasette, request)
     form = await request.post_vars()
     try:
         await _write(datasette, workbench.record_decision, form.get("segment_id", ""), form.get("code_id", ""),
@@ -248,7 +286,7 @@ async def review(datasette, request):
 
 
 async def memo(datasette, request):
-    author = _researcher(request)
+    author = _researcher(datasette, request)
     form = await request.post_vars()
     back = _local_path(form.get("next"))
     if not form.get("text", "").strip():
@@ -262,7 +300,7 @@ async def memo(datasette, request):
 
 
 async def quote_status(datasette, request):
-    author = _researcher(request)
+    author = _researcher(datasette, request)
     form = await request.post_vars()
     try:
         await _write(datasette, workbench.set_quote_status, form.get("segment_id", ""), form.get("status", ""), author)
@@ -417,10 +455,13 @@ def _login_needed(datasette, scope) -> bool:
         return False
     cookies = dict(pair.split("=", 1) for pair in _header(scope, b"cookie").split("; ") if "=" in pair)
     try:
-        actor = datasette.unsign(cookies.get("ds_actor", ""), "actor")["a"]
-    except Exception:       # missing, tampered with or expired: not logged in
+        signed = datasette.unsign(cookies.get("ds_actor", ""), "actor")
+        actor = signed["a"]
+    except Exception:       # missing or tampered with: not logged in
         return True
-    return not (isinstance(actor, dict) and actor.get("qcode") and actor.get("id"))
+    if "e" in signed and baseconv.base62.decode(signed["e"]) < time.time():
+        return True         # expired
+    return _current_researcher(datasette, actor, cookies.get("ds_actor", "")) is None
 
 
 def _header(scope, name: bytes) -> str:

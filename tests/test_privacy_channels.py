@@ -164,3 +164,52 @@ def test_an_id_qcode_made_is_not_checked_for_names(tmp_path):
     (corpus / name).write_text("Klantmanager: In Ede zijn de taallessen te kort.\n", encoding="utf-8")
     result = build(corpus, tmp_path / "db" / "x.db", CODEBOOK)
     assert not result.errors and result.counts["documents"] == 1
+
+
+def test_a_login_ends_when_the_researcher_is_removed_changes_password_or_logs_out(small_project):
+    """Datasette's signed cookie stays valid for ever: a removed researcher, an old password or a
+    copy of a logged-out cookie could still write codings (tester round 5a). Over HTTP on a real server."""
+    from datasette_plugins.workbench import hash_password
+
+    root, _, db, _ = small_project
+    users = root / "sessions.yaml"
+
+    def set_users(**passwords):
+        users.write_text(yaml.safe_dump({"users": {n: hash_password(p) for n, p in passwords.items()}}), encoding="utf-8")
+    set_users(anna="een", bram="twee")
+    segment = sqlite3.connect(db).execute("select id from segments order by seq desc").fetchone()[0]
+    server = start_server(db, users)
+    base = next(server)
+
+    def logged_in(name, password):
+        client = httpx.Client(base_url=base, timeout=60)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/qcode/login").text).group(1)
+        client.post("/-/qcode/login", data={"username": name, "password": password, "csrftoken": token})
+        return client
+
+    def writes(client) -> bool:
+        page = client.get(f"/-/qcode/quote/{segment}").text
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page).group(1)
+        return client.post("/-/qcode/status", data={"csrftoken": token, "segment_id": segment,
+                                                    "status": "selected"}).status_code == 302
+    try:
+        anna, bram = logged_in("anna", "een"), logged_in("bram", "twee")
+        copy = httpx.Client(base_url=base, timeout=60, cookies=dict(anna.cookies))
+        assert writes(anna) and writes(bram) and writes(copy)
+        assert 'name="target_type" value="code"' in anna.get("/-/qcode/codebook").text     # a code's memo form
+        anna.get("/-/qcode/logout")
+        assert not writes(copy)
+        set_users(anna="een")                       # bram removed
+        assert not writes(bram) and "Ingelogd als" not in bram.get(f"/-/qcode/quote/{segment}").text
+        anna = logged_in("anna", "een")
+        assert writes(anna)
+        set_users(anna="nieuw")                     # a new password
+        assert not writes(anna)
+        wrong = httpx.Client(base_url=base, timeout=60)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', wrong.get("/-/qcode/login").text).group(1)
+        page = wrong.post("/-/qcode/login", data={"username": "anna", "password": "fout", "csrftoken": token,
+                                                  "next": f"/-/qcode/quote/{segment}"}).text
+        assert f'name="next" value="/-/qcode/quote/{segment}"' in page     # a wrong password keeps the page to go back to
+    finally:
+        for _ in server:
+            pass

@@ -228,7 +228,7 @@ def test_table_search_takes_fts_operators_and_plain_hyphenated_words(demo_db):
 def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db):
     """segment_codes is a table kept current by triggers: after adds, confirms, rejects and deletes
     it equals a fresh computation from codings and manual codings."""
-    from pipeline.store import SEGMENT_CODES_SELECT, open_db, refresh_segment_codes
+    from pipeline.store import open_db, refresh_segment_codes, segment_codes_select
 
     copy = tmp_path / "copy.db"
     copy.write_bytes(demo_db.read_bytes())
@@ -256,7 +256,7 @@ def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db
     incremental = table()
     refresh_segment_codes(open_db(copy))
     assert incremental == table()
-    fresh = SEGMENT_CODES_SELECT.format(codings_filter="1 = 1", manual_filter="1 = 1")
+    fresh = segment_codes_select("1 = 1", "1 = 1")
     assert len(incremental) == len(conn.execute(fresh).fetchall())
 
 
