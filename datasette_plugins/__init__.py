@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import itertools
 import os
 import time
@@ -303,7 +304,12 @@ async def quote_status(datasette, request):
     author = _researcher(datasette, request)
     form = await request.post_vars()
     try:
-        await _write(datasette, workbench.set_quote_status, form.get("segment_id", ""), form.get("status", ""), author)
+        await _write(datasette, workbench.set_quote_status, form.get("segment_id", ""), form.get("status", ""), author,
+                     form.get("seen"))
+    except workbench.StaleStatus as exc:
+        back = f"/-/qcode/quote/{form.get('segment_id', '')}"
+        return Response.html(f'<p>{html.escape(str(exc))}</p><p><a href="{html.escape(back)}">terug naar het citaat</a></p>',
+                             status=409)
     except ValueError as exc:
         return Response.text(str(exc), status=400)
     return Response.redirect(f"/-/qcode/quote/{form.get('segment_id')}")

@@ -112,6 +112,8 @@ def quote(conn, segment_id: str) -> dict | None:
         "manual": rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id]),
         "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),
         "status": (rows(conn, "select status from quote_status where segment_id = ?", [segment_id]) or [{"status": ""}])[0]["status"],
+        "status_row": (rows(conn, "select status, updated_by, updated from quote_status where segment_id = ?", [segment_id])
+                       or [None])[0],
     }
 
 
@@ -376,12 +378,25 @@ def add_memo(conn, target_type: str, target_id: str, author: str, text: str) -> 
     return row
 
 
-def set_quote_status(conn, segment_id: str, status: str, author: str) -> None:
+class StaleStatus(ValueError):
+    """The report status changed since the page that sets it was opened."""
+
+
+def set_quote_status(conn, segment_id: str, status: str, author: str, seen: str | None = None) -> None:
+    """A quote's report status. `seen` is the status's time as the researcher's page showed it
+    ("" for none): when another researcher changed it since, nothing is written (an approval by
+    the speaker must not be overwritten from a page opened before it)."""
     if status not in QUOTE_STATUSES:
         raise ValueError(f"status must be one of {QUOTE_STATUSES}")
     text = rows(conn, "select text from segments where id = ?", [segment_id])
     if not text:
         raise ValueError("unknown segment")
+    current = rows(conn, "select status, updated_by, updated from quote_status where segment_id = ?", [segment_id])
+    if seen is not None and ((current[0]["updated"] or "") if current else "") != seen:
+        row = current[0] if current else {"updated_by": "?", "updated": "?", "status": ""}
+        raise StaleStatus(f"De rapportstatus is intussen gewijzigd door {row['updated_by']} ({row['updated']}): "
+                          f"{DUTCH.get(row['status'], row['status']) or 'geen'}. Er is niets opgeslagen; "
+                          "open het citaat opnieuw en kies dan.")
     conn.execute("insert or replace into quote_status (segment_id, status, updated_by, updated, anchor_text) values (?, ?, ?, ?, ?)",
                  [segment_id, status, author, now(), text[0]["text"][:200]])
     conn.commit()

@@ -148,3 +148,22 @@ def test_a_municipality_attribute_qcode_does_not_read_is_an_error(tmp_path):
     del manifest["municipalities"]["Meppel"]["inkoopmodel"]
     (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
     assert load_manifest(tmp_path).documents["a.txt"].kind == "field_notes"
+
+
+def test_a_report_status_set_from_a_page_opened_before_a_change_is_refused(study):
+    """Bram records the speaker's approval; Anna, from a page opened before it, sets 'selected':
+    nothing is written and she is told who changed it (last writer had won; tester round 5a)."""
+    from datasette_plugins import workbench
+
+    _, db, _ = study
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select id from segments where document_id = 'int-01' order by seq desc").fetchone()[0]
+    seen_by_anna = ""                                    # no status when her page was opened
+    workbench.set_quote_status(conn, segment, "approved", "bram", seen="")
+    with pytest.raises(workbench.StaleStatus, match="intussen gewijzigd door bram"):
+        workbench.set_quote_status(conn, segment, "selected", "anna", seen=seen_by_anna)
+    row = workbench.quote(conn, segment)["status_row"]
+    assert (row["status"], row["updated_by"]) == ("approved", "bram")
+    workbench.set_quote_status(conn, segment, "selected", "anna", seen=row["updated"])     # after a reload
+    assert workbench.quote(conn, segment)["status_row"]["status"] == "selected"
+    conn.close()
