@@ -48,7 +48,8 @@ NUMBERED = {"PERSON", "MUNICIPALITY_OR_TOWN", "ORGANISATION"}
 # When detections overlap, the merged span takes the label listed first.
 LABEL_PRIORITY = ["ADDRESS", "EMAIL", "URL", "PHONE", "ID_NUMBER", "DATE_OF_BIRTH",
                   "ORGANISATION", "PERSON", "MUNICIPALITY_OR_TOWN"]
-PSEUDONYM = re.compile(r"\[(?:PERSOON|GEMEENTE|ORGANISATIE)-\d+\]|\[(?:TELEFOON|EMAIL|URL|ID-NUMMER|ADRES|GEBOORTEDATUM)\]")
+# A pseudonym, or a redacted memo's unnumbered kind ("[PERSOON]: ..." is no speaker's name).
+PSEUDONYM = re.compile(r"\[(?:PERSOON|GEMEENTE|ORGANISATIE)(?:-\d+)?\]|\[(?:TELEFOON|EMAIL|URL|ID-NUMMER|ADRES|GEBOORTEDATUM)\]")
 
 WORD = re.compile(r"[^\W\d_](?:[\w\u0300-\u036f]|[-'’](?=\w))*", re.UNICODE)
 NON_LATIN_NAME = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+(?:\s+[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+)*")
@@ -2365,7 +2366,9 @@ def redact(text: str, lists: Lists) -> tuple[str, int]:
     """A researcher's own note (a memo) with each identifier replaced by its kind, unnumbered
     ("[PERSOON]"): the pseudonym key stays apart from the server, so a memo cannot take the
     corpus's numbers. Returns the text and how many identifiers it lost."""
-    entities = sorted(anonymise_text(text, lists).entities, key=lambda e: e.start)
+    kinds = [(m.start(), m.end()) for m in PSEUDONYM.finditer(text)]      # redacted before: stays as it is
+    entities = sorted((e for e in anonymise_text(text, lists).entities if not any(s < e.end and e.start < t for s, t in kinds)),
+                      key=lambda e: e.start)
     parts, cursor = [], 0
     for e in entities:
         parts += [text[cursor:e.start], f"[{TAGS.get(e.label, e.label)}]"]

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.anonymise import (
     PseudonymKey, anonymise_corpus, anonymise_text, find_entities, key_path_for, load_corpus_settings,
-    load_key, load_lists, review_items, save_key,
+    load_key, load_lists, redact, review_items, save_key,
 )
 from pipeline.errors import QcodeError
 
@@ -971,3 +971,11 @@ def test_a_lower_case_dutch_word_in_a_name_is_not_a_name_everywhere(lists):
     index.add("bent Marco Veldkamp", "PERSON", lists)      # as a key from before kept it
     assert [e.text for e in index.find("Wie bent u? Ik ben Veldkamp.", [])] == ["Veldkamp"]
     assert anonymised("U bent Marco Veldkamp, manager. Wie bent u?", lists) == "U bent [PERSOON-1], manager. Wie bent u?"
+
+
+def test_a_redacted_memo_is_redacted_again_as_it_is(lists):
+    """Every build redacts the memos it carries again: "Anna: ..." became "[PERSOON]: ...", and the
+    next build took "[PERSOON]" for a speaker's name ("[[PERSOON]]: ..."; tester round 5a)."""
+    once = redact("Anna: eerst voorleggen aan Fatima Yilmaz uit Ede.", lists)[0]
+    assert once == "[PERSOON]: eerst voorleggen aan [PERSOON] uit [GEMEENTE]."
+    assert redact(once, lists) == (once, 0)
