@@ -408,16 +408,19 @@ def gold(db_path, coder, output):
 @cli.command(context_settings=CONTEXT)
 @db_option
 @click.option("--coders", nargs=2, required=True, help="Two coder ids.")
+@click.option("--reviewed", is_flag=True,
+              help="The coders reviewed the machine's codes in the workbench: a machine code a coder neither "
+                   "rejected nor cleared with 'geen andere code' counts as hers (default: only what she added or confirmed).")
 @json_option
 @friendly_errors
-def agreement(db_path, coders, as_json):
+def agreement(db_path, coders, reviewed, as_json):
     """Agreement between two coders per segment and code: kappa, % agreement, Krippendorff's alpha.
 
     Example: qcode agreement --db db/demo.db --coders onderzoeker_a onderzoeker_b
     """
     from .evaluate import coder_agreement, format_agreement
 
-    report = coder_agreement(db_path, *coders)
+    report = coder_agreement(db_path, *coders, reviewed=reviewed)
     click.echo(json.dumps(report, indent=1, ensure_ascii=False) if as_json else format_agreement(report))
 
 

@@ -288,11 +288,15 @@ def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
     return list(items.values())
 
 
-def coder_agreement(db_path: Path, coder_a: str, coder_b: str) -> dict:
+def coder_agreement(db_path: Path, coder_a: str, coder_b: str, reviewed: bool = False) -> dict:
+    """Per segment both coders decided on, their codes: what each added or confirmed, with its
+    themes. `reviewed`: reviewers in the workbench leave standing the machine's codes they agree
+    with, so a machine code a coder neither rejected nor cleared with "none" is hers too."""
     db, rows = _manual_rows(db_path)
     codebook_codes = [r["id"] for r in db.query("select id from codes order by sort")]
     parents = {r["id"]: r["parent"] for r in db.query("select id, parent from codes")}
     sets: dict[str, dict[str, set]] = {coder_a: {}, coder_b: {}}
+    rejected: dict[str, set] = {coder_a: set(), coder_b: set()}
     for row in rows:
         if row["coder"] in sets:
             codes = sets[row["coder"]].setdefault(row["segment_id"], set())
@@ -301,6 +305,16 @@ def coder_agreement(db_path: Path, coder_a: str, coder_b: str) -> dict:
                 while code:
                     codes.add(code)
                     code = parents.get(code)
+            elif row["decision"] in ("reject", "none"):
+                rejected[row["coder"]].add((row["segment_id"], row["code_id"] or ""))
+    if reviewed:
+        machine: dict[str, set] = {}
+        for row in db.query("select segment_id, code_id from codings where source in ('rule', 'classifier')"):
+            machine.setdefault(row["segment_id"], set()).add(row["code_id"])
+        for coder, by_segment in sets.items():
+            for segment, codes in by_segment.items():
+                if (segment, "") not in rejected[coder]:
+                    codes |= {c for c in machine.get(segment, ()) if (segment, c) not in rejected[coder]}
     for coder in (coder_a, coder_b):
         if not sets[coder]:
             known = sorted({r["coder"] for r in rows})

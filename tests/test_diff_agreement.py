@@ -167,3 +167,26 @@ def test_the_diff_page_compares_the_runs_a_researcher_picks(tmp_path):
     assert "Het contract loopt tot 2026." in chosen
     assert "Codes regels gewijzigd: regie.inkoop</p>" in chosen and "[regel]</span>" in chosen
     assert "Run 2 → run 3" in unknown, "runs that do not exist fall back to the last two"
+
+
+def test_agreement_of_reviewers_counts_what_they_left_standing(tmp_path):
+    """Workbench reviewers leave the machine's codes they agree with as they are: with --reviewed a
+    machine code a coder did not reject is hers (without it, only what she confirmed or added)."""
+    import json
+
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select segment_id from codings where code_id = 'regie.inkoop'").fetchone()[0]
+    machine = {row[0] for row in conn.execute("select code_id from codings where segment_id = ?", [segment])}
+    assert {"regie", "regie.inkoop"} <= machine
+    workbench.record_decision(conn, segment, "regie.inkoop", "confirm", "anna")
+    workbench.record_decision(conn, segment, "regie", "confirm", "bram")       # leaves regie.inkoop standing
+    conn.close()
+
+    def disagreements(*options):
+        result = CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "anna", "bram", "--json", *options])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["disagreements"]
+    assert len(disagreements()) == 1
+    assert disagreements("--reviewed") == []
