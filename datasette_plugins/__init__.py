@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import html
 import itertools
+import logging
 import os
 import threading
 import time
@@ -499,6 +500,16 @@ def _delete_serve_metadata() -> None:
         path.unlink(missing_ok=True)
 
 
+class _QueryFreeAccessLog(logging.Filter):
+    """uvicorn logs each request with its query string: a search for a name to check for a leak
+    (`/-/qcode/search?q=Verhoeven`) would write that name to the server's log. Keep the path only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and "?" in str(record.args[2]):
+            record.args = (*record.args[:2], str(record.args[2]).split("?", 1)[0] + "?…", *record.args[3:])
+        return True
+
+
 @hookimpl
 def startup(datasette):
     # Datasette 0.65's default error page prints the exception with rich when rich is installed
@@ -509,6 +520,9 @@ def startup(datasette):
     import datasette.handle_exception as default_error_page
 
     default_error_page.rich = None
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _QueryFreeAccessLog) for f in access_log.filters):
+        access_log.addFilter(_QueryFreeAccessLog())
     _delete_serve_metadata()
     reattach_replaced_databases(datasette)      # note each file's inode before any request
 

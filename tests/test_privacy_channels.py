@@ -213,3 +213,31 @@ def test_a_login_ends_when_the_researcher_is_removed_changes_password_or_logs_ou
     finally:
         for _ in server:
             pass
+
+
+def test_the_server_log_keeps_no_search_words(small_project):
+    """A researcher searches a name to check for a leak: the access log writes the path, not the query."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import free_port
+
+    _, _, db, _ = small_project
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/-/qcode/search?q=Verhoeven", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=20)[0].decode()
+    assert "/-/qcode/search?…" in log and "Verhoeven" not in log
