@@ -8,6 +8,7 @@ spaCy token patterns with unknown attributes. Nothing downstream runs on an inva
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -297,9 +298,25 @@ def _check_patterns(patterns) -> list[str]:
         try:
             matcher.add(f"check{number}", [pattern])
         except (ValueError, TypeError, KeyError) as exc:  # spaCy's MatcherError is a ValueError
-            message = " ".join(str(exc).split())
+            message = " ".join(str(exc).split()) + _attribute_hint(pattern)
             problems.append(f"pattern {number}: invalid spaCy pattern: {message}")
     return problems
+
+
+TOKEN_ATTRIBUTES = ("ORTH", "TEXT", "NORM", "LOWER", "LEMMA", "POS", "TAG", "MORPH", "DEP", "ENT_TYPE", "SHAPE",
+                    "LENGTH", "IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER", "IS_UPPER", "IS_TITLE", "IS_PUNCT",
+                    "IS_SPACE", "IS_STOP", "LIKE_NUM", "LIKE_URL", "LIKE_EMAIL", "OP", "REGEX", "IN", "NOT_IN")
+
+
+def _attribute_hint(pattern: list) -> str:
+    """spaCy's "Extra inputs are not permitted" does not say what was meant: "LEMA" -> "LEMMA"."""
+    hints = []
+    for token in pattern:
+        for key in token if isinstance(token, dict) else ():
+            close = difflib.get_close_matches(str(key).upper(), TOKEN_ATTRIBUTES, n=1, cutoff=0.7)
+            if str(key) not in TOKEN_ATTRIBUTES and close:
+                hints.append(f"{key!r}: did you mean {close[0]!r}?")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def _regexes(value) -> list[str]:

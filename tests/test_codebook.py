@@ -141,7 +141,7 @@ def test_every_problem_reported_at_once(tmp_path):
     assert problems_of(path) == [
         f"{path}:28: code 'regex' rule 'r2': pattern 1: invalid regex '([a-z' (unterminated character set at position 1)",
         f"{path}:35: code 'attr' rule 'r3': pattern 1: invalid spaCy pattern: Invalid token patterns for matcher "
-        "rule 'check1' Pattern 0: - [pattern -> 0 -> LEMA] Extra inputs are not permitted",
+        "rule 'check1' Pattern 0: - [pattern -> 0 -> LEMA] Extra inputs are not permitted ('LEMA': did you mean 'LEMMA'?)",
         f"{path}:38: code 'nolabel': missing 'label'",
         f"{path}:40: code 'colour': colour 'red' must look like '#1f77b4'",
         f"{path}:9: code 'regie': duplicate id (first defined on line 3)",
