@@ -462,9 +462,10 @@ def diff(runs, db_path, as_json):
 @click.option("--status", "quote_status", type=click.Choice(["selected", "sent", "approved", "withdrawn"]), default=None,
               help="Only quotes with this report status (set on the quote page of the workbench).")
 @click.option("--limit", type=int, default=None)
+@click.option("--no-memos", "no_memos", is_flag=True, help="Leave the team's memos out (a report for outside readers).")
 @friendly_errors
 def export(db_path, fmt, output, codes, with_code, finding, role, municipality_type, source, min_score, confirmed_only,
-           approved_only, quote_status, limit):
+           approved_only, quote_status, limit, no_memos):
     """Export coded quotes (anonymised; md and docx attribute them by role and municipality type).
 
     Formats: md, docx (report), csv, xlsx (one row per coded quote, with every attribute in the
@@ -474,12 +475,10 @@ def export(db_path, fmt, output, codes, with_code, finding, role, municipality_t
 
     Example: qcode export --db db/demo.db --format docx --code taal --role statushouder --output taal.docx
     """
-    from .export import ExportFilters, export as run_export
-
-    from .export import select_quotes
+    from .export import ExportFilters, export as run_export, select_quotes
 
     filters = ExportFilters(list(codes), finding, role, municipality_type, source, min_score, confirmed_only, approved_only,
-                            limit, with_code=with_code, quote_status=quote_status)
+                            limit, with_code=with_code, quote_status=quote_status, memos=not no_memos)
     # One row is enough to know (the export itself selects them all).
     if fmt != "qdc" and not select_quotes(db_path, dataclasses.replace(filters, limit=1))[0]:
         click.secho("warning: no quote matches these filters; the export has none", fg="yellow", err=True)

@@ -49,6 +49,7 @@ class ExportFilters:
     lemmas: list[str] = field(default_factory=list)      # the query's lemmas ("taallessen" -> "taalles")
     quote_status: str | None = None                      # selected, sent, approved, withdrawn
     with_code: str | None = None                         # only segments that also carry this code (or a sub-code)
+    memos: bool = True                                   # the team's memos under each quote (not for outside readers)
 
 
 def filters_from_params(params, lemmas: list[str] | None = None) -> ExportFilters:
@@ -65,7 +66,7 @@ def filters_from_params(params, lemmas: list[str] | None = None) -> ExportFilter
     return ExportFilters(codes=[get("code")] if get("code") else [], finding=get("finding"), role=get("role"),
                          municipality_type=get("municipality_type"), source=get("source"), min_score=min_score,
                          limit=limit, query=get("q"), lemmas=list(lemmas or []), quote_status=get("status"),
-                         with_code=get("with_code"))
+                         with_code=get("with_code"), memos=get("memos") not in ("0", "nee", "no"))
 
 
 def open_database(db) -> sqlite_utils.Database:
@@ -295,6 +296,8 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
         codes = {c["id"]: c for c in db.query("select * from codes order by sort")}
         return refi.qdc_bytes(codes) if fmt == "qdc" else refi.qdpx_bytes(refi.load_project(db, filters))
     rows, codes = select_quotes(db, filters)
+    if not filters.memos:
+        rows = [{**row, "memos": None} for row in rows]
     found = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
     finding = found[0] if found else None
     if fmt in ("xlsx", "docx"):

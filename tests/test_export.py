@@ -143,3 +143,25 @@ def test_markdown_text_opens_no_list_or_heading():
     ("- gebeld") stays text in the .md report, as markup does."""
     assert markdown_text("5. Cliëntervaringsonderzoek <b>x</b>") == "5\\. Cliëntervaringsonderzoek &lt;b&gt;x&lt;/b&gt;"
     assert markdown_text("- gebeld\n# kop\n12.5 procent") == "\\- gebeld\n\\# kop\n12.5 procent"
+
+
+def test_a_report_for_outside_readers_leaves_the_memos_out(demo_db, tmp_path):
+    """The team's notes under a quote belong in its own report, not in one for outside readers."""
+    import shutil
+
+    db = tmp_path / "memo.db"
+    shutil.copy(demo_db, db)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select segment_id from segment_codes where code_id = 'taal' limit 1").fetchone()[0]
+    conn.execute("insert into memos (id, target_type, target_id, author, created, text) values "
+                 "('m1', 'segment', ?, 'anna', '2026-12-01', 'controleer bij de bron (memo 417)')", [segment])
+    conn.commit()
+    conn.close()
+    for memos, expected in ((True, True), (False, False)):
+        path = tmp_path / f"memos-{memos}.docx"
+        export(db, "docx", ExportFilters(codes=["taal"], memos=memos), path)
+        text = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+        assert ("memo 417" in text) is expected
+    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "md", "--code", "taal", "--no-memos"])
+    assert result.exit_code == 0 and "memo 417" not in result.output
+    assert filters_from_params({"memos": "0"}).memos is False and filters_from_params({}).memos is True
