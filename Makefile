@@ -66,6 +66,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_eleventh.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_twelfth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_thirteenth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_fourteenth.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -92,7 +92,8 @@ ORG_KEYWORDS += "|Talencentrum|Praktijkschool|Leerwerkplaats|Werkplaats|Zorgboer
 ORG_KEYWORDS += "|VV|SV|RKSV|RKVV|FC|Voetbalclub|Hockeyclub|Korfbalvereniging|Tennisvereniging|Zwemvereniging"   # sports clubs
 ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunteers' language projects
 ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
-ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam"   # care providers and a municipality's teams
+ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam|Jeugdbescherming"   # care providers and a municipality's teams
+ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Rekenkamercommissie"
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
 
@@ -206,7 +207,7 @@ STREET_WORD_SIGN = re.compile(rf" (?:{STREET_WORDS}) \d")
 LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalpunt|taalinstituut|basisschool|school|bureau|"
                        r"garage|stichting|stg\.|bakkerij|kwekerij|buurthuis|wijkcentrum|dorpshuis|kbs|obs|ikc|"
                        r"zorgcentrum|woonzorgcentrum|verpleeghuis|zorgboerderij|thuiszorg|jeugdhulp|wijkteam|buurtteam|"
-                       r"dagbesteding|kinderopvang)\s+"
+                       r"dagbesteding|kinderopvang|kringloop|kringloopwinkel)\s+"
                        r"(?:(?P<article>de|het|'t)\s+|(?P<van>van\s+(?:de[nr]?\s+)?))?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
 LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
 DETERMINERS = {"de", "het", "een", "die", "deze", "dit", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
@@ -240,7 +241,8 @@ ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc
 NOTE_SIGNATURE = re.compile(r"(?m)(?<![\w/])/[^\S\n]?(?:[a-z]{2,3}[^\S\n]+)?(?P<initials>[A-Z][A-Za-z]{1,3}|(?:[A-Z]\.){1,3})(?=[^\S\n]*(?:\(|$))")
 # An action list's items start with the initials of who acts: "Actielijst:\n- GV stuurt ...", "- LvdH: brief ...".
 ACTION_LIST = re.compile(r"(?m)^[^\S\n]*[Aa]ctie(?:punten|lijst|s)[^\S\n]*:?[^\S\n]*\n(?P<items>(?:[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\n]*(?:\n|$))+)")
-ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+(?P<initials>[A-Z][A-Za-z]{1,4})(?=:|[^\S\n]+[a-z])")
+ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+"
+                                  r"(?P<initials>[A-Z][A-Za-z.]{1,7}(?:[^\S\n]*/[^\S\n]*[A-Z][A-Za-z.]{1,7})*)(?=:|[^\S\n]+[a-z])")
 # Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
 ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
 # A name cut to initials, its surname too: "J.P. de W.", "A. van der B.".
@@ -1062,10 +1064,13 @@ def _chat_handles(text: str) -> list[Entity]:
     return [Entity(m.start(), m.end(), "PERSON", m.group(), True, "chat") for m in pattern.finditer(text)]
 
 
+CAPITALISED_AFTER_ARTICLE = re.compile(rf"(?:[^\S\n]+{NAME_TOKEN}){{1,3}}")
 COMPASS_REGION = re.compile(r"\b(?:Noord|Zuid|Oost|West|Midden|Centraal|Noordoost|Noordwest|Zuidoost|Zuidwest)-"
                             r"(?!Nederland\b|Europa\b|Afrika\b|Azië\b|Amerika\b)[A-Z][a-zà-ÿ]+\b(?!-)")
+LOWER_TITLE_INITIALS = re.compile(r"\b(?:mw|mevr|dhr|fam)\.[^\S\n]+(?P<initials>[a-z]\.(?:[a-z]\.)*)(?![\w])")
 LOWER_INITIAL_SURNAME = re.compile(
-    r"(?<![\w.])[a-z]\.(?:[a-z]\.)*[^\S\n]+(?:(?:van|de|der|den|ter|ten|te|'t)[^\S\n]+)*(?P<surname>[a-z]{3,})\b(?!\.)")
+    r"(?<![\w.])[a-z]\.(?P<particle>v\.(?:d\.)?)?(?:[a-z]\.)*(?(particle)[^\S\n]*|[^\S\n]+)"
+    r"(?:(?:van|de|der|den|ter|ten|te|'t)[^\S\n]+)*(?P<surname>[a-z]{3,})\b(?!\.\w)")
 
 
 def _initials_entities(text: str, lists: Lists) -> list[Entity]:
@@ -1087,8 +1092,10 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
                     add(m.start("names") + token.start(), m.start("names") + token.end())
         for m in ACTION_LIST.finditer(text):
             for item in ACTION_ITEM_INITIALS.finditer(m.group("items")):
-                if initials(item.group("initials")):
-                    add(m.start("items") + item.start("initials"), m.start("items") + item.end("initials"))
+                start = m.start("items") + item.start("initials")    # "- JP/SV: ...", "- A.v.d.M.: ..."
+                for part in re.finditer(r"[^/\s]+", item.group("initials")):
+                    if initials(part.group()):
+                        add(start + part.start(), start + part.end())
     for m in INITIALS_TOKEN.finditer(text):
         before = _word_before(text, m.start())
         if before and before.group("word").lower() in HONORIFICS:
@@ -1104,9 +1111,11 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
             add(m.start("initials"), m.end("initials"))
     for m in INITIALS_PARTICLE_INITIAL.finditer(text) if ". " in text else ():
         add(m.start(), m.end())
-    for m in LOWER_INITIAL_SURNAME.finditer(text) if ". " in text else ():
+    for m in LOWER_TITLE_INITIALS.finditer(text) if ". " in text else ():
+        add(m.start("initials"), m.end("initials"), "lower_initials")     # notes: "bij mw. k. (fam. ...)"
+    for m in LOWER_INITIAL_SURNAME.finditer(text) if "." in text else ():
         surname = m.group("surname")
-        if fold(surname) in lists.surnames and _zipf(surname, "nl") < 4.5:
+        if fold(surname) in lists.surnames and (m.group("particle") or _zipf(surname, "nl") < 4.5):
             add(m.start(), m.end(), "lower_initials")    # notes in lower case: "(s. mulder)", "met j. van dam"
     for m in COMMENT_AUTHOR.finditer(text) if "[" in text else ():
         if initials(m.group("initials")):
@@ -1312,6 +1321,7 @@ def _match_place(folded: list[str], i: int, lists: Lists) -> int:
 
 CLOSINGS = {"groet"}   # "Groet, Wim": a letter's closing, not the village Groet
 POSTCODE_BEFORE = re.compile(r"\b[1-9]\d{3}\s?[A-Z]{2},?[^\S\n]+$")
+STREET_BEFORE = re.compile(rf"[a-zà-ÿ](?:{STREET_SUFFIX})[^\S\n]+\d{{1,4}}[a-z]?,[^\S\n]+$", re.IGNORECASE)
 PLACE_CONTEXT = {"in", "uit", "naar", "te", "bij", "rond", "gemeente", "gemeenten", "dorp", "dorpen", "stad", "steden",
                  "kern", "kernen", "regio", "omgeving", "azc", "vanuit", "richting", "tot"}
 
@@ -1326,8 +1336,9 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     first = tokens[i][2]
     previous = tokens[i - 1][2].lower() if i > 0 else ""
     if not first[0].isupper():
-        if POSTCODE_BEFORE.search(text, max(0, tokens[i][0] - 12), tokens[i][0]):
-            return True   # "3522 BV utrecht": the town of an address, typed in lower case
+        if POSTCODE_BEFORE.search(text, max(0, tokens[i][0] - 12), tokens[i][0]) or \
+                STREET_BEFORE.search(text, max(0, tokens[i][0] - 40), tokens[i][0]):
+            return True   # "3522 BV utrecht", "kerkstraat 14, putten": the town of an address, typed in lower case
         # "in alphen aan den rijn": a lower-case multi-word place only after a place preposition.
         return length > 1 and previous in PLACE_CONTEXT and first not in ("het", "de", "'t", "een")
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
@@ -1384,7 +1395,8 @@ def _possessive_name(word: str, key: str, lists: Lists) -> bool:
     """"Mohammeds neef", "Tesfayes vrouw": a listed first name with the genitive s, where the name
     is no Dutch word and the word is rare in Dutch ("Frans" is a language too)."""
     stem = key[:-1]
-    return (word[0].isupper() and key.endswith("s") and len(stem) >= 4 and stem in lists.first_names
+    return (word[0].isupper() and not word[1:2].isupper() and key.endswith("s") and len(stem) >= 3   # not "PIP's"
+            and stem in lists.first_names and stem not in lists.allow
             and stem not in lists.ambiguous_names and stem not in lists.dutch_words
             and fold(word) not in lists.allow and _zipf(word.lower(), "nl") < 3.0)
 
@@ -1466,6 +1478,11 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
                 word in lists.municipality_words and _after_a_field_sign(text, m.start())))
             after_title = previous.lower() in HONORIFICS and (
                 word in NAME_PARTICLES or word not in lists.dutch_words or _name_though_a_word(word, lists))
+            if "-" in word and all(len(p) >= 3 and p in lists.first_names for p in word.split("-")) and (
+                    not _covered(covered, m.start(), m.end())):
+                found.append(Entity(m.start(), m.end(), "PERSON", word, False, "weak"))   # "jan-willem", "anne-marie"
+                last_end = m.end()
+                continue
             if after_title or after_locative or (len(word) >= 4 and word in lists.first_names):
                 entity = _lower_case_identifier(text, m, lists, after_title, after_locative)
                 if entity and not _covered(covered, entity.start, entity.end):
@@ -1480,6 +1497,12 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if place:
             found.append(Entity(m.start(), place, "MUNICIPALITY_OR_TOWN", text[m.start():place], False, "weak"))
             last_end = place
+            continue
+        named = CAPITALISED_AFTER_ARTICLE.match(text, m.end()) if word in ("De", "Het") else None
+        if named and not all(fold(w) in lists.allow for w in WORD.findall(named.group())):
+            # Mid-sentence Dutch writes "de" in lower case: "bij De Kompasroos" is a name (a home, a school).
+            found.append(Entity(m.start(), named.end(), "ORGANISATION", text[m.start():named.end()], False, "weak"))
+            last_end = named.end()
             continue
         lower = word.lower()
         parts = re.split(r"[-'’]", lower)
@@ -1554,7 +1577,7 @@ def _word_char(char: str) -> bool:
 
 
 NAME_PARTICLES = TUSSENVOEGSELS - {"in", "op"}   # "juf op kbs ..." is no "juf Op"
-HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw", "dr", "drs", "mr", "dokter"}
+HONORIFICS = {"meneer", "mevrouw", "mevr", "mw", "dhr", "heer", "juf", "juffrouw", "dr", "drs", "mr", "dokter", "fam", "familie"}
 PLACE_PREPOSITIONS = {"in", "uit", "naar", "vanuit", "bij", "te", "richting", "azc", "gemeente", "gem", "wijk"}
 
 
@@ -1943,7 +1966,9 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
 def _noun_before_first_name(word: str, following: str, lists: Lists) -> bool:
     """A capitalised Dutch noun that is no name, before a first name (and a surname): a label, not
     part of the name. Not before a first name alone: "Advocatenkantoor Haan & Terpstra" is a firm's name."""
-    return (len(word) > 3 and word[0].isupper() and word.lower() in lists.dutch_words and fold(word) not in lists.first_names
+    noun = word.lower() in lists.dutch_words or (      # a compound too ("Klachtbehandelaar Petra Woudstra"),
+        _common_noun(word, lists) and following.lower() not in TUSSENVOEGSELS)   # not "Onderzoekslab Van Rijn & Mulder"
+    return (len(word) > 3 and word[0].isupper() and noun and fold(word) not in lists.first_names
             and fold(word) not in lists.surnames and fold(following) in lists.first_names)
 
 
@@ -1978,6 +2003,7 @@ REPORTING_VERBS = {"zegt", "zei", "geeft", "gaf", "vertelt", "vertelde", "meldt"
                    "wilde", "kan", "kon", "moet", "moest", "werkt", "werkte", "woont", "woonde", "komt", "kwam"}
 OPENING_QUOTE = re.compile(r"[\s(][\"'“‘„«]$")
 NEXT_WORD = re.compile(r"[^\S\n]+(?P<word>[a-zà-ÿ]+)")
+SENTENCE_END = re.compile(r"(?P<word>)[.!?](?:\s|$)")
 
 
 def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
@@ -1990,7 +2016,7 @@ def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
     word = entity.text
     if entity.label not in ("PERSON", "MUNICIPALITY_OR_TOWN") or not WORD.fullmatch(word) or not word[0].isupper():
         return False
-    after = NEXT_WORD.match(text, entity.end)
+    after = NEXT_WORD.match(text, entity.end) or SENTENCE_END.match(text, entity.end)   # "Mooi doel", "Mooi."
     if not after or not _opens_sentence(text, entity.start):
         return False
     lower = word.lower()

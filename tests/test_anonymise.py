@@ -555,6 +555,26 @@ def test_another_domains_roles_terms_and_notes(lists, text, expected):
     assert detections(text, lists) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Actiepunten\n- JP/SV: gesprek plannen\n- A.v.d.M.: voorstel uitwerken",
+     [("PERSON", "JP"), ("PERSON", "SV"), ("PERSON", "A.v.d.M.")]),
+    ("huisbezoek bij mw. k. (fam. kramer), kerkstraat 14, putten.",
+     [("PERSON", "k."), ("PERSON", "kramer"), ("ADDRESS", "kerkstraat 14"), ("MUNICIPALITY_OR_TOWN", "putten")]),
+    ("aanwezig: jan-willem, en jobcoach m.v.d.berg.", [("PERSON", "jan-willem"), ("PERSON", "m.v.d.berg")]),
+    ("Ze staat elf maanden op de lijst bij De Kompasroos.", [("ORGANISATION", "De Kompasroos")]),
+    ("Sems moeder houdt een dagboek bij; in de PIP's staat het ook.", [("PERSON", "Sems")]),
+    ("Interviewer: Mooi. Wat gebeurt er daarna?", []),
+    ("Klachtbehandelaar Petra Woudstra belde de Woningstichting Het Westerhuis.",
+     [("PERSON", "Petra Woudstra"), ("ORGANISATION", "Woningstichting Het Westerhuis")]),
+])
+def test_the_social_domains_notes_minutes_and_names(lists, text, expected):
+    """From the fourteenth gold file (the social domain): action items with several initials or
+    particle letters, initials after a title and a town after a street in lower-case notes, double
+    first names, a capitalised article mid-sentence before a name, a short first name's genitive (not
+    an acronym's plural), a one-word reply, a compound role before a name, housing corporations."""
+    assert detections(text, lists) == expected
+
+
 @pytest.mark.parametrize("text", [
     "Ze ging naar de Pinkstergemeente De Olijftak in het dorp.",
     "Het vrouwencafé van de Protestantse Gemeente De Ark helpt.",
@@ -867,7 +887,7 @@ GOLD_MISSES = {
     ],
     # an organisation named kind-first, initials in lower case, a firm with no kind in a signature
     "anonymiser_gold_seventh.yaml": [
-        ("h14", "Zorg- en Activeringscentrum De Meerpaal"), ("h16", "Werkkompas Veenendaal"), ("h19", "s. el idrissi"),
+        ("h14", "Zorg- en Activeringscentrum De Meerpaal"), ("h16", "Werkkompas Veenendaal"),
     ],
     # a chat's name and a neighbourhood in lower case, organisations whose kind follows the name or that
     # keep a part ('Werkplein [GEMEENTE-1]')
@@ -879,26 +899,26 @@ GOLD_MISSES = {
     # organisations that keep a part ('Rekenkamer [GEMEENTE-1]'), a two-letter village (Ee), a town's
     # part ('Nieuw-')
     "anonymiser_gold_ninth.yaml": [
-        ("n05", "Rekenkamer Emmen"), ("n06", "Werkfit Brabant"), ("n06", "De Taalbrug Eindhoven"), ("n07", "Ee"),
+        ("n05", "Rekenkamer Emmen"), ("n06", "Werkfit Brabant"), ("n07", "Ee"),
         ("n10", "Taalcafé Meezenbroek"), ("n14", "Stap voor Stap Nijmegen"), ("n15", "Tilburg Sociaal Lokaal"),
         ("n22", "Nieuw-Den Helder"), ("n23", "Stichting Thuis in Arnhem"),
     ],
     # a town that is a Dutch word ('kantoor Leek'), organisations of which a part stays, a street
     # without a number, a field note's lower-case names and organisations
     "anonymiser_gold_tenth.yaml": [
-        ("t03", "Leek"), ("t05", "Scheepswerf Tjalk & Zn"), ("t06", "De Taalwerkplaats Appingedam"),
+        ("t03", "Leek"), ("t05", "Scheepswerf Tjalk & Zn"),
         ("t07", "Langs de Wal"), ("t07", "Regionale Sociale Dienst Kromme Rijn"),
         ("t08", "ITC Het Nieuwe Leren Deventer"), ("t11", "TaalKracht Twente"),
         ("t12", "Taalcentrum Hart van Brabant"), ("t17", "'t Karrewiel"), ("t18", "kevin v.d. berg"),
         ("t18", "de schelde taal"), ("t18", "joke"),
     ],
     # organisations whose kind stays ('buurthuis [ORGANISATIE-1]'),
-    # local names with no kind ('De Schaapskooi'), a spoken number after 'eh...', a lower-case first
+    # a spoken number after 'eh...', a lower-case first
     # name that is a Dutch word
     "anonymiser_gold_eleventh.yaml": [
         ("k01", "team Inburgering Zeist"), ("k03", "kees"), ("k03", "obs de regenboog"),
         ("k06", "buurthuis De Kroon"), ("k13", "Wijkse Courant"),
-        ("k13", "cultureel centrum Calypso"), ("k14", "K-77-40-19"), ("k14", "De Schaapskooi"),
+        ("k13", "cultureel centrum Calypso"), ("k14", "K-77-40-19"),
         ("k15", "sociaal team Barneveld"), ("k16", "wijkcentrum Het Klooster"),
         ("k17", "taalpunt de schelde"), ("k17", "obs de meerpaal"),
     ],
@@ -911,6 +931,13 @@ GOLD_MISSES = {
     ],
     # blind: 0.977; its misses (local parties, '& Partners', kind-first firms, 'v. Dijk') are rules now
     "anonymiser_gold_thirteenth.yaml": [],
+    # blind: 0.929 (the social domain); still missed: a region named by no compass point, a lower-case
+    # firm whose kind stays ('kringloop [ORGANISATIE-1]'), lower-case initials that spell a word ('r.k.'),
+    # organisations that keep a region or a national name ('Veilig Thuis [GEMEENTE-1]')
+    "anonymiser_gold_fourteenth.yaml": [
+        ("s08", "Gooi en Vechtstreek"), ("s19", "kringloop de vlasbloem"), ("s19", "r.k."),
+        ("s20", "Kind in Zicht Westelijke Mijnstreek"), ("s22", "Veilig Thuis Kennemerland"),
+    ],
 }
 MISSED_LINE = re.compile(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", re.MULTILINE)
 
