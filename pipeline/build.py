@@ -583,10 +583,11 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
 
 
 def _unmatched(participants: list[dict], infos) -> list[tuple[dict, str]]:
-    """Manifest participants whose speaker label no turn of their document has, with the label as written."""
+    """Manifest participants whose speaker label no turn of their document has, with the label as
+    written; not where an interpreter speaks (a participant may speak only through her)."""
     by_id = {f"{doc_id}-p{n + 1}": p["speaker"] for doc_id, info in infos.items() for n, p in enumerate(info.participants)
-             if p.get("speaker")}
-    return [(row, by_id[row["id"]]) for row in participants if row["speaker"] == UNKNOWN_SPEAKER]
+             if p.get("speaker") and not info.interpreter}
+    return [(row, by_id[row["id"]]) for row in participants if row["speaker"] == UNKNOWN_SPEAKER and row["id"] in by_id]
 
 
 def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]]]:
