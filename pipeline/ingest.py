@@ -218,8 +218,21 @@ def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
     if path.suffix.lower() == ".md":
         return markdown_paragraphs(text)
-    paragraphs = lines_to_paragraphs(text.split("\n"))
+    lines = text.split("\n")
+    if _one_paragraph_per_line(lines):
+        # Word's "Save as .txt" writes a paragraph per line and no blank lines: each line is one
+        # (joining them had glued the agenda items of minutes to the paragraphs below them).
+        lines = [line for raw in lines for line in (raw, "")]
+    paragraphs = lines_to_paragraphs(lines)
     return paragraphs, [{} for _ in paragraphs]
+
+
+def _one_paragraph_per_line(lines: list[str]) -> bool:
+    """No blank line between paragraphs, and lines too long to be a text wrapped by hand."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if len(filled) < 3 or any(not line.strip() for line in lines[filled[0]:filled[-1]]):
+        return False
+    return sum(len(lines[i]) > 120 for i in filled) >= max(2, len(filled) // 5)
 
 
 # YAML front matter: the file's metadata (author, e-mail, tags), not what was said.

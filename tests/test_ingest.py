@@ -493,3 +493,23 @@ def test_dated_lines_of_case_notes_are_entries(tmp_path):
                     "12-03-2024 huisbezoek met taalcoach.\n", encoding="utf-8")
     assert read_document(path).paragraphs == ["aantekeningen week 10", "ma 4/3: gebeld, taalles loopt.",
                                               "di 5/3: gesprek over PIP, wil werken.", "12-03-2024 huisbezoek met taalcoach."]
+
+
+def test_a_txt_with_a_paragraph_per_line_keeps_its_agenda(tmp_path):
+    """Word's "Save as .txt" writes a paragraph per line and no blank lines: each line is a paragraph,
+    so the agenda items of minutes stay headings (they had been glued to the paragraph below; tester
+    round 5b). A text wrapped by hand, with short lines, is still joined."""
+    from pipeline.segment import segment_document
+
+    long = "De aanbesteding loopt vertraging op doordat twee aanbieders bezwaar hebben gemaakt tegen de gunning aan de nieuwe partij."
+    path = tmp_path / "notulen.txt"
+    path.write_text(f"Notulen inkoopoverleg\n1. Opening\n{long}\n2. Rondvraag\n{long}\nActie: HV stuurt de planning rond.\n",
+                    encoding="utf-8")
+    document = read_document(path)
+    assert document.paragraphs == ["Notulen inkoopoverleg", "1. Opening", long, "2. Rondvraag", long,
+                                   "Actie: HV stuurt de planning rond."]
+    headings = [s.text for s in segment_document("n", document.text, document.paragraph_attrs) if s.attrs.get("heading")]
+    assert headings == ["Notulen inkoopoverleg", "1. Opening", "2. Rondvraag"]
+    wrapped = tmp_path / "wrapped.txt"
+    wrapped.write_text("Klantmanager: de lessen zijn\nte kort en de wachttijd\nis te lang.\n", encoding="utf-8")
+    assert read_document(wrapped).paragraphs == ["Klantmanager: de lessen zijn te kort en de wachttijd is te lang."]
