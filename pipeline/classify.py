@@ -284,7 +284,8 @@ def load_model(path: Path, codebook: Codebook) -> SavedModel:
     if model.tree_hash != codebook.tree_hash:
         raise ModelError(
             f"{path}: model was trained for the codes of codebook {model.codebook_hash}, but {codebook.path} "
-            f"({codebook.hash}) has other codes; rebuild (qcode build) to retrain it for this codebook"
+            f"({codebook.hash}) has other codes; rebuild (qcode build) to retrain it for this codebook, or name the "
+            f"model a build with this codebook saved (--model db/<study>.model.pkl)"
         )
     if model.sklearn_version != sklearn.__version__:
         raise ModelError(f"{path}: model was saved with scikit-learn {model.sklearn_version}, "
