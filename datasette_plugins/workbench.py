@@ -92,6 +92,18 @@ def segment_codes(conn, segment_ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
+def coder_conflicts(manual: list[dict]) -> list[str]:
+    """Codes of a segment that one coder gave (added or confirmed) and another rejected, by each
+    coder's latest decision: the add counts (see store.SEGMENT_CODES_SELECT), so say so."""
+    latest: dict[tuple[str, str], str] = {}
+    for row in sorted(manual, key=lambda r: r.get("created") or ""):
+        if row.get("status") == "anchored" and row.get("code_id"):
+            latest[(row["code_id"], row["coder"])] = row["decision"]
+    given = {code for (code, _), decision in latest.items() if decision in ("add", "confirm")}
+    rejected = {code for (code, _), decision in latest.items() if decision == "reject"}
+    return sorted(given & rejected)
+
+
 def quote(conn, segment_id: str) -> dict | None:
     """A segment with its document, neighbours, codes, rule spans, findings, memos and review state."""
     found = rows(conn, """select s.*, d.title, d.kind, d.date, d.municipality, d.municipality_type,
@@ -109,7 +121,8 @@ def quote(conn, segment_id: str) -> dict | None:
         "context": context,
         "findings": rows(conn, """select * from findings where id in (select finding_id from finding_codes where
                                   code_id in (select code_id from segment_codes where segment_id = ?)) order by id""", [segment_id]),
-        "manual": rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id]),
+        "manual": (manual := rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id])),
+        "conflicts": coder_conflicts(manual),
         "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),
         "status": (rows(conn, "select status from quote_status where segment_id = ?", [segment_id]) or [{"status": ""}])[0]["status"],
         "status_row": (rows(conn, "select status, updated_by, updated from quote_status where segment_id = ?", [segment_id])

@@ -167,3 +167,19 @@ def test_a_report_status_set_from_a_page_opened_before_a_change_is_refused(study
     workbench.set_quote_status(conn, segment, "selected", "anna", seen=row["updated"])     # after a reload
     assert workbench.quote(conn, segment)["status_row"]["status"] == "selected"
     conn.close()
+
+
+def test_the_quote_page_names_codes_the_coders_disagree_on(study):
+    """One coder's add counts even where another rejects it: the page says so (tester round 5a)."""
+    from datasette_plugins import workbench
+
+    _, db, _ = study
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select id from segments where document_id = 'int-01' order by seq").fetchall()[1][0]
+    workbench.record_decision(conn, segment, "taal", "add", "anna")
+    workbench.record_decision(conn, segment, "taal", "reject", "bram")
+    workbench.record_decision(conn, segment, "regie", "reject", "anna")
+    assert workbench.quote(conn, segment)["conflicts"] == ["taal"]
+    workbench.record_decision(conn, segment, "taal", "add", "bram")      # bram changed his mind
+    assert workbench.quote(conn, segment)["conflicts"] == []
+    conn.close()
