@@ -1723,6 +1723,13 @@ def _document_title(lower: str, dutch) -> bool:
     return False
 
 
+def _inflected_dutch(word: str, lists: "Lists") -> bool:
+    """An inflected form of a Dutch word, below the word lists' frequency cut-off: "ambulante",
+    "regionale" (adjectives in -e), plurals in -en and -s."""
+    return any(word.endswith(end) and len(word) - len(end) >= 4 and word[:-len(end)] in lists.dutch_words
+               for end in ("e", "en", "s"))
+
+
 def _verb_stem(word: str, lemma_words: frozenset) -> bool:
     """The stem of a Dutch verb, its first person present ("leg" of "leggen", "maak" of "maken",
     "gooi" of "gooien"), which spaCy's table leaves out when the form is no other word."""
@@ -1950,6 +1957,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
             break
     while words and droppable(words[-1].group(), False):
         words.pop()
+    if entity.label == "PERSON":
+        words = _before_a_body(words, lists)
     if not words:
         return None
     start = min(words[0].start(), entity.start) if text[entity.start].isdigit() else words[0].start()
@@ -1961,6 +1970,18 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     founded = CLUB_YEAR.match(text, end) if entity.label == "ORGANISATION" else None
     end = founded.end() if founded and founded.end() <= entity.end else end
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
+
+
+def _before_a_body(words: list[re.Match], lists: Lists) -> list[re.Match]:
+    """A name ends before "van" when what follows is a body, not a surname: "Anouk Bakker van
+    Ambulante Dienst Cluster 4" (a common noun that is no surname after it), not "Jan van Dijk"."""
+    for i, word in enumerate(words[1:-1], start=1):
+        if word.group() == "van":
+            after = [w.group() for w in words[i + 1:] if w.group()[0].isupper()]
+            if len(after) >= 2 and any(len(w) > 3 and w.lower() in lists.dutch_words
+                                       and fold(w) not in lists.surnames and fold(w) not in lists.first_names for w in after):
+                return words[:i]     # a surname after "van" is one word ("P. van 't Zand"), a body's name more
+    return words
 
 
 def _noun_before_first_name(word: str, following: str, lists: Lists) -> bool:
@@ -2298,9 +2319,11 @@ class NameIndex:
     hundreds of people costs a few set look-ups per occurrence, not a scan of every name.
     """
 
-    def __init__(self, dutch_words: frozenset = frozenset(), lemma_words: frozenset = frozenset()):
+    def __init__(self, dutch_words: frozenset = frozenset(), lemma_words: frozenset = frozenset(),
+                 first_names: frozenset = frozenset()):
         self._by_first: dict[str, dict[int, dict[tuple, tuple[str, bool]]]] = {}   # -> (label, weak)
         self.dutch_words = dutch_words
+        self.first_names = first_names
         # The Dutch word lists leave out words that are places too ("huizen", "hoorn"); the lemma
         # table has them: a place's lower-case form there is the word ("te weinig huizen").
         self.lemma_words = lemma_words
@@ -2336,8 +2359,20 @@ class NameIndex:
             for word, original in zip(words, written):
                 if mixed and original[0].islower():
                     continue     # "bent" of "bent Marco Veldkamp" (read before tidying) is no name
-                if len(word) >= 3 and word not in TUSSENVOEGSELS and word not in lists.dutch_words and word not in lists.allow:
-                    self._add((word,), label, weak)
+                if len(word) >= 3 and word not in TUSSENVOEGSELS and word not in lists.dutch_words and (
+                        word not in lists.allow and not _inflected_dutch(word, lists)):
+                    self._add((word,), label, weak)     # not "ambulante" of a name run on ("... van Ambulante Dienst")
+
+    def _dutch_in_lower_case(self, word: str, label: str) -> bool:
+        """Whether a lower-case word of a known name can be the Dutch word. A first name that only
+        wordfreq's frequencies list among Dutch words ("kevin", "joost") is the name: notes write
+        names in lower case ("met joost van dijk"); one the lemma table knows, or very frequent in
+        Dutch ("bent"), stays a word."""
+        if label == "MUNICIPALITY_OR_TOWN":
+            return word in self.dutch_words or word in self.lemma_words or _verb_stem(word, self.lemma_words)
+        if label == "PERSON" and word in self.first_names and word not in self.lemma_words:
+            return _zipf(word, "nl") >= 5.0
+        return word in self.dutch_words
 
     def _add(self, words: tuple, label: str, weak: bool) -> None:
         names = self._by_first.setdefault(words[0], {}).setdefault(len(words), {})
@@ -2361,9 +2396,7 @@ class NameIndex:
                 start, end = tokens[i][0], tokens[i + length - 1][1]
                 surface = text[start:end]
                 if surface.islower() and words not in self._written_lower and all(
-                        w.lower() in self.dutch_words or (label == "MUNICIPALITY_OR_TOWN" and (
-                            w.lower() in self.lemma_words or _verb_stem(w.lower(), self.lemma_words)))
-                        for w in WORD.findall(surface)):
+                        self._dutch_in_lower_case(w.lower(), label) for w in WORD.findall(surface)):
                     continue  # "best goed" is not the town Best, "dat leg ik uit" not the village Leg
                 place_only = label == "MUNICIPALITY_OR_TOWN" and not (
                     surface.lower() in self.dutch_words or surface.lower() in self.lemma_words)
@@ -2405,7 +2438,7 @@ def redact(text: str, lists: Lists) -> tuple[str, int]:
 def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, progress=None) -> dict[str, AnonymisedText]:
     """Two passes: detect in every text, then find every detected name in every text and replace."""
     first_pass: dict[str, list[Entity]] = {}
-    names = NameIndex(lists.dutch_words, lists.lemma_words)
+    names = NameIndex(lists.dutch_words, lists.lemma_words, lists.first_names)
     for doc_id, text in texts.items():
         entities = find_entities(text, lists)
         first_pass[doc_id] = entities

@@ -671,7 +671,21 @@ def anonymised_label(label: str, anonymised_text: str, key) -> str:
     used = {speaker_of(p)[0] for p in anonymised_text.split("\n\n")} - {None}
     if label in used or label in {u.split(" (")[0] for u in used}:
         return label
-    return key.lookup(label) or UNKNOWN_SPEAKER
+    return key.lookup(label) or _label_with_pseudonyms(label, used, key) or UNKNOWN_SPEAKER
+
+
+def _label_with_pseudonyms(label: str, used: set[str], key) -> str | None:
+    """The text's label that is the manifest's with its names replaced: "Moeder van Yara" is the
+    speaker of "Moeder van [PERSOON-2]:" when the key gives Yara that pseudonym."""
+    for candidate in sorted(used):
+        parts = re.split(r"(\[[A-Z]+-\d+\])", candidate.split(" (")[0])
+        if len(parts) == 1:
+            continue
+        pattern = "".join(f"({'.+?'})" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+        m = re.fullmatch(pattern, label)
+        if m and all(key.lookup(name) == tag for name, tag in zip(m.groups(), parts[1::2])):
+            return candidate.split(" (")[0]
+    return None
 
 
 def _type_columns(municipality: dict | None) -> dict:

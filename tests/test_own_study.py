@@ -22,6 +22,7 @@ MANIFEST = {"documents": [
     ]},
     {"file": "ouders.txt", "id": "groep-01", "kind": "group_interview", "interpreter": True, "participants": [
         {"speaker": "Ouder 1", "role": "ouder"}, {"speaker": "Ouder 2", "role": "ouder"},
+        {"speaker": "Moeder van Yara", "role": "ouder"},
     ]},
     {"file": "meppel.txt", "id": "meppel-wijkcoach", "kind": "interview", "municipality": "Meppel"},
 ]}
@@ -36,7 +37,8 @@ TEXTS = {
                     "Wijkteammedewerker: Die is sinds het abonnementstarief voor iedereen gelijk.\n",
     "ouders.txt": "Interviewer: Hoe lang wacht u op hulp voor uw zoon?\n\n"
                   "Ouder 1: Al vier maanden, niemand belt terug.\n\n"
-                  "Tolk: Zij zegt dat ze al drie maanden wacht op de jeugdhulp.\n",
+                  "Tolk: Zij zegt dat ze al drie maanden wacht op de jeugdhulp.\n\n"
+                  "Moeder van Yara: Ik wil alleen dat Yara weer naar school gaat.\n",
     "meppel.txt": "Interviewer: Wat doet de wijkcoach?\n\nWijkcoach: Ik ga bij mensen thuis langs.\n",
 }
 
@@ -97,9 +99,12 @@ def test_transcribers_interviewer_labels_are_the_interviewer(study):
 
 def test_an_interpreter_speaks_for_the_group_it_interprets(study):
     """In a group interview of parents the interpreter's turns are the parents' voice, not a
-    statushouder's (the demo's domain)."""
+    statushouder's (the demo's domain); a label that holds a name is matched with the name's
+    pseudonym ("Moeder van [PERSOON-n]:"; test round 6)."""
     _, db, _ = study
     assert ("Tolk", "ouder", 1) in roles(db, "groep-01")
+    mother = [(speaker, role) for speaker, role, _ in roles(db, "groep-01") if speaker.startswith("Moeder van")]
+    assert len(mother) == 1 and mother[0][0].startswith("Moeder van [PERSOON-") and mother[0][1] == "ouder"
 
 
 def test_a_document_id_with_its_own_municipality_fails_in_the_first_build(study):
