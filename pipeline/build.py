@@ -681,7 +681,7 @@ def _label_with_pseudonyms(label: str, used: set[str], key) -> str | None:
         parts = re.split(r"(\[[A-Z]+-\d+\])", candidate.split(" (")[0])
         if len(parts) == 1:
             continue
-        pattern = "".join(f"({'.+?'})" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+        pattern = "".join("(.+?)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
         m = re.fullmatch(pattern, label)
         if m and all(key.lookup(name) == tag for name, tag in zip(m.groups(), parts[1::2])):
             return candidate.split(" (")[0]
