@@ -124,10 +124,14 @@ def quote(conn, segment_id: str) -> dict | None:
         "manual": (manual := rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id])),
         "conflicts": coder_conflicts(manual),
         "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),
-        "status": (rows(conn, "select status from quote_status where segment_id = ?", [segment_id]) or [{"status": ""}])[0]["status"],
-        "status_row": (rows(conn, "select status, updated_by, updated from quote_status where segment_id = ?", [segment_id])
-                       or [None])[0],
+        **quote_status_of(conn, segment_id),
     }
+
+
+def quote_status_of(conn, segment_id: str) -> dict:
+    """The quote's report status, and its row (who set it, when) or None."""
+    row = (rows(conn, "select status, updated_by, updated from quote_status where segment_id = ?", [segment_id]) or [None])[0]
+    return {"status": row["status"] if row else "", "status_row": row}
 
 
 def document(conn, document_id: str, code: str | None = None) -> dict | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from .errors import QcodeError
-from .ingest import ZERO_WIDTH, speaker_of
+from .ingest import ZERO_WIDTH, bare_label, speaker_of
 from .memory import paused_gc
 
 LABELS = (
@@ -878,7 +878,7 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         if AGENDA_NUMBER.search(text, max(0, m.start() - 8), m.start()):
             continue   # "3. Nareizigers: late start": an agenda item's heading, not a speaker
         label, _ = speaker_of(text[m.start():m.start() + 60])
-        label = label.split(" (")[0] if label else label   # a name in "Tolk (Farid Azimi):" is left to the other rules
+        label = bare_label(label) if label else label   # a name in "Tolk (Farid Azimi):" is left to the other rules
         span = _speaker_name_span(label, lists) if label else None
         if span:
             start, end = m.start() + span[0], m.start() + span[1]

@@ -30,8 +30,8 @@ from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
                      rule_matrix, train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
-from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, content_hash, list_corpus_files,
-                     read_document, skipped_corpus_files)
+from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_label, content_hash, list_corpus_files,
+                     read_document, skipped_corpus_files, speaker_of)
 from .manifest import (UNKNOWN, CodingRow, default_document_id, load_codings_file, load_manifest, role_for,
                        role_typos)
 from .segment import Segment, segment_document
@@ -172,11 +172,11 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     timings["anonymise"] = _lap(clock); clock = time.perf_counter()
 
     segments = [s for i in documents for s in segment_document(i, anonymised[i].text, documents[i].paragraph_attrs)]
-    participants, by_label = _participants(infos, anonymised, key)
-    result.warnings += [f"{corpus_dir / 'manifest.yaml'}: {infos[p['document_id']].file}: participant {original!r} speaks nowhere in the "
+    participants, by_label, unmatched = _participants(infos, anonymised, key)
+    result.warnings += [f"{corpus_dir / 'manifest.yaml'}: {infos[doc_id].file}: participant {original!r} speaks nowhere in the "
                         "text; write its speaker label as the text does before the colon, without a bracket after it "
                         "('Aanbieder 1' for 'Aanbieder 1 (Kees, directeur):')"
-                        for p, original in _unmatched(participants, infos)]
+                        for doc_id, original in unmatched]
     speakers = [role_for(s.speaker, infos[s.document_id], by_label[s.document_id]) for s in segments]
     # The codebook's uncoded_roles, and headings (a title, an agenda item), are context, not evidence.
     coded = [role not in codebook.uncoded_roles and not s.attrs.get("heading") for (role, _, _), s in zip(speakers, segments)]
@@ -582,29 +582,26 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
 # ---------------------------------------------------------------- saving
 
 
-def _unmatched(participants: list[dict], infos) -> list[tuple[dict, str]]:
-    """Manifest participants whose speaker label no turn of their document has, with the label as
-    written; not where an interpreter speaks (a participant may speak only through her)."""
-    by_id = {f"{doc_id}-p{n + 1}": p["speaker"] for doc_id, info in infos.items() for n, p in enumerate(info.participants)
-             if p.get("speaker") and not info.interpreter}
-    return [(row, by_id[row["id"]]) for row in participants if row["speaker"] == UNKNOWN_SPEAKER and row["id"] in by_id]
-
-
-def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]]]:
-    """Participant rows, and per document its participants by anonymised speaker label."""
-    participants, by_label = [], {}
+def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]], list[tuple[str, str]]]:
+    """Participant rows, per document its participants by anonymised speaker label, and the
+    (document, label as written) of participants who speak nowhere in their text; not where an
+    interpreter speaks (a participant may speak only through her)."""
+    participants, by_label, unmatched = [], {}, []
     for doc_id, info in infos.items():
         by_label[doc_id] = {}
+        used = {speaker_of(p)[0] for p in anonymised[doc_id].text.split("\n\n")} - {None} if info.participants else set()
         for number, p in enumerate(info.participants):
             if not p.get("speaker"):
                 continue
-            label = anonymised_label(p["speaker"], anonymised[doc_id].text, key)
+            label = anonymised_label(p["speaker"], used, key)
+            if label == UNKNOWN_SPEAKER and not info.interpreter:
+                unmatched.append((doc_id, p["speaker"]))
             row = {"id": f"{doc_id}-p{number + 1}", "document_id": doc_id, "speaker": label,
                    "role": p.get("role") or UNKNOWN, "route": p.get("route") or "", "gender": p.get("gender") or "",
                    "age_band": str(p.get("age_band") or "")}
             participants.append(row)
             by_label[doc_id][label] = row
-    return participants, by_label
+    return participants, by_label, unmatched
 
 
 def _save(db, participants, speakers, codebook, documents, infos, anonymised, titles, municipality_ids, manifest,
@@ -657,19 +654,16 @@ def _save(db, participants, speakers, codebook, documents, infos, anonymised, ti
 UNKNOWN_SPEAKER = "[onbekende spreker]"
 
 
-def anonymised_label(label: str, anonymised_text: str, key) -> str:
+def anonymised_label(label: str, used: set[str], key) -> str:
     """The speaker label as it appears in the anonymised text: a named speaker becomes a pseudonym.
 
     A label the anonymised text uses as it is stays (a role the key once held for a name, kept
     since by force_keep, is the role again), matched also where the text adds a bracket to it
     ("Aanbieder 1" for "Aanbieder 1 ([PERSOON-2], directeur):"). A label that is neither used in
     the anonymised text nor a known pseudonym's original is not stored (it could be a name the
-    manifest spells differently).
+    manifest spells differently). `used`: the speaker labels of the anonymised text.
     """
-    from .ingest import speaker_of
-
-    used = {speaker_of(p)[0] for p in anonymised_text.split("\n\n")} - {None}
-    if label in used or label in {u.split(" (")[0] for u in used}:
+    if label in used or label in {bare_label(u) for u in used}:
         return label
     return key.lookup(label) or _label_with_pseudonyms(label, used, key) or UNKNOWN_SPEAKER
 
@@ -678,13 +672,13 @@ def _label_with_pseudonyms(label: str, used: set[str], key) -> str | None:
     """The text's label that is the manifest's with its names replaced: "Moeder van Yara" is the
     speaker of "Moeder van [PERSOON-2]:" when the key gives Yara that pseudonym."""
     for candidate in sorted(used):
-        parts = re.split(r"(\[[A-Z]+-\d+\])", candidate.split(" (")[0])
+        parts = re.split(r"(\[[A-Z]+-\d+\])", bare_label(candidate))
         if len(parts) == 1:
             continue
         pattern = "".join("(.+?)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
         m = re.fullmatch(pattern, label)
         if m and all(key.lookup(name) == tag for name, tag in zip(m.groups(), parts[1::2])):
-            return candidate.split(" (")[0]
+            return bare_label(candidate)
     return None
 
 

@@ -71,13 +71,18 @@ class Document:
         return self.text.split("\n\n")
 
 
+def bare_label(label: str) -> str:
+    """A speaker label without the bracket after it: "Tolk" of "Tolk (Farid Azimi)"."""
+    return label.split(" (")[0]
+
+
 def speaker_of(paragraph: str) -> tuple[str | None, int]:
     """The speaker label that opens a paragraph and where its text starts, or (None, 0)."""
     match = SPEAKER_LABEL.match(paragraph)
     if not match:
         return None, 0
     label = match.group("label").strip()
-    bare = label.split(" (")[0].lower().rstrip(".")       # "Opmerking (intern):" is no speaker either
+    bare = bare_label(label).lower().rstrip(".")       # "Opmerking (intern):" is no speaker either
     if bare in NOT_SPEAKERS or len(label) > 60 or label[-1] == ".":
         return None, 0
     return label, match.end()

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import IngestError, ManifestError
-from .ingest import decode_bytes
+from .ingest import bare_label, decode_bytes
 
 UNKNOWN = "onbekend"
 # "I:" and "R:" are the transcriber's interviewer and respondent; "V:" the question.
@@ -109,7 +109,7 @@ def role_typos(manifest: Manifest) -> list[str]:
 
 def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dict[str, dict]) -> tuple[str, dict | None, bool]:
     """(role category, participant, interpreted) for a speaker label of a document."""
-    participant = participants_by_label.get(speaker) or participants_by_label.get((speaker or "").split(" (")[0])
+    participant = participants_by_label.get(speaker) or participants_by_label.get(bare_label(speaker or ""))
     if participant:    # "Aanbieder 1 ([PERSOON-2], directeur):" is the manifest's "Aanbieder 1"
         return participant.get("role") or UNKNOWN, participant, False
     label = (speaker or "").lower()
