@@ -8,6 +8,7 @@ logged-in researcher and Datasette's CSRF token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import html
 import itertools
@@ -58,7 +59,7 @@ def _database(datasette):
     for db in datasette.databases.values():
         if db.name != "_internal" and db.path and Path(db.path).exists():
             return db
-    raise NotFound("no qcode database attached")
+    raise NotFound("geen qcode-database geopend")
 
 
 async def _read(datasette, fn, *args):
@@ -116,7 +117,7 @@ def _lemmas(query: str) -> list[str]:
 async def quote_page(datasette, request):
     data = await _read(datasette, workbench.quote, request.url_vars["segment_id"])
     if data is None:
-        raise NotFound("no such segment")
+        raise NotFound("geen citaat met dit nummer")
     codes = await _read(datasette, workbench.codebook_tree)
     return await _render(datasette, request, "qcode_quote.html", all_codes=codes,
                          statuses=workbench.QUOTE_STATUSES, **data)
@@ -125,7 +126,7 @@ async def quote_page(datasette, request):
 async def document_page(datasette, request):
     data = await _read(datasette, workbench.document, request.url_vars["document_id"], request.args.get("code"))
     if data is None:
-        raise NotFound("no such document")
+        raise NotFound("geen document met dit nummer")
     return await _render(datasette, request, "qcode_document.html", **data)
 
 
@@ -147,14 +148,14 @@ async def findings_page(datasette, request):
 async def finding_page(datasette, request):
     data = await _read(datasette, workbench.finding, request.url_vars["finding_id"])
     if data is None:
-        raise NotFound("no such finding")
+        raise NotFound("geen bevinding met dit nummer")
     return await _render(datasette, request, "qcode_finding.html", **data)
 
 
 async def matrix_page(datasette, request):
     dimension = request.url_vars["dimension"]
     if dimension not in workbench.MATRIX_DIMENSIONS and dimension != "cooccurrence":
-        raise NotFound("no such matrix")
+        raise NotFound("geen matrix met deze naam")
     data = await _read(datasette, workbench.matrix, dimension)
     return await _render(datasette, request, "qcode_matrix.html", dimensions=workbench.MATRIX_DIMENSIONS,
                          heat=workbench.heat, **data)
@@ -193,7 +194,8 @@ async def login(datasette, request):
     if request.method == "POST":
         form = await request.post_vars()
         name, password = form.get("username", ""), form.get("password", "")
-        if name in users and workbench.check_password(password, users[name]):
+        # An unknown name is checked against a dummy hash too: the answer's time must not say which names exist.
+        if workbench.check_password(password, users.get(name) or _dummy_hash()) and name in users:
             response = Response.redirect(_local_path(form.get("next")))
             actor = {"id": name, "qcode": True, "login": _login_stamp(users[name])}
             expires = baseconv.base62.encode(int(time.time()) + SESSION_SECONDS)
@@ -204,6 +206,10 @@ async def login(datasette, request):
         return await _render(datasette, request, "qcode_login.html", error=error, next=_local_path(form.get("next")))
     return await _render(datasette, request, "qcode_login.html", error=error, next=request.args.get("next", "/-/qcode"))
 
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return workbench.hash_password("", salt="0" * 16)
 
 # A login lasts a working day; removing a researcher from the users file, changing her password or
 # logging out ends it at once (Datasette's signed cookie alone would stay valid for ever).
@@ -243,6 +249,8 @@ def _local_path(target: str | None) -> str:
 
 
 async def logout(datasette, request):
+    if request.method != "POST":     # a link or an image elsewhere must not log a researcher out
+        return Response.redirect("/-/qcode")
     if request.cookies.get("ds_actor"):
         _logged_out(datasette).add(request.cookies["ds_actor"])     # a copy of the cookie ends too
     response = Response.redirect("/-/qcode")
@@ -253,7 +261,7 @@ async def logout(datasette, request):
 def _researcher(datasette, request) -> str:
     name = _current_researcher(datasette, request.actor, request.cookies.get("ds_actor", ""))
     if name is None:
-        raise Forbidden("log in as a researcher to change codings")
+        raise Forbidden("Log eerst in als onderzoeker (/-/qcode/login) om coderingen te wijzigen.")
     return name
 
 

@@ -197,7 +197,10 @@ def test_a_login_ends_when_the_researcher_is_removed_changes_password_or_logs_ou
         copy = httpx.Client(base_url=base, timeout=60, cookies=dict(anna.cookies))
         assert writes(anna) and writes(bram) and writes(copy)
         assert 'name="target_type" value="code"' in anna.get("/-/qcode/codebook").text     # a code's memo form
-        anna.get("/-/qcode/logout")
+        anna.get("/-/qcode/logout")                 # a GET (a link, an image elsewhere) logs nobody out
+        assert writes(copy)
+        token = re.search(r'name="csrftoken" value="([^"]+)"', anna.get("/-/qcode").text).group(1)
+        anna.post("/-/qcode/logout", data={"csrftoken": token})
         assert not writes(copy)
         set_users(anna="een")                       # bram removed
         assert not writes(bram) and "Ingelogd als" not in bram.get(f"/-/qcode/quote/{segment}").text
