@@ -67,6 +67,7 @@ evaluate-anonymiser: $(STAMP)
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_twelfth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_thirteenth.yaml
 	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_fourteenth.yaml
+	$(BIN)/qcode evaluate-anonymiser --gold tests/data/anonymiser_gold_fifteenth.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -94,6 +94,7 @@ ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunt
 ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
 ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam|Jeugdbescherming"   # care providers and a municipality's teams
 ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Rekenkamercommissie"
+ORG_KEYWORDS += "|Sociaal\\s+[Tt]eam|OCMW|CVO|CAW"   # a municipality's social team; Flemish welfare centres and adult schools
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
 
@@ -120,11 +121,14 @@ def _trie_alternation(words: list[str]) -> str:
 _KEYWORDS = sorted({k for k in ORG_KEYWORDS.split("|")} | {k[0].lower() + k[1:] for k in ORG_KEYWORDS.split("|")})
 _PATTERN_KEYWORDS = [k for k in _KEYWORDS if "\\" in k]   # "Sociaal\\s+werkbedrijf": a pattern, not a literal
 ORG_KEYWORDS = "|".join([_trie_alternation([k for k in _KEYWORDS if k not in _PATTERN_KEYWORDS])] + _PATTERN_KEYWORDS + [ORG_COMPOUND])
+ORG_SUFFIX_KINDS = (
+    "Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|Catering|Techniek|Metaal|Staal|Glas|"
+    "Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|Solutions|Academy|Academie|Company|Trading|Food|"
+    "Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium|Belang|Belangen|Wonen").split("|")
 ORG_SUFFIX_WORDS = re.compile(
-    rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|"
-    rf"Catering|Techniek|Metaal|Staal|Glas|Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|"
-    rf"Solutions|Academy|Academie|Company|Trading|Food|Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium|Belang|Belangen)(?:\s+(?:B\.V\.|BV))?(?![\w])"
+    rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:{'|'.join(ORG_SUFFIX_KINDS)})(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
+_SUFFIX_KINDS_FOLDED = frozenset(k.lower() for k in ORG_SUFFIX_KINDS)
 # The gaps are spaces, not line breaks: "Gespreksverslag taalschool\n\nVerslag ..." names no school.
 ORG_JOINERS = {"de", "het", "'t", "van", "der", "den", "aan", "op", "en", "&"}
 ORG_BEFORE = re.compile(
@@ -148,9 +152,9 @@ BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. 
 # "AGB-code 01-045871", "KvK 71843926", "cursist 2023-ZS-1188", "dossier 7724" (see _field_numbers).
 # The field's key word is found first, then the word it ends and the value after it (a pattern
 # that starts with the whole label tries every word of a text).
-NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[Pp]olis|KvK|[Kk]vk|[Kk]la{1,2}nt|[Cc]ursist)(?![\w\-])")
+NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[Pp]olis|KvK|[Kk]vk|[Kk]la{1,2}nt|[Cc]ursist|[Zz]aak)(?![\w\-])")
 # Keys that are a noun of their own ("de klant", "KvK") need a longer value than "dossier 7724".
-BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist")
+BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist", "zaak")
 NUMBER_FIELD_VALUE = re.compile(
     r"(?:[^\S\n]+[^\W\d_]+(?:-[^\W\d_]+)*(?=[\s:(]))?(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "gemeente", "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
@@ -172,8 +176,14 @@ SPELLED_EMAIL = re.compile(rf"\b(?:[\w+\-]+{_SPELLED_DOT})*[\w+\-]+ *(?:apenstaa
 # A passport, ID card or residence document number: eight to ten capitals and digits, both present
 # (a Dutch passport "NM4R7K2P1"); shorter codes ("NT2", "G40", "A2") are no such number.
 DOCUMENT_NUMBER = re.compile(r"\b[A-Z0-9]{8,10}\b")     # with at least three digits and two letters
+# A file's or a system's number: a letter prefix and at least five digits ("M10482", "K-10234",
+# "WI-2024-05521", "Z/24/118734"), or a year and a serial ("2024-117", "2024-0417-3391"; not the
+# years "2019-2023"). Standards keep theirs ("ISO 27001", "NEN-7510"); a quarter is no number ("Q1-2024").
+PREFIXED_NUMBER = r"(?!ISO|NEN|EN\b)[A-Z]{1,3}[\-/]?\d{2,}(?:[\-/]\d{2,}){0,2}"
+YEAR_SERIAL = r"(?:19|20)\d{2}-(?!(?:19|20)\d{2}\b)\d{3,6}(?:-\d{2,6})?"
 CODES = re.compile(rf"\b(?=[A-Z0-9])(?:(?P<iban>{IBAN.pattern[2:-2]})|(?P<document>{DOCUMENT_NUMBER.pattern[2:-2]})|"
-                   rf"(?P<plate>{LICENCE_PLATE.pattern[2:-2]}))\b")
+                   rf"(?P<plate>{LICENCE_PLATE.pattern[2:-2]})|(?P<prefixed>{PREFIXED_NUMBER})|(?P<serial>{YEAR_SERIAL}))\b(?![\-/]\w|[.,]\d)")
+PO_BOX = re.compile(r"\b(?:[Pp]ostbus|POSTBUS|[Aa]ntwoordnummer|ANTWOORDNUMMER)[^\S\n]+\d{1,6}\b")
 # An extension: "toestel 2345", "tst. 12".
 EXTENSION = re.compile(r"\b(?:[Tt]oestel|[Tt]st\.?|[Dd]oorkies(?:nummer)?)\s*:?\s*(?P<number>\d{2,5})\b")
 # A year of birth: "(°1990)", "° 12-03-1988".
@@ -181,7 +191,7 @@ BORN_SIGN = re.compile(r"°\s?(?P<date>\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}|
 MONTHS = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan\\.?|feb\\.?|mrt\\.?|apr\\.?|jun\\.?|jul\\.?|aug\\.?|sep\\.?|sept\\.?|okt\\.?|nov\\.?|dec\\.?"
 DATE = rf"(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:(?:19|20)?\d{{2}}|'\d{{2}})(?!\d)|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:(?:19|20)?\d{{2}}|'\d{{2}}))"
 DATE_OF_BIRTH = re.compile(
-    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eb\b|[Gg]eboortedatum|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
+    rf"(?:[Gg]eboren|[Gg]eb\.|[Gg]eb\b|[Gg]eboortedatum|GEBOORTEDATUM|GEBOREN|[Gg]eb\.\s?datum|[Gg]eboren\s+op|DOB|[Gg]eboortedag)[\s:,]*(?:[\w.]+\s+){{0,3}}?(?:op\s+)?(?P<date>{DATE})"
 )
 # A full date before 2009 in this material is a date of birth (meetings and arrivals are later).
 OLD_FULL_DATE = re.compile(rf"(?<![\w/-])(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19\d{{2}}|200[0-8])|(?:19\d{{2}}|200[0-8])-\d{{2}}-\d{{2}}|\d{{1,2}}\s+(?:{MONTHS})\s+(?:19\d{{2}}|200[0-8]))(?![\w/-])")
@@ -194,9 +204,10 @@ BARE_STREET = re.compile(r"\b[A-ZÀ-Þ][\w'’\-]*(?:straat|weg|laan|plein|singe
 POSTCODE = re.compile(rf"\b[1-9]\d{{3}}\s?(?!SA|SD|SS)[A-Z]{{2}}\b(?:{TOWN_AFTER})?")
 STREET_SUFFIX = "strjitte|bocht|meent|wei|leane|dyk|paad|zijde|straat|weg|laan|plein|singel|gracht|kade|dijk|hof|park|steeg|dreef|pad|markt|baan|ring|wal|veld|erf|haven|kanaal|burg|berg|rade|hoven|akker|wijk|straatweg|boulevard|promenade|allee|kamp|dam|dries|loop|gang|lei|hoeve|donk|horst|beemd"
 # The street's name and its number stand on one line ("Selam Tesfay\nWerkervaring\n2012" in a CV
-# is no street); a floor ("3 hoog", "2e etage") belongs to the address.
+# is no street); a floor ("3 hoog", "2e etage") belongs to the address, and so does a Belgian
+# postcode, four digits without letters ("Kapelstraat 23 bus 2, 9100 Sint-Niklaas").
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)(?:[^\S\n]|-))*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?[^\S\n]+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}}(?:e|de|ste)?)(?![\w]))?(?:[^\S\n]+(?:hoog|etage|verdieping)\b)?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}\s?[A-Z]{{2}})?(?:{TOWN_AFTER})?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)(?:[^\S\n]|-))*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?[^\S\n]+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}}(?:e|de|ste)?)(?![\w]))?(?:[^\S\n]+(?:hoog|etage|verdieping)\b)?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}(?:\s?[A-Z]{{2}}|(?=[^\S\n]+[A-ZÀ-Þ])))?(?:{TOWN_AFTER})?"
 )
 # A street named by a word and a street word on its own: "Nieuwe Markt 9-11", "Oude Gracht 12".
 STREET_WORDS = "Markt|Gracht|Haven|Kade|Dijk|Singel|Wal|Dam|Plein|Laan|Weg|Straat|Steeg"
@@ -209,6 +220,38 @@ LOWER_ORG = re.compile(r"\b(?:taalhuis|taalschool|taalcentrum|taal centrum|taalp
                        r"zorgcentrum|woonzorgcentrum|verpleeghuis|zorgboerderij|thuiszorg|jeugdhulp|wijkteam|buurtteam|"
                        r"dagbesteding|kinderopvang|kringloop|kringloopwinkel)\s+"
                        r"(?:(?P<article>de|het|'t)\s+|(?P<van>van\s+(?:de[nr]?\s+)?))?(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{3,})\b")
+# A form filled in capitals ("ADRES: STATIONSSTRAAT 58A", "BIJ ZWEMVERENIGING DE VENNEN"): the
+# patterns above want a capital and then lower case. Only where two words in capitals follow each other.
+CAPITALS_RUN = re.compile(r"[A-ZÀ-Þ]{2,}[^\S\n]+[A-ZÀ-Þ]{2,}")
+CAPS_WORD = r"[A-ZÀ-Þ][A-ZÀ-Þ'’\-]+"
+CAPS_STREET = re.compile(
+    rf"\b(?:{CAPS_WORD}[^\S\n]+){{0,2}}[A-ZÀ-Þ'’\-]*(?:{STREET_SUFFIX.upper()})(?:[^\S\n]+|-)\d{{1,4}}(?:[A-Z](?![\w]))?(?![\w])")
+# Words that end a name in capitals: prepositions, conjunctions, the verbs a form's sentence goes on with.
+CAPS_NAME_ENDS = {"bij", "in", "op", "voor", "met", "en", "te", "of", "aan", "naar", "sinds", "om", "uit", "over", "door",
+                  "tot", "als", "is", "was", "wordt", "werd", "heeft", "had", "gaat", "ging", "zit", "zat", "werkt", "woont",
+                  "maar", "want", "omdat", "die", "dat", "wat", "waar", "ook", "nog", "niet", "geen", "vanaf", "per"}
+_CAPS_KINDS = sorted({k.upper() for k in _KEYWORDS if "\\" not in k and k[0].isupper()})
+CAPS_ORG_BEFORE = re.compile(
+    rf"\b(?:{_trie_alternation(_CAPS_KINDS)}|[A-ZÀ-Þ]+(?:SCHOOL|CENTRUM|BEDRIJF|INSTITUUT|ACADEMIE|PRAKTIJK|VERENIGING|CLUB))"
+    rf"(?P<name>(?:[^\S\n]+(?:DE|HET|'T|VAN|DER|DEN))*(?:[^\S\n]+{CAPS_WORD}){{1,4}})")
+
+
+def _capitals_entities(text: str, lists: Lists) -> list[Entity]:
+    if not CAPITALS_RUN.search(text):
+        return []
+    found = [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in CAPS_STREET.finditer(text)]
+    for m in CAPS_ORG_BEFORE.finditer(text):
+        end, named = m.start("name"), False
+        for word in WORD.finditer(text, m.start("name"), m.end("name")):   # the name ends at "BIJ", "IN", "WOONT"
+            lower = word.group().lower()
+            if lower in CAPS_NAME_ENDS or (named and lower in ("de", "het", "van")):
+                break
+            end, named = word.end(), named or lower not in ("de", "het", "'t", "van", "der", "den")
+        if named:
+            found.append(Entity(m.start(), end, "ORGANISATION", text[m.start():end], True, "organisation"))
+    return found
+
+
 LEVEL_CODE = re.compile(r"[ABC][0-2](?:[-/+][\w]{1,3})?")   # "B1-3", "A2+": a language level, a group
 DETERMINERS = {"de", "het", "een", "die", "deze", "dit", "dat", "onze", "ons", "hun", "zijn", "haar", "mijn", "jouw", "elke", "iedere", "welke"}
 # A street named "Laan van ...", "Plein der ...": the kind of street first.
@@ -250,7 +293,8 @@ INITIALS_PARTICLE_INITIAL = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}[^\S\n]?(?:(?:va
 # Short forms given in brackets after a name, used after that instead of it: "J.P. de W. (JdW)",
 # "Ria Kramer (RK)"; and a nickname before the name: "Mo (Mohammed)".
 BRACKETED_INITIALS = re.compile(r"\((?P<initials>[A-Z][A-Za-z]{0,3}[A-Z])\)")
-NICKNAME_THEN_NAME = re.compile(r"\b(?P<nickname>[A-Z][a-z]{1,5})[^\S\n]+\((?P<name>[A-Z][a-z]{2,})\)")
+NICKNAME_THEN_NAME = re.compile(r"\b(?P<nickname>[A-Z][a-z]{1,5})[^\S\n]+\((?P<name>[A-Z][a-z]{2,})"
+                                r"(?:[^\S\n]+(?:(?:van|de|der|den|el|al|ter|ten)[^\S\n]+)*[A-Z][\w'’\-]+){0,2}\)")   # "Mo (Mohamed Amrani)"
 # A comment or tracked change left in a Word document names its author: "[Opmerking JdV: ...]".
 COMMENT_AUTHOR = re.compile(r"\[(?:[Oo]pmerking|[Cc]ommentaar|[Cc]omment|[Ii]ngevoegd door|[Vv]erwijderd door|[Gg]ewijzigd door)[^\S\n]+(?P<initials>[A-Z][A-Za-z]{0,3}[A-Z])[^\S\n]*[:\]]")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
@@ -331,6 +375,24 @@ def canonical_text(text: str) -> tuple[str, list[int]]:
             result_index.append(index[i])
         i = j
     return "".join(result), result_index
+
+
+# Text read by OCR mistakes digits for letters ("Telefoon: 06 - 2O38 4471", "Dorpsstraat l7",
+# "14-O3-1971"): in a number, O and o are 0, l and I are 1. Detection only; the output keeps the text.
+OCR_SIGN = re.compile(r"\d[OolI]|[OolI]\d")
+OCR_NUMBER = re.compile(r"(?<![\w.\-/])[\dOolI][\dOolI\-./]*[\dOolI](?![\w])")
+OCR_DIGITS = str.maketrans("OolI", "0011")
+
+
+def _ocr_digits(text: str) -> str:
+    """The same text, as long, with OCR's letters in numbers read as digits."""
+    if not OCR_SIGN.search(text):
+        return text
+    def digits(m: re.Match) -> str:
+        token = m.group()
+        letters = sum(c in "OolI" for c in token)
+        return token.translate(OCR_DIGITS) if 0 < letters <= sum(c.isdigit() for c in token) else token
+    return OCR_NUMBER.sub(digits, text)
 
 
 # ---------------------------------------------------------------- lists
@@ -731,11 +793,11 @@ def _deduce_entities(text: str) -> list[Entity]:
 def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
     for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
-        found += [Entity(m.start(), m.end(), label, m.group()) for m in regex.finditer(text)
-                  if label != "ADDRESS" or not _allow_listed_street(m.group(), lists)]
+        found += [_after_a_title(Entity(m.start(), m.end(), label, m.group()), lists) for m in regex.finditer(text)
+                  if label != "ADDRESS" or not (_allow_listed_street(m.group(), lists) or _year_in_capitals(text, m.start()))]
     emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
     for m in URL.finditer(text):
-        if not any(s <= m.start() < e for s, e in emails):
+        if not any(s <= m.start() < e for s, e in emails) and not _national_site(m.group(), lists):
             found.append(Entity(m.start(), m.end(), "URL", m.group()))
     for m in BSN.finditer(text):
         digits = re.sub(r"\D", "", m.group())
@@ -756,7 +818,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
         kind = m.lastgroup
         if kind == "iban" and _letters_and_digits(m.group(), 2, 8):      # not a run of acronyms
             ibans.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
-        elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (kind == "document" and (
+        elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (kind in ("serial", "prefixed") and (
+                _letters_and_digits(m.group(), 0, 5 if kind == "prefixed" else 0) and not _public_reference(text, m.start()))) or (kind == "document" and (
                 _letters_and_digits(m.group(), 2, 3) or _letters_and_digits(m.group(), 1, 6))):   # "P03918274"
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
@@ -784,6 +847,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     if LOWER_STREET_SIGN.search(text):   # the full pattern backtracks over every word: only where a street may be
         found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
                   if m.group().split()[0] not in GENERIC_ROADS]   # not "de snelweg 12 keer"
+    if "ostbus" in text or "ntwoordnummer" in text or "OSTBUS" in text:   # a PO box, a freepost number
+        found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in PO_BOX.finditer(text)]
     if "enteken" in text:
         found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
     if lists is not None:
@@ -832,6 +897,43 @@ def _event_date(text: str, start: int, end: int) -> bool:
         return False
     # "ze is van 17 november 1986" says when she was born
     return not BORN_IN_VAN.search(text, max(0, start - 30), start)
+
+
+# A council's or parliament's papers are public, and so are their numbers: "Raadsvoorstel 2024-117".
+PUBLIC_PAPER_BEFORE = re.compile(
+    r"\b(?i:raadsvoorstel|raadsbesluit|raadsinformatiebrief|raadsbrief|raadsvragen|collegebesluit|collegevoorstel|"
+    r"motie|amendement|besluit|kamerbrief|kamerstuk|kamerstukken|staatsblad|stb\.?|staatscourant|stcrt\.?|verordening|"
+    r"nota|rapport|rib)[^\S\n]*(?:nr\.?|nummer)?[^\S\n]*:?[^\S\n]*$")
+
+
+def _public_reference(text: str, start: int) -> bool:
+    return bool(PUBLIC_PAPER_BEFORE.search(text, max(0, start - 40), start))
+
+
+def _national_site(url: str, lists: "Lists | None") -> bool:
+    """A national body's website on its own ("www.staatvenz.nl", "https://www.cbs.nl/"): allow-listed.
+    With a path it may name a municipality ("waarstaatjegemeente.nl/dashboard/gemeente-zwolle")."""
+    host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url).rstrip("/")
+    return lists is not None and "/" not in host and fold(host) in lists.allow
+
+
+def _after_a_title(address: Entity, lists: "Lists | None") -> Entity:
+    """An address without the document's title before it: "Huurovereenkomst Oranjestraat 19"."""
+    first = WORD.match(address.text)
+    if address.label != "ADDRESS" or lists is None or not first or first.end() == len(address.text) or not (
+            first.group()[0].isupper() and _document_title(first.group().lower(), lists.dutch_words.__contains__)):
+        return address
+    start = address.start + first.end() + 1
+    return Entity(start, address.end, address.label, address.text[first.end() + 1:], address.strong, address.source)
+
+
+# A year and a preposition in a sentence in capitals look like a postcode: "SINDS 2022 IN NEDERLAND".
+YEAR_IN_CAPITALS = re.compile(r"(?:19|20)\d{2}\s?(?:IN|OP|TE|OM|NA|EN|DE)\b")
+CAPS_WORD_BEFORE = re.compile(r"\b[A-ZÀ-Þ]{2,}[^\S\n]+$")
+
+
+def _year_in_capitals(text: str, start: int) -> bool:
+    return bool(YEAR_IN_CAPITALS.match(text, start) and CAPS_WORD_BEFORE.search(text, max(0, start - 30), start))
 
 
 def _letters_and_digits(token: str, letters: int, digits: int) -> bool:
@@ -1353,8 +1455,15 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
             return False
         # Dutch writes adjectives in lower case, so a capitalised one mid-sentence is a place's ("het Gouds").
         return previous in PLACE_CONTEXT or (len(words) == 1 and fold(lists.places[words]) != words[0]) or (
-            previous == "van" and i > 1 and tokens[i - 2][2].lower() in OF_THE_PLACE)
+            previous == "van" and i > 1 and tokens[i - 2][2].lower() in OF_THE_PLACE) or (
+            ADDRESS_LINE_END.match(text, tokens[i + length - 1][1]) and NAME_COMMA_BEFORE.search(text, max(0, tokens[i][0] - 40), tokens[i][0]))
     return True
+
+
+# The town that ends an address line, after a name or number and a comma: "OBS De Regenboog, Haren",
+# "Kerkstraat 4, Best (NB)".
+ADDRESS_LINE_END = re.compile(r"[^\S\n]*(?:\n|$|\()")
+NAME_COMMA_BEFORE = re.compile(r"(?:\b[A-ZÀ-Þ][\w'’\-]*|\d\w*),[^\S\n]*$")
 
 
 def _letter_closing(text: str, start: int, end: int, word: str) -> bool:
@@ -1436,12 +1545,13 @@ PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek
 # "Kamerbrief", "Inburgeringsbesluit", "Coalitieakkoord"); a capitalised compound of a Dutch word and
 # one of these is such a title, not a name (names of neighbourhoods and organisations end otherwise).
 DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "courant", "blad", "verslag", "rapport", "onderzoek",
-                  "stukken", "begroting", "doorlichting", "convenant", "richtlijn", "circulaire", "handreiking", "debat")
+                  "stukken", "begroting", "doorlichting", "convenant", "richtlijn", "circulaire", "handreiking", "debat",
+                  "verordening", "overeenkomst", "reglement", "beschikking", "vergunning")
 # Heads of compounds that name a kind of public body, fund or programme rather than one place or
 # firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
                      "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register",
-                     "bijdrage", "route")
+                     "bijdrage", "route", "pakket")
 TITLE_HEADS = DOCUMENT_HEADS + INSTITUTION_HEADS
 LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
 INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"
@@ -1829,13 +1939,14 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         return []
     found = _pattern_entities(text, lists) + _context_entities(text, lists)
     found += [e for e in _list_entities(text, lists) if not (e.source == "places" and _capitalised_by_sentence(e, text, lists))]
-    found += _forced_entities(text, lists)
+    found += _forced_entities(text, lists) + _capitals_entities(text, lists)
     protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
     if use_deduce:
         ends = [e.start for e in found if e.label == "ORGANISATION"] + [start for start, _ in protected]
         places = {(e.start, e.end) for e in found if e.source == "places"}
         found += [_cut_at(e, ends, text) for e in _deduce_entities(text)
-                  if not (_allowed(e, lists) or _capitalised_by_sentence(e, text, lists) or _starts_with_place(e, places, lists))]
+                  if not (_allowed(e, lists) or _capitalised_by_sentence(e, text, lists) or _starts_with_place(e, places, lists)
+                          or _year_in_capitals(text, e.start))]
     # An allow-listed phrase protects the names and bare street-like words inside it
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
     found = [e for e in found if e.source == "force_remove" or not (
@@ -1951,8 +2062,10 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     while words and entity.label != "ORGANISATION":
         if len(words) > 1 and words[0].group().lower() == "de" and words[1].group().lower() == "heer":
             words = words[2:]   # "De heer Van Leeuwen"
-        elif len(words) > 2 and _noun_before_first_name(words[0].group(), words[1].group(), lists):
-            words.pop(0)        # "[Opmerking Miriam Kuipers: ...]", "Zorgverzekering Zilveren Kruis"
+        elif (len(words) > 2 or (len(words) == 2 and text.startswith(":", words[1].end()))) and \
+                "-" not in words[0].group() and _noun_before_first_name(words[0].group(), words[1].group(), lists):
+            # "[Opmerking Miriam Kuipers: ...]", "Zorgverzekering Zilveren Kruis", a chat's speaker "Huismeester Kees:"
+            words.pop(0)
         elif droppable(words[0].group(), True):
             words.pop(0)
         else:
@@ -2286,7 +2399,7 @@ def save_key(key: PseudonymKey, path: Path) -> None:
 def find_entities(text: str, lists: Lists, known_names: "NameIndex | None" = None, use_deduce: bool = True) -> list[Entity]:
     """Entities with offsets into `text` as given (any Unicode form, zero-width characters)."""
     canonical, index = canonical_text(text)
-    entities = detect_entities(canonical, lists, use_deduce)
+    entities = detect_entities(_ocr_digits(canonical), lists, use_deduce)
     if known_names is not None:
         entities = merge_entities(entities + known_names.find(canonical, entities), canonical)
     result = []
@@ -2346,7 +2459,8 @@ class NameIndex:
         if label == "ORGANISATION" and len(words) > 1:   # "Stichting Wegwijs" -> "Wegwijs" elsewhere
             rest = tuple(w for w in words[1:] if w not in ("bv", "nv", "vof"))
             # A Dutch word as name ("Wegwijs") is only matched capitalised (see `find`).
-            if rest and not (len(rest) == 1 and (rest[0] in lists.allow or rest[0] in TUSSENVOEGSELS)):
+            # Not the kind that ends a name: "Wonen" of "Wijdemeren Wonen" is no name elsewhere ("Beschermd Wonen").
+            if rest and not (len(rest) == 1 and (rest[0] in lists.allow or rest[0] in TUSSENVOEGSELS or rest[0] in _SUFFIX_KINDS_FOLDED)):
                 self._add(rest, label, weak)
         if label == "PERSON":
             while len(words) > 2 and len(words[-1]) == 1:    # "DE VRIES, J." -> "de vries" as well

@@ -578,6 +578,39 @@ def test_the_social_domains_notes_minutes_and_names(lists, text, expected):
     assert detections(text, lists) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # system and file numbers: a letter prefix and five digits, a year and a serial; not a public paper's
+    ("gebruiker=M10482 dossier=WI-2024-05521 klant K-10234, zaak Z/24/118734",
+     [("ID_NUMBER", "M10482"), ("ID_NUMBER", "WI-2024-05521"), ("ID_NUMBER", "K-10234"), ("ID_NUMBER", "Z/24/118734")]),
+    ("Mutatie 2024-0417-3391, koppeling 2024-117; Zaak: BB-0193", [("ID_NUMBER", "2024-0417-3391"),
+     ("ID_NUMBER", "2024-117"), ("ID_NUMBER", "BB-0193")]),
+    ("Raadsvoorstel 2024-117 over 2019-2023, Q1-2024, ISO 27001 en NEN-7510.", []),
+    # a form in capitals; a year and a preposition are no postcode there
+    ("ADRES: STATIONSSTRAAT 58A\nGEBOORTEDATUM: 27-08-2014\nZWEMLES BIJ ZWEMVERENIGING DE VENNEN IN 2022 IN NEDERLAND",
+     [("ADDRESS", "STATIONSSTRAAT 58A"), ("DATE_OF_BIRTH", "27-08-2014"), ("ORGANISATION", "ZWEMVERENIGING DE VENNEN")]),
+    # OCR's O and l in numbers
+    ("Adres: Dorpsstraat l7\nTelefoon: 06 - 2O38 4471\nGeboortedatum: 14-O3-1971",
+     [("ADDRESS", "Dorpsstraat l7"), ("PHONE", "06 - 2O38 4471"), ("DATE_OF_BIRTH", "14-O3-1971")]),
+    # a freepost number, a Belgian postcode, Flemish bodies, a nickname before a full name
+    ("Antwoordnummer 10452. Adres: Kapelstraat 23 bus 2, 9100 Sint-Niklaas",
+     [("ADDRESS", "Antwoordnummer 10452"), ("ADDRESS", "Kapelstraat 23 bus 2, 9100 Sint-Niklaas")]),
+    ("Het Groeipakket loopt via FONS en het OCMW Gent.", [("ORGANISATION", "OCMW Gent")]),
+    ("Binnen komt Mo (Mohamed Amrani) met een envelop.", [("PERSON", "Mo"), ("PERSON", "Mohamed Amrani")]),
+    # a chat speaker's role is no name; a housing corporation by its kind after the name, not "Beschermd Wonen"
+    ("Huismeester Kees: Goedemorgen.", [("PERSON", "Kees")]),
+    ("gemeld bij Wijdemeren Wonen; Beschermd Wonen blijft.", [("ORGANISATION", "Wijdemeren Wonen")]),
+    # a town that is a word, ending an address line; a document's title before a street
+    ("groep 7b, OBS De Regenboog, Haren\nGroep", [("ORGANISATION", "OBS De Regenboog"), ("MUNICIPALITY_OR_TOWN", "Haren")]),
+    ('document="Huurovereenkomst Oranjestraat 19.pdf" en de Huisvestingsverordening', [("ADDRESS", "Oranjestraat 19")]),
+    # a national body's site stays, a local one goes
+    ("Bronnen: www.staatvenz.nl en www.taalhuis-zwolle.nl", [("URL", "www.taalhuis-zwolle.nl")]),
+])
+def test_numbers_forms_ocr_and_flemish_material(lists, text, expected):
+    """From the fifteenth gold file (housing, work and safety; system logs, forms in capitals,
+    OCR'd forms, Flemish reports)."""
+    assert detections(text, lists) == expected
+
+
 @pytest.mark.parametrize("text", [
     "Ze ging naar de Pinkstergemeente De Olijftak in het dorp.",
     "Het vrouwencafé van de Protestantse Gemeente De Ark helpt.",
@@ -921,7 +954,7 @@ GOLD_MISSES = {
     "anonymiser_gold_eleventh.yaml": [
         ("k01", "team Inburgering Zeist"), ("k03", "kees"), ("k03", "obs de regenboog"),
         ("k06", "buurthuis De Kroon"), ("k13", "Wijkse Courant"),
-        ("k13", "cultureel centrum Calypso"), ("k14", "K-77-40-19"),
+        ("k13", "cultureel centrum Calypso"),
         ("k15", "sociaal team Barneveld"), ("k16", "wijkcentrum Het Klooster"),
         ("k17", "taalpunt de schelde"), ("k17", "obs de meerpaal"),
     ],
@@ -941,6 +974,9 @@ GOLD_MISSES = {
         ("s19", "kringloop de vlasbloem"), ("s19", "r.k."),
         ("s20", "Kind in Zicht Westelijke Mijnstreek"), ("s22", "Veilig Thuis Kennemerland"),
     ],
+    # blind: 0.911 (housing, work, safety, health, Flemish material, OCR, system logs); still missed:
+    # a firm's name with a lower-case word before its legal form ('Zorg met Aandacht [ORGANISATIE-1]')
+    "anonymiser_gold_fifteenth.yaml": [("t16", "Zorg met Aandacht Hoek VOF")],
 }
 MISSED_LINE = re.compile(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", re.MULTILINE)
 
