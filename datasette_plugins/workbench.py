@@ -180,6 +180,8 @@ QUOTES_PER_ROLE = 25    # the finding page shows this many quotes per role; coun
 # interviewer). A finding is weak when fewer than two role categories of people support it
 # (minutes and unknown speakers are no such category).
 SUPPORTING_ROLE = "role not in (select role from uncoded_roles)"
+# A quote its speaker withdrew supports nothing (the exports leave it out too).
+NOT_WITHDRAWN = "segment_id not in (select segment_id from quote_status where status = 'withdrawn')"
 NO_VOICE = ("notulen", "onbekend")
 
 
@@ -190,7 +192,7 @@ def finding(conn, finding_id: str) -> dict | None:
     codes = [r["code_id"] for r in rows(conn, "select code_id from finding_codes where finding_id = ?", [finding_id])]
     supporting = f"""select distinct segment_id, role, document_id, kind, municipality, municipality_type
                      from segment_codes where code_id in ({",".join("?" * len(codes)) or "''"})
-                     and {SUPPORTING_ROLE}"""
+                     and {SUPPORTING_ROLE} and {NOT_WITHDRAWN}"""
     per_role = rows(conn, f"""select role, count(distinct segment_id) as n, count(distinct document_id) as documents
                                from ({supporting}) group by role""", codes)
     counts = {r["role"] or "onbekend": r["n"] for r in per_role}
@@ -214,7 +216,8 @@ def finding(conn, finding_id: str) -> dict | None:
     # Which of the quotes a researcher coded (or confirmed) with one of the finding's codes: the
     # others count on the machine's word alone.
     by_hand = rows(conn, f"""select count(distinct segment_id) as n from segment_codes where source = 'manual'
-                             and code_id in ({",".join("?" * len(codes)) or "''"}) and {SUPPORTING_ROLE}""", codes)[0]["n"]
+                             and code_id in ({",".join("?" * len(codes)) or "''"}) and {SUPPORTING_ROLE} and {NOT_WITHDRAWN}""",
+                  codes)[0]["n"]
     totals = rows(conn, f"select count(distinct segment_id) as quotes, count(distinct document_id) as documents "
                         f"from ({supporting})", codes)[0]
     triangulation = {"roles": roles, "voices": voices, "municipalities": distinct("municipality"), "kinds": distinct("kind"),
@@ -229,7 +232,7 @@ def findings_overview(conn) -> list[dict]:
     out = rows(conn, f"""select f.*, count(distinct sc.segment_id) as quotes,
         count(distinct case when sc.role not in {NO_VOICE!r} then sc.role end) as roles
         from findings f left join finding_codes fc on fc.finding_id = f.id
-        left join segment_codes sc on sc.code_id = fc.code_id and sc.{SUPPORTING_ROLE}
+        left join segment_codes sc on sc.code_id = fc.code_id and sc.{SUPPORTING_ROLE} and sc.{NOT_WITHDRAWN}
         group by f.id order by f.id""")
     for f in out:
         f["weak"] = f["roles"] < 2
@@ -313,7 +316,9 @@ def search(conn, query: str, lemmas: list[str], filters: dict, limit: int = 100)
 
     base, with_codes = source(), source("join segment_codes sc on sc.segment_id = s.id")
     order = "rank" if match else "s.document_id, s.seq"         # no words: in reading order
-    results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind {base} order by {order} limit ?", params + [limit])
+    results = rows(conn, f"select s.id, s.text, s.role, s.document_id, d.municipality_type, d.kind, "
+                         f"(select status from quote_status q where q.segment_id = s.id) as status {base} order by {order} limit ?",
+                   params + [limit])
     codes = segment_codes(conn, [r["id"] for r in results])
     for r in results:
         r["codes"] = codes.get(r["id"], [])

@@ -7,6 +7,7 @@ quotes are attributed by role and municipality type only. Exports open the datab
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import re
@@ -110,19 +111,24 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     if filters.quote_status:
         where.append("q.status = ?")
         params.append(filters.quote_status)
+    else:   # a quote its speaker withdrew is no evidence: out of every export unless asked for by its status
+        where.append("coalesce(q.status, '') != 'withdrawn'")
     match = store.fts_match(filters.query or "", filters.lemmas)
     if match:
         where.append("s.rowid in (select rowid from segments_fts where segments_fts match ?)")
         params.append(match)
     sql = f"""select s.id as segment_id, s.participant_id, s.document_id, d.kind, d.date, s.role, s.speaker, d.municipality,
         d.municipality_type, d.size_class, d.region, d.urbanisation, p.route, p.gender, p.age_band, sc.code_id,
-        sc.source, sc.score, coalesce(q.status, '') as quote_status, s.text,
+        sc.source, sc.score, coalesce(q.status, '') as quote_status, s.text, s.agenda_item, s.interpreted,
+        (select i.text from segments i where i.document_id = s.document_id and i.seq < s.seq and i.role = 'interviewer'
+         order by i.seq desc limit 1) as question,
         (select group_concat(m.coder, ', ') from manual_codings m where m.segment_id = s.id and m.code_id = sc.code_id) as coder,
         (select group_concat(m.decision, ', ') from manual_codings m where m.segment_id = s.id and m.code_id = sc.code_id) as decision,
         (select group_concat(memo.author || ': ' || memo.text, ' | ') from memos memo where memo.target_type = 'segment' and memo.target_id = s.id) as memos
       from segment_codes sc join segments s on s.id = sc.segment_id join documents d on d.id = s.document_id
       left join participants p on p.id = s.participant_id left join quote_status q on q.segment_id = s.id
-      where {' and '.join(where)} order by sc.code_id, d.date, s.document_id, s.seq"""
+      join codes c on c.id = sc.code_id
+      where {' and '.join(where)} order by c.sort, d.date, s.document_id, s.seq"""
     if filters.limit:
         sql += f" limit {int(filters.limit)}"
     rows = list(db.query(sql, params))
@@ -179,14 +185,56 @@ def attribution(row: dict) -> str:
 
 
 def grouped(rows: list[dict]) -> dict[str, list[dict]]:
+    """Quotes per code, in the codebook's order, each quote under its most specific codes: not
+    under a theme too when it is listed under one of the theme's sub-codes (a report quoted one
+    quote five times)."""
+    listed = {(row["code_id"], row["segment_id"]) for row in rows}
     out: dict[str, list[dict]] = {}
     seen = set()
     for row in rows:
-        if (row["code_id"], row["segment_id"]) in seen:
+        key = (row["code_id"], row["segment_id"])
+        under_a_sub_code = any(code.startswith(row["code_id"] + ".") and segment == row["segment_id"] for code, segment in listed)
+        if key in seen or under_a_sub_code:
             continue
-        seen.add((row["code_id"], row["segment_id"]))
+        seen.add(key)
         out.setdefault(row["code_id"], []).append(row)
     return out
+
+
+def context_line(row: dict) -> str | None:
+    """What the quote answers: the interviewer's last question before it, or the minutes' agenda item."""
+    if row.get("agenda_item"):
+        return f"Agendapunt: {row['agenda_item']}"
+    question = " ".join(str(row.get("question") or "").split())
+    if question:
+        return "Vraag: " + (question if len(question) <= 300 else question[:297].rsplit(" ", 1)[0] + " …")
+    return None
+
+
+def source_line(row: dict) -> str:
+    """The quote's attribution and where to find it again: "— klantmanager, G40-gemeente, via tolk (interview-03, segment …)"."""
+    via = ", via tolk" if row.get("interpreted") else ""
+    return f"{attribution(row)}{via} ({row['document_id']}, segment {row['segment_id']})"
+
+
+def last_run(db) -> dict | None:
+    runs = list(db.query("select id, finished, codebook_hash from runs where status = 'complete' order by id desc limit 1"))
+    return runs[0] if runs else None
+
+
+def provenance(db, filters: ExportFilters, count: int) -> str:
+    """Where an export comes from: the run, the codebook's hash, the filters. The run's time, not the
+    export's, so that the same database exports the same file."""
+    runs = [last_run(db)] if last_run(db) else []
+    run = f"run {runs[0]['id']} ({runs[0]['finished']}), codeboek {runs[0]['codebook_hash']}" if runs else "geen run"
+    chosen = [f"{name}={value}" for name, value in (
+        ("code", ",".join(filters.codes)), ("met code", filters.with_code), ("bevinding", filters.finding),
+        ("rol", filters.role), ("gemeentetype", filters.municipality_type), ("bron", filters.source),
+        ("status", filters.quote_status), ("zoekterm", filters.query), ("min. score", filters.min_score),
+        ("alleen bevestigd", filters.confirmed_only or None), ("alleen goedgekeurd", filters.approved_only or None),
+        ("maximaal", filters.limit)) if value not in (None, "")]
+    withdrawn = "" if filters.quote_status else "; ingetrokken citaten weggelaten"
+    return f"Uit qcode: {run}; filters: {', '.join(chosen) or 'geen'}{withdrawn}; {count} citaten."
 
 
 def markdown_text(text) -> str:
@@ -199,18 +247,21 @@ def markdown_text(text) -> str:
                   escaped, flags=re.MULTILINE)
 
 
-def to_markdown(rows: list[dict], codes: dict, finding: dict | None = None) -> str:
+def to_markdown(rows: list[dict], codes: dict, finding: dict | None = None, origin: str = "") -> str:
     """As the Word report: under the finding (statement, figure, source) when one was asked for;
-    each quote with its attribution and memos."""
+    each quote with what it answers, its attribution and memos."""
     md = markdown_text
     lines = ([f"# {md(finding['id'])}: {md(finding['statement'])}", "",
               f"**{md(finding['value'])} {md(finding['unit'])} · {md(finding['population'])} · {md(finding['period'])} · "
               f"bron: {md(finding['source'])}**", ""] if finding else ["# Gecodeerde citaten", ""])
+    lines += [f"*{md(origin)}*", ""] if origin else []
     for code_id, quotes in grouped(rows).items():
         code = codes[code_id]
         lines += [f"## {md(code['label'])} (`{code_id}`)", "", f"*{md(code['definition'])}*", ""]
         for row in quotes:
-            lines += [f"> {md(row['text'])}", ">", f"> {attribution(row)} ({row['document_id']}, segment {row['segment_id']})"]
+            context = context_line(row)
+            lines += [f"*{md(context)}*", ""] if context else []
+            lines += [f"> {md(row['text'])}", ">", f"> {md(source_line(row))}"]
             lines += [">", f"> *Memo: {md(row['memos'])}*"] if row.get("memos") else []
             lines.append("")
     return "\n".join(lines)
@@ -260,26 +311,39 @@ def write_xlsx(rows: list[dict], path) -> None:
     workbook.save(path)
 
 
-def write_docx(rows: list[dict], codes: dict, path, finding: dict | None = None) -> None:
+def write_docx(rows: list[dict], codes: dict, path, finding: dict | None = None, origin: str = "",
+               created: "dt.datetime | None" = None) -> None:
     """The report: under the finding (statement, figure and its source) when one was asked for, a
-    heading per code with its definition, each quote in the Quote style with its attribution and
-    source reference, and the quote's memos."""
+    heading per code with its definition, each quote in the Quote style with what it answers, its
+    attribution and source reference, and the quote's memos. In Dutch, by qcode."""
     import docx
+    from docx.oxml.ns import qn
 
     document = docx.Document()
+    properties = document.core_properties      # the template's own say "python-docx", 2013, en-US
+    properties.author = properties.last_modified_by = "qcode"
+    properties.comments, properties.title, properties.language = origin, "Gecodeerde citaten", "nl-NL"
+    properties.created = properties.modified = created or properties.created
+    language = document.styles["Normal"].element.get_or_add_rPr().makeelement(qn("w:lang"), {qn("w:val"): "nl-NL"})
+    document.styles["Normal"].element.get_or_add_rPr().append(language)    # Word checks the spelling as Dutch
     if finding:
         document.add_heading(f"{finding['id']}: {finding['statement']}", level=1)
         document.add_paragraph(f"{finding['value']} {finding['unit']} · {finding['population']} · "
                                f"{finding['period']} · bron: {finding['source']}").runs[0].bold = True
     else:
         document.add_heading("Gecodeerde citaten", level=1)
+    if origin:
+        document.add_paragraph(origin).runs[0].italic = True
     for code_id, quotes in grouped(rows).items():
         code = codes[code_id]
         document.add_heading(f"{code['label']} ({code_id})", level=2)
         document.add_paragraph(code["definition"]).runs[0].italic = True
         for row in quotes:
+            context = context_line(row)
+            if context:
+                document.add_paragraph(context).runs[0].italic = True
             document.add_paragraph(row["text"], style="Quote")
-            document.add_paragraph(f"{attribution(row)} ({row['document_id']}, segment {row['segment_id']})")
+            document.add_paragraph(source_line(row))
             if row.get("memos"):
                 document.add_paragraph(f"Memo: {row['memos']}").runs[0].italic = True
     document.save(path)
@@ -300,14 +364,16 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
         rows = [{**row, "memos": None} for row in rows]
     found = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
     finding = found[0] if found else None
+    origin = provenance(db, filters, len({row["segment_id"] for row in rows}))
     if fmt in ("xlsx", "docx"):
         buffer = io.BytesIO()
         if fmt == "xlsx":
             write_xlsx(rows, buffer)
         else:
-            write_docx(rows, codes, buffer, finding)
+            run = last_run(db)
+            write_docx(rows, codes, buffer, finding, origin, dt.datetime.fromisoformat(run["finished"]) if run else None)
         return buffer.getvalue()
-    return {"md": lambda: to_markdown(rows, codes, finding), "csv": lambda: to_csv(rows),
+    return {"md": lambda: to_markdown(rows, codes, finding, origin), "csv": lambda: to_csv(rows),
             "matrix": lambda: to_matrix_csv(rows, codes),
             "participant-matrix": lambda: to_matrix_csv(rows, codes, by="participant_id")}[fmt]()
 

@@ -165,3 +165,59 @@ def test_a_report_for_outside_readers_leaves_the_memos_out(demo_db, tmp_path):
     result = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "md", "--code", "taal", "--no-memos"])
     assert result.exit_code == 0 and "memo 417" not in result.output
     assert filters_from_params({"memos": "0"}).memos is False and filters_from_params({}).memos is True
+
+
+def test_a_withdrawn_quote_is_in_no_report_and_supports_no_finding(demo_db, tmp_path):
+    """A quote its speaker withdrew went into every report unmarked and still counted as support
+    (tester round 7): it is left out unless asked for by its status."""
+    import shutil
+
+    from datasette_plugins import workbench
+
+    db = tmp_path / "withdrawn.db"
+    shutil.copy(demo_db, db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    segment = conn.execute("select sc.segment_id from segment_codes sc join finding_codes fc on fc.code_id = sc.code_id "
+                           "where fc.finding_id = 'F13' and sc.role = 'klantmanager' limit 1").fetchone()[0]
+    before = workbench.finding(conn, "F13")["triangulation"]["quotes"]
+    workbench.set_quote_status(conn, segment, "withdrawn", "anna")
+    assert workbench.finding(conn, "F13")["triangulation"]["quotes"] == before - 1
+    assert segment not in {q["id"] for group in workbench.finding(conn, "F13")["groups"].values() for q in group["quotes"]}
+    conn.close()
+    for fmt in ("md", "csv"):
+        assert segment not in render(db, fmt, ExportFilters(finding="F13"))
+        assert segment in render(db, fmt, ExportFilters(finding="F13", quote_status="withdrawn"))
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(render(db, "docx", ExportFilters(finding="F13")))).paragraphs)
+    assert segment not in text and "ingetrokken citaten weggelaten" in text
+
+
+def test_a_report_lists_each_quote_under_its_most_specific_code_in_the_codebooks_order(demo_db):
+    """A quote coded with a theme and its sub-codes appeared under the theme too (one five times),
+    and the chapters followed the code ids' alphabet (`lerend_stelsel` first)."""
+    text = render(demo_db, "md", ExportFilters(codes=["taal"]))
+    headings = re.findall(r"^## .*\(`([\w.]+)`\)$", text, re.MULTILINE)
+    in_codebook = [r[0] for r in sqlite3.connect(demo_db).execute("select id from codes order by sort")]
+    assert headings == [c for c in in_codebook if c in headings] and len(headings) > 2
+    chapters = re.split(r"^## ", text, flags=re.MULTILINE)
+    theme = next(c for c in chapters if c.startswith("Taal") and "(`taal`)" in c.splitlines()[0])
+    in_sub_codes = {s for c in chapters if "(`taal." in c.splitlines()[0] for s in re.findall(r"segment (\w{16})", c)}
+    assert not in_sub_codes & set(re.findall(r"segment (\w{16})", theme))
+    order = [r["code_id"] for r in select_quotes(demo_db, ExportFilters())[0]]
+    assert order.index("regie") < order.index("lerend_stelsel")
+
+
+def test_a_report_says_what_a_quote_answers_where_it_is_from_and_what_was_exported(demo_db):
+    """For the report writer: the interviewer's question or the agenda item before each quote,
+    "via tolk" for interpreted speech, and a line naming the run, the codebook and the filters."""
+    text = render(demo_db, "md", ExportFilters(codes=["taal.z_route"], role="statushouder"))
+    assert re.search(r"^\*Uit qcode: run \d+ \(.+\), codeboek [0-9a-f]{16}; filters: code=taal\\_z\\_route|"
+                     r"^\*Uit qcode: run \d+ \(.+\), codeboek [0-9a-f]{16}; filters: code=taal.z\\_route, rol=statushouder",
+                     text, re.MULTILINE)
+    assert "*Vraag: " in text and "via tolk" in text
+    minutes = render(demo_db, "md", ExportFilters(codes=["taal.z_route"], role="notulen"))
+    assert "*Agendapunt: " in minutes
+    document = docx.Document(io.BytesIO(render(demo_db, "docx", ExportFilters(codes=["taal.z_route"]))))
+    assert document.core_properties.author == "qcode" and document.core_properties.language == "nl-NL"
+    assert document.core_properties.created.year >= 2024
+    assert render(demo_db, "docx", ExportFilters(codes=["taal.z_route"])) == render(demo_db, "docx", ExportFilters(codes=["taal.z_route"]))
