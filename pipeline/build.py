@@ -30,8 +30,8 @@ from .codebook import Codebook, load_codebook
 from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
                      rule_matrix, train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
-from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_label, content_hash, list_corpus_files,
-                     read_document, skipped_corpus_files, speaker_of)
+from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_label, content_hash, describe_left_out,
+                     list_corpus_files, read_document, skipped_corpus_files, speaker_of)
 from .manifest import (UNKNOWN, CodingRow, default_document_id, load_codings_file, load_manifest, role_for,
                        role_typos)
 from .segment import Segment, segment_document
@@ -178,8 +178,9 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
                         "('Aanbieder 1' for 'Aanbieder 1 (Kees, directeur):')"
                         for doc_id, original in unmatched]
     speakers = [role_for(s.speaker, infos[s.document_id], by_label[s.document_id]) for s in segments]
-    # The codebook's uncoded_roles, and headings (a title, an agenda item), are context, not evidence.
-    coded = [role not in codebook.uncoded_roles and not s.attrs.get("heading") for (role, _, _), s in zip(speakers, segments)]
+    # The codebook's uncoded_roles, headings (a title, an agenda item) and a table's register rows are context, not evidence.
+    coded = [role not in codebook.uncoded_roles and not s.attrs.get("heading") and not s.attrs.get("register")
+             for (role, _, _), s in zip(speakers, segments)]
     timings["segment"] = _lap(clock); clock = time.perf_counter()
 
     coding_cache_path = cache.coding_cache_path_for(model_path)
@@ -311,6 +312,8 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
         else:
             info = manifest.info_for(relative)
             documents[info.id], infos[info.id], files[info.id] = document, info, relative
+            if document.left_out:
+                result.warnings.append(f"{path}: left out: {describe_left_out(document.left_out)}")
         bar.update(1)
     bar.close()
     result.counts["documents_failed"] = len(result.errors)   # so far, every error is a document that failed

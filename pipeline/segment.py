@@ -1,6 +1,7 @@
 """Stage 3: cut an anonymised document into segments: speaker turn, then paragraph, then
 sentence groups for long paragraphs. A document's title and the agenda items of minutes are
-segments marked as headings (`attrs["heading"]`): shown for context, never coded.
+segments marked as headings (`attrs["heading"]`), and a table's rows of short cells (an attendance
+or action list) as a register (`attrs["register"]`): shown for context, never coded.
 
 Each segment has character offsets into the anonymised document text and a stable key: the hash
 of document id, text and occurrence number, so that an unchanged segment keeps its key (and its
@@ -53,6 +54,8 @@ def segment_document(document_id: str, text: str, paragraph_attrs: list[dict] | 
             attrs["heading"] = True
         elif number == 0 and speaker is None and _title_line(paragraph):
             attrs["heading"] = True         # "Gespreksverslag klantmanager inburgering": no evidence
+        elif speaker is None and _register_row(paragraph):
+            attrs["register"] = True        # "[PERSOON-10] | klantmanager | [TELEFOON]": no evidence either
         if agenda_item:
             attrs["agenda_item"] = agenda_item
         for start, end in _pieces(paragraph, body_start, max_words):
@@ -75,6 +78,19 @@ def _title_line(paragraph: str) -> bool:
     line = paragraph.strip()
     return ("\n" not in line and 0 < len(line.split()) <= 15 and (line[0].isupper() or line[0] == "[")
             and not line.endswith((".", "!", "?", ":", ";", ",", "…", '"', "'", "”")))
+
+
+def _register_row(paragraph: str) -> bool:
+    """A table's row of short cells, as an attendance list or an action list has ("Wachttijden in
+    kaart brengen | [PERSOON-6] | maart"), or a table's label: a register, not what someone said.
+    A cell of a sentence or more ("Antwoord | De wachttijd is te lang voor ...") is evidence."""
+    row = paragraph.strip()
+    if " | " not in row and not row.endswith(" |"):
+        return False
+    return all(len(cell.split()) <= REGISTER_CELL_WORDS for cell in row.split("|"))
+
+
+REGISTER_CELL_WORDS = 6
 
 
 def _pieces(paragraph: str, start: int, max_words: int) -> list[tuple[int, int]]:

@@ -126,3 +126,32 @@ def test_a_documents_title_is_a_heading_not_a_first_sentence_or_lower_case_line(
     assert not first_is_heading("ja ik ben hier sinds twee jaar en ik werk\n\nnee dat niet")
     assert not first_is_heading("Klantmanager: Goedemorgen\n\nInterviewer: Dank.")
     assert not segment_document("d", "Intro\n\nTweede alinea zonder punt")[1].attrs.get("heading")
+
+
+def test_a_tables_rows_of_short_cells_are_a_register_not_evidence():
+    """An attendance list's and an action list's rows were coded and counted as support for a
+    finding (tester round 7); a row with a sentence in a cell is what someone said."""
+    text = ("Aanwezig\n\n[PERSOON-10] | klantmanager | [TELEFOON]\n\n"
+            "Wachttijden in kaart brengen | [PERSOON-6] | maart\n\nTaalniveaus per route |\n\n"
+            "Antwoord | De wachttijd voor de Z-route is bij ons veel te lang geworden, zegt de klantmanager.")
+    registers = [s.attrs.get("register", False) for s in segment_document("d", text)]
+    assert registers == [False, True, True, True, False]
+
+
+def test_a_register_row_gets_no_codes(tmp_path):
+    import sqlite3
+    from pathlib import Path
+
+    from pipeline.build import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notulen.txt").write_text(
+        "Overleg inburgering\n\nActielijst\n\nWachttijden taallessen in kaart brengen | Piet | maart\n\n"
+        "Klantmanager: De wachttijd voor de taallessen is te lang, mensen wachten maanden op een plek.\n",
+        encoding="utf-8")
+    build(corpus, tmp_path / "x.db", Path(__file__).resolve().parent.parent / "codebook.yaml")
+    coded = dict(sqlite3.connect(tmp_path / "x.db").execute(
+        "select s.text like '%|%', count(sc.code_id) from segments s left join segment_codes sc on sc.segment_id = s.id "
+        "where s.text like '%wacht%' group by 1").fetchall())
+    assert coded[1] == 0 and coded[0] > 0
