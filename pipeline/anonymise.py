@@ -2257,6 +2257,8 @@ class PseudonymKey:
         data = data or {}
         self.entries: dict[str, dict] = data.get("entries", {})   # pseudonym -> {label, forms}
         self.documents: dict[str, str] = data.get("documents", {})  # document id -> source path
+        # corpus-relative file -> the id qcode gave it when the manifest does not list it
+        self.document_ids: dict[str, str] = data.get("document_ids", {})
         self.counters: dict[str, int] = data.get("counters", {})
         self._index: dict[tuple[str, str], str] = {}
         # Both by pseudonym number, so that the newest match is a max() over ints.
@@ -2350,7 +2352,8 @@ class PseudonymKey:
         return [form for entry in self.entries.values() for form in entry["forms"]]
 
     def to_dict(self) -> dict:
-        return {"entries": self.entries, "documents": self.documents, "counters": self.counters}
+        return {"entries": self.entries, "documents": self.documents, "document_ids": self.document_ids,
+                "counters": self.counters}
 
 
 @functools.lru_cache(maxsize=200_000)

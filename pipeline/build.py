@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,8 @@ from .coding import (Prepared, assign_incremental, cached_class_scores, model_tr
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
 from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_label, content_hash, describe_left_out,
                      list_corpus_files, read_document, skipped_corpus_files, speaker_of)
-from .manifest import (UNKNOWN, CodingRow, default_document_id, load_codings_file, load_manifest, role_for,
-                       role_typos)
+from .manifest import (UNKNOWN, CodingRow, content_document_id, default_document_id, load_codings_file, load_manifest,
+                       role_for, role_typos)
 from .segment import Segment, segment_document
 from . import cache, store
 
@@ -145,7 +146,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     key = load_key(key_path)
     fingerprint = cache.anonymiser_fingerprint(settings)
     cached = cache.load_cache(cache.cache_path_for(key_path), fingerprint, key) if use_cache else {}
-    documents, infos, files = _ingest(corpus_dir, manifest, result, progress, max_bytes, cached)
+    documents, infos, files = _ingest(corpus_dir, manifest, result, progress, max_bytes, cached, key)
     if not documents:
         # A mistyped --corpus (or a folder of unreadable files) must not replace a database with an
         # empty one, orphaning every manual coding.
@@ -285,10 +286,10 @@ def _lap(clock: float) -> float:
     return round(time.perf_counter() - clock, 3)
 
 
-def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str, cache.CachedDocument]):
+def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str, cache.CachedDocument], key):
     """Documents and manifest info by document id, and each document's corpus-relative file name.
     A file whose bytes are unchanged since the last build is taken from the cache, not parsed."""
-    documents, infos, files = {}, {}, {}
+    read: dict[str, Document] = {}
     paths = list_corpus_files(corpus_dir)
     bar = progress.bar(len(paths), "ingest docs")
     for path in paths:
@@ -310,12 +311,16 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
         except OSError as exc:
             result.errors.append(str(IngestError(path, f"cannot read file ({exc.strerror})")))
         else:
-            info = manifest.info_for(relative)
-            documents[info.id], infos[info.id], files[info.id] = document, info, relative
+            read[relative] = document
             if document.left_out:
                 result.warnings.append(f"{path}: left out: {describe_left_out(document.left_out)}")
         bar.update(1)
     bar.close()
+    documents, infos, files = {}, {}, {}
+    unlisted = _unlisted_document_ids({r: d for r, d in read.items() if r not in manifest.documents}, key)
+    for relative, document in read.items():
+        info = manifest.info_for(relative, unlisted.get(relative))
+        documents[info.id], infos[info.id], files[info.id] = document, info, relative
     result.counts["documents_failed"] = len(result.errors)   # so far, every error is a document that failed
     result.skipped = skipped_corpus_files(corpus_dir)
     listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in paths}
@@ -364,6 +369,31 @@ def _redact_researcher_text(previous: dict, settings) -> None:
             row[column] = redact(row[column], lists)[0]
 
 
+def _unlisted_document_ids(read: dict[str, Document], key) -> dict[str, str]:
+    """Ids for the files the manifest does not list, remembered in the pseudonym key (file -> id).
+    A new file's id comes from its bytes (`content_document_id`), so a file moved to another folder
+    keeps its id, its segments' keys and every decision on them (a move orphaned them all, tester
+    round 7). A file built before that keeps its old id, the hash of its name, while the key has it."""
+    by_content = {relative: content_document_id(document.content_hash) for relative, document in read.items()}
+    content_ids = Counter(by_content.values())
+    ids, taken = {}, set()
+    for relative in sorted(read):
+        legacy, known = default_document_id(relative), key.document_ids.get(relative)
+        moved_here = content_ids[known] > (by_content[relative] == known)     # another file has the bytes it was named by
+        if legacy in key.documents and known is None:
+            chosen = legacy
+        elif known and known not in taken and not moved_here:
+            chosen = known
+        else:
+            chosen, number = by_content[relative], 2
+            while chosen in taken:                                     # two files with the same bytes
+                chosen, number = f"{by_content[relative]}-{number}", number + 1
+        ids[relative] = chosen
+        taken.add(chosen)
+        key.document_ids[relative] = chosen
+    return ids
+
+
 def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
     """Document ids (chosen in the manifest, shown on every page and in every report) that hold a
     word of a person's or a place's name the anonymiser replaces, or of a manifest municipality:
@@ -379,8 +409,8 @@ def _identifying_ids(infos, key, manifest, corpus_dir, result) -> list[str]:
     names -= TUSSENVOEGSELS
     failed = []
     for doc_id, info in infos.items():
-        if doc_id == default_document_id(info.file):
-            continue    # qcode's own hash of the file name ("doc-3fede0a1": its "ede" is no town)
+        if info.file not in manifest.documents or doc_id == default_document_id(info.file):
+            continue    # an id qcode made, a hash ("doc-3fede0a1": its "ede" is no town)
         found = sorted(words(doc_id) & names)
         if found:
             result.errors.append(f"{corpus_dir / 'manifest.yaml'}: document id {doc_id!r} ({info.file}) contains "

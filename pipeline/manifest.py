@@ -47,12 +47,22 @@ class Manifest:
     documents: dict[str, DocumentInfo]            # relative file path -> info
     municipalities: dict[str, dict]
 
-    def info_for(self, relative: str) -> DocumentInfo:
-        return self.documents.get(relative) or DocumentInfo(file=relative, id=default_document_id(relative))
+    def info_for(self, relative: str, unlisted_id: str | None = None) -> DocumentInfo:
+        """The manifest's entry for a file, or for a file it does not list one with the id qcode gave it."""
+        return self.documents.get(relative) or DocumentInfo(file=relative, id=unlisted_id or default_document_id(relative))
 
 
 def default_document_id(relative: str) -> str:
+    """The id a manifest entry without `id` gets (and, before session 14, any unlisted file): the
+    hash of its file name. Anyone can compute it for a guessed name ("Dalfsen/focusgroep_Lubbers.pdf"),
+    so a file the manifest does not list now gets a `content_document_id`."""
     return "doc-" + hashlib.sha1(relative.encode("utf-8")).hexdigest()[:8]
+
+
+def content_document_id(content_hash: str) -> str:
+    """The id of a file the manifest does not list: from its bytes, not its name, so that it gives
+    away no name (only someone who has the file can compute it) and stays when the file moves."""
+    return "doc-" + content_hash[:8]
 
 
 def load_manifest(corpus_dir: Path) -> Manifest:

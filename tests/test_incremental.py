@@ -251,3 +251,59 @@ def test_a_coder_withdraws_her_codings_csv_coding_in_the_workbench(project):
     assert [item["codes"] for item in gold_from_db(db, "anna")] == [[]]
     run(project)
     assert ("taal.lesaanbod",) not in query(db, f"select code_id from segment_codes where segment_id = '{segment}'")
+
+
+def test_a_file_the_manifest_does_not_list_keeps_its_id_and_decisions_when_moved(tmp_path):
+    """An unlisted file's id was the hash of its name: anyone could confirm a guessed name
+    ("Dalfsen/focusgroep_Dalfsen_Lubbers.pdf") from a report, and moving the file to a subfolder
+    orphaned every decision on it (tester round 7). Its id now comes from its bytes and is kept."""
+    import shutil
+    import sqlite3
+
+    from pipeline.build import build
+    from pipeline.manifest import default_document_id
+
+    codebook = Path(__file__).resolve().parent.parent / "codebook.yaml"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "focusgroep_Dalfsen_Lubbers.txt").write_text(
+        "Klantmanager: De wachttijd voor de taallessen is te lang, mensen wachten maanden.\n", encoding="utf-8")
+    (corpus / "tweede.txt").write_text("Klantmanager: Het PIP is op tijd klaar.\n", encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    doc_id, segment = conn.execute("select document_id, id from segments where text like '%wachttijd%'").fetchone()
+    assert doc_id != default_document_id("focusgroep_Dalfsen_Lubbers.txt")
+    conn.execute("insert into manual_codings (id, segment_id, document_id, code_id, coder, decision, created, status, "
+                 "anchor_text, origin) values ('m1', ?, ?, 'taal', 'anna', 'confirm', '2026-12-01', 'anchored', "
+                 "'De wachttijd', 'workbench')", [segment, doc_id])
+    conn.commit()
+    conn.close()
+    (corpus / "2024").mkdir()
+    shutil.move(corpus / "focusgroep_Dalfsen_Lubbers.txt", corpus / "2024" / "focusgroep_Dalfsen_Lubbers.txt")
+    result = build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select document_id from segments where id = ?", [segment]).fetchone() == (doc_id,)
+    assert conn.execute("select status from manual_codings where id = 'm1'").fetchone() == ("anchored",)
+    assert result.counts["orphaned"] == 0
+
+
+def test_unlisted_ids_kept_from_older_builds_and_by_file(tmp_path):
+    """A project built before ids came from the bytes keeps its files' old ids (their codings hang
+    on them); an edited file keeps its id; a new file where a moved one was gets an id of its own."""
+    from pipeline.anonymise import PseudonymKey
+    from pipeline.build import _unlisted_document_ids
+    from pipeline.ingest import Document
+    from pipeline.manifest import content_document_id, default_document_id
+
+    def doc(content: str) -> Document:
+        return Document(path=tmp_path / "x", text=content, format="txt", content_hash=content * 8)
+
+    key = PseudonymKey({"documents": {default_document_id("oud.txt"): "/corpus/oud.txt"}})
+    first = _unlisted_document_ids({"oud.txt": doc("a"), "nieuw.txt": doc("b")}, key)
+    assert first == {"oud.txt": default_document_id("oud.txt"), "nieuw.txt": content_document_id("b" * 8)}
+    assert _unlisted_document_ids({"oud.txt": doc("c"), "nieuw.txt": doc("d")}, key) == first   # edited
+    moved = _unlisted_document_ids({"map/nieuw.txt": doc("b"), "nieuw.txt": doc("e"), "oud.txt": doc("a")}, key)
+    assert moved["map/nieuw.txt"] == first["nieuw.txt"] and moved["nieuw.txt"] == content_document_id("e" * 8)
+    twins = _unlisted_document_ids({"x.txt": doc("f"), "y.txt": doc("f")}, PseudonymKey())
+    assert twins == {"x.txt": content_document_id("f" * 8), "y.txt": content_document_id("f" * 8) + "-2"}
