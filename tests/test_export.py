@@ -184,6 +184,7 @@ def test_a_withdrawn_quote_is_in_no_report_and_supports_no_finding(demo_db, tmp_
     workbench.set_quote_status(conn, segment, "withdrawn", "anna")
     assert workbench.finding(conn, "F13")["triangulation"]["quotes"] == before - 1
     assert segment not in {q["id"] for group in workbench.finding(conn, "F13")["groups"].values() for q in group["quotes"]}
+    assert [r["status"] for r in workbench.search(conn, "", [], {"status": "withdrawn"})["results"]] == ["withdrawn"]
     conn.close()
     for fmt in ("md", "csv"):
         assert segment not in render(db, fmt, ExportFilters(finding="F13"))
