@@ -296,10 +296,13 @@ def to_matrix_csv(rows: list[dict], codes: dict, by: str = "document_id") -> str
     return buffer.getvalue()
 
 
-def write_xlsx(rows: list[dict], path) -> None:
+def write_xlsx(rows: list[dict], path, created: "dt.datetime | None" = None) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook()
+    if created:     # the run's time, not the export's: the same database exports the same file
+        workbook.properties.created = workbook.properties.modified = created.replace(tzinfo=None)
+    workbook.properties.creator = "qcode"
     sheet = workbook.active
     sheet.title = "citaten"
     sheet.append(COLUMNS)
@@ -367,11 +370,12 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
     origin = provenance(db, filters, len({row["segment_id"] for row in rows}))
     if fmt in ("xlsx", "docx"):
         buffer = io.BytesIO()
+        run = last_run(db)
+        created = dt.datetime.fromisoformat(run["finished"]) if run else None
         if fmt == "xlsx":
-            write_xlsx(rows, buffer)
+            write_xlsx(rows, buffer, created)
         else:
-            run = last_run(db)
-            write_docx(rows, codes, buffer, finding, origin, dt.datetime.fromisoformat(run["finished"]) if run else None)
+            write_docx(rows, codes, buffer, finding, origin, created)
         return buffer.getvalue()
     return {"md": lambda: to_markdown(rows, codes, finding, origin), "csv": lambda: to_csv(rows),
             "matrix": lambda: to_matrix_csv(rows, codes),
