@@ -602,8 +602,9 @@ def test_the_social_domains_notes_minutes_and_names(lists, text, expected):
     # a town that is a word, ending an address line; a document's title before a street
     ("groep 7b, OBS De Regenboog, Haren\nGroep", [("ORGANISATION", "OBS De Regenboog"), ("MUNICIPALITY_OR_TOWN", "Haren")]),
     ('document="Huurovereenkomst Oranjestraat 19.pdf" en de Huisvestingsverordening', [("ADDRESS", "Oranjestraat 19")]),
-    # a national body's site stays, a local one goes
+    # a national body's site stays, a local one goes; platforms are no people
     ("Bronnen: www.staatvenz.nl en www.taalhuis-zwolle.nl", [("URL", "www.taalhuis-zwolle.nl")]),
+    ("Ik vond de vacature op LinkedIn en via Indeed, niet in Bergen op Zoom.", [("MUNICIPALITY_OR_TOWN", "Bergen op Zoom")]),
 ])
 def test_numbers_forms_ocr_and_flemish_material(lists, text, expected):
     """From the fifteenth gold file (housing, work and safety; system logs, forms in capitals,
