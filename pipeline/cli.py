@@ -91,7 +91,8 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
     counts, timings = result.counts, result.timings
     built, failed = counts["documents"], counts["documents_failed"]
     click.echo(f"Built {db_path} (run {result.run_id}) with the codebook {_shown(codebook_path)}")
-    click.echo(f"  documents: {built + failed} ({built} built, {failed} failed)   words: {counts['words']}   "
+    skipped = f", {counts['documents_skipped']} skipped" if counts.get("documents_skipped") else ""
+    click.echo(f"  documents: {built + failed} ({built} built, {failed} failed{skipped})   words: {counts['words']}   "
                f"segments: {counts['segments']}   unchanged (from the last build): "
                f"{counts.get('documents_from_cache', 0)}")
     click.echo(f"  identifiers replaced: {counts['identifiers_replaced']}   "

@@ -108,9 +108,9 @@ def test_build_names_each_file_it_skips(untidy_build):
 
 def test_build_summary_counts_documents_built_and_failed(untidy_build):
     corpus, db, result = untidy_build
-    assert "  documents: 2 (1 built, 1 failed)   words: " in result.output
+    assert "  documents: 2 (1 built, 1 failed, 3 skipped)   words: " in result.output
     counts = json.loads(sqlite3.connect(db).execute("select counts from runs").fetchone()[0])
-    assert (counts["documents"], counts["documents_failed"]) == (1, 1)
+    assert (counts["documents"], counts["documents_failed"], counts["documents_skipped"]) == (1, 1, 3)
 
 
 def test_build_names_the_key_and_warns_when_it_sits_in_the_databases_folder(tmp_path, untidy_build):
