@@ -323,6 +323,7 @@ def _ingest(corpus_dir, manifest, result, progress, max_bytes, cached: dict[str,
         documents[info.id], infos[info.id], files[info.id] = document, info, relative
     result.counts["documents_failed"] = len(result.errors)   # so far, every error is a document that failed
     result.skipped = skipped_corpus_files(corpus_dir)
+    result.counts["documents_skipped"] = len(result.skipped)     # in the run's record, not on the terminal only
     listed = set(manifest.documents) - {p.relative_to(corpus_dir).as_posix() for p in paths}
     for missing in sorted(listed):
         result.warnings.append(f"{corpus_dir / 'manifest.yaml'}: lists {missing!r}, which is not in the corpus")
