@@ -14,6 +14,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,10 +66,15 @@ class Document:
     format: str
     content_hash: str
     paragraph_attrs: list[dict] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)     # by kind (LEFT_OUT_KINDS): {"header": 1}
 
     @property
     def paragraphs(self) -> list[str]:
         return self.text.split("\n\n")
+
+
+# What a reader returns: paragraphs, their attributes, and what it left out by kind.
+Read = tuple[list[str], list[dict], dict[str, int]]
 
 
 def bare_label(label: str) -> str:
@@ -140,7 +146,7 @@ def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES, data: bytes |
         raise IngestError(path, f"cannot read file ({exc.strerror})") from exc
     if not data.strip():
         raise IngestError(path, "empty file: nothing to ingest")
-    paragraphs, attrs = reader(path, data)
+    paragraphs, attrs, left_out = reader(path, data)
     paragraphs = [p for p in (normalise_text(p) for p in paragraphs)]
     kept = [(p, a) for p, a in zip(paragraphs, attrs) if p]
     if not kept:
@@ -151,6 +157,7 @@ def read_document(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES, data: bytes |
         format=suffix.lstrip("."),
         content_hash=content_hash(data),
         paragraph_attrs=[a for _, a in kept],
+        left_out=left_out,
     )
 
 
@@ -219,17 +226,17 @@ def _guess_legacy_encoding(path: Path, data: bytes, utf8_error: UnicodeDecodeErr
     return text
 
 
-def _read_plain(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+def _read_plain(path: Path, data: bytes) -> Read:
     text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
     if path.suffix.lower() == ".md":
-        return markdown_paragraphs(text)
+        return *markdown_paragraphs(text), {}
     lines = text.split("\n")
     if _one_paragraph_per_line(lines):
         # Word's "Save as .txt" writes a paragraph per line and no blank lines: each line is one
         # (joining them had glued the agenda items of minutes to the paragraphs below them).
         lines = [line for raw in lines for line in (raw, "")]
     paragraphs = lines_to_paragraphs(lines)
-    return paragraphs, [{} for _ in paragraphs]
+    return paragraphs, [{} for _ in paragraphs], {}
 
 
 def _one_paragraph_per_line(lines: list[str]) -> bool:
@@ -302,10 +309,33 @@ def lines_to_paragraphs(lines: list[str], wrapped: bool = False) -> list[str]:
 
 # ---------------------------------------------------------------- Word, ODF, PDF
 
+# What a reader left out of a document that a reader of the file would see (or, for hidden text
+# and tracked deletions, could see), in the order a build reports it: "1 header, 2 tracked deletions".
+LEFT_OUT_KINDS = ("header", "footer", "comment", "footnote", "endnote", "tracked deletion", "hidden passage")
 
-def _read_docx(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+
+def describe_left_out(left_out: dict[str, int]) -> str:
+    """"1 header, 1 comment, 2 tracked deletions": a document's left_out as a build prints it."""
+    return ", ".join(f"{left_out[kind]} {kind}{'s' if left_out[kind] != 1 else ''}"
+                     for kind in LEFT_OUT_KINDS if left_out.get(kind))
+
+
+def _has_words(text: str) -> bool:
+    """A header or footer holding only a page number is no loss worth reporting."""
+    return re.search(r"[^\W\d_]", text) is not None
+
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+DOCX_NOTE_REFERENCES = {W + "commentReference": "comment", W + "footnoteReference": "footnote",
+                        W + "endnoteReference": "endnote"}
+# Inside a paragraph, not read: its properties, a content control's properties, and text a tracked
+# change moved elsewhere (it is read where it went, in w:moveTo).
+DOCX_SKIPPED = {W + "pPr", W + "sdtPr", W + "moveFrom"}
+
+
+def _read_docx(path: Path, data: bytes) -> Read:
     import docx
-    from docx.table import Table
 
     if not zipfile.is_zipfile(path):
         raise IngestError(path, "not a valid .docx file (it is not a ZIP archive); open and re-save it in Word")
@@ -313,69 +343,239 @@ def _read_docx(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises several types for damaged packages
         raise IngestError(path, f"damaged .docx file ({exc}); open and re-save it in Word") from exc
-    # In reading order: a table stands where it stands (a participant list between the title and
-    # the first turn), one paragraph per row. Headers, footers, comments and footnotes are left
-    # out: they are the file's furniture, and often carry an author's name.
-    blocks: list[tuple[str, dict]] = []
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            blocks += [(" | ".join(_unique_cells(row)), {}) for row in block.rows]
+    # The text as Word shows it with tracked changes accepted, in reading order: a table stands
+    # where it stands (a participant list between the title and the first turn), one paragraph per
+    # row. Headers, footers, comments and notes are left out: they are the file's furniture, and
+    # often carry an author's name. What was left out is counted, so a build can say so.
+    left_out = _docx_headers_and_footers(document)
+    blocks = [(text, attrs) for text, attrs in _docx_blocks(document.element.body, document, left_out) if text.strip()]
+    return [text for text, _ in blocks], [attrs for _, attrs in blocks], dict(left_out)
+
+
+def _docx_headers_and_footers(document) -> Counter:
+    """The document's headers and footers that hold words."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    kinds = {RT.HEADER: "header", RT.FOOTER: "footer"}
+    counts: Counter = Counter()
+    for rel in document.part.rels.values():
+        if rel.reltype in kinds and not rel.is_external:
+            if _has_words("".join(t.text or "" for t in rel.target_part.element.iter(W + "t"))):
+                counts[kinds[rel.reltype]] += 1
+    return counts
+
+
+def _docx_blocks(element, document, left_out: Counter) -> list[tuple[str, dict]]:
+    """The paragraphs and table rows of the body (or a text box), in reading order."""
+    blocks = []
+    for child in _docx_block_elements(element):
+        if child.tag == W + "tbl":
+            blocks += _docx_table(child, document, left_out)
         else:
-            style = (block.style.name if block.style is not None else "") or ""
-            blocks.append((block.text, {"heading": True} if DOCX_HEADING_STYLE.match(style) else {}))
-    blocks = [(text, attrs) for text, attrs in blocks if text.strip()]
-    return [text for text, _ in blocks], [attrs for _, attrs in blocks]
+            text, boxes = _docx_paragraph(child, document, left_out)
+            blocks.append((text, _docx_heading(child, document)))
+            blocks += boxes
+    return blocks
+
+
+def _docx_block_elements(element):
+    """The paragraphs (w:p) and tables (w:tbl) in element, those in block-level content controls
+    (w:sdt, a "Respondent" field of a form) and custom XML too."""
+    for child in element:
+        if child.tag in (W + "p", W + "tbl"):
+            yield child
+        elif child.tag == MC + "AlternateContent":
+            yield from _docx_block_elements(_docx_choice(child))
+        elif not _docx_placeholder(child):
+            yield from _docx_block_elements(child)
+
+
+def _docx_heading(p, document) -> dict:
+    from docx.text.paragraph import Paragraph
+
+    style = Paragraph(p, document).style
+    return {"heading": True} if DOCX_HEADING_STYLE.match((style.name if style is not None else "") or "") else {}
+
+
+def _docx_paragraph(p, document, left_out: Counter) -> tuple[str, list[tuple[str, dict]]]:
+    """A paragraph's text, and the blocks of its text boxes, read after it (a text box in an
+    interview report often holds a case description)."""
+    boxes: list = []
+    text = _docx_inline_text(p, left_out, boxes)
+    return text, [block for box in boxes for block in _docx_blocks(box, document, left_out)]
+
+
+def _docx_inline_text(element, left_out: Counter, boxes: list) -> str:
+    """The text of a paragraph as Word shows it with tracked changes accepted: inserted text,
+    content controls, field results, hyperlinks and smart tags read; deleted and moved-away text
+    and field codes not. python-docx's paragraph.text reads only the runs directly in the
+    paragraph, so it lost inserted text and content controls. Text boxes go to `boxes`."""
+    parts = []
+    for child in element:
+        if child.tag == W + "r":
+            parts.append(_docx_run_text(child, left_out, boxes))
+        elif child.tag == W + "del":
+            if any((t.text or "").strip() for t in child.iter(W + "delText")):
+                left_out["tracked deletion"] += 1
+        elif child.tag == MC + "AlternateContent":
+            parts.append(_docx_inline_text(_docx_choice(child), left_out, boxes))
+        elif child.tag not in DOCX_SKIPPED and not _docx_placeholder(child):
+            parts.append(_docx_inline_text(child, left_out, boxes))    # w:ins, w:sdt, w:fldSimple, w:hyperlink ...
+    return "".join(parts)
+
+
+def _docx_run_text(run, left_out: Counter, boxes: list) -> str:
+    """A run's text (python-docx's: w:t, tabs and breaks; not a field code's w:instrText). Hidden
+    text (w:vanish) is left out, as Word does not show it."""
+    text = run.text
+    vanish = run.find(f"{W}rPr/{W}vanish")
+    if vanish is not None and vanish.get(W + "val", "true") not in ("0", "false", "off"):
+        if text.strip():
+            left_out["hidden passage"] += 1
+        return ""
+    for child in run:
+        if child.tag in DOCX_NOTE_REFERENCES:
+            left_out[DOCX_NOTE_REFERENCES[child.tag]] += 1
+    boxes += _docx_text_boxes(run)
+    return text
+
+
+def _docx_text_boxes(element) -> list:
+    """The text boxes (w:txbxContent) in a run: a drawing's, or a VML shape's."""
+    boxes = []
+    for child in element:
+        if child.tag == W + "txbxContent":
+            boxes.append(child)
+        else:
+            boxes += _docx_text_boxes(_docx_choice(child) if child.tag == MC + "AlternateContent" else child)
+    return boxes
+
+
+def _docx_choice(alternate):
+    """What to read of an mc:AlternateContent: its first mc:Choice. The mc:Fallback repeats the
+    same content for older readers (a text box as VML), so reading both read it twice."""
+    return alternate[0] if len(alternate) else alternate
+
+
+def _docx_placeholder(element) -> bool:
+    """A content control showing its placeholder ("Klik of tik om tekst in te voeren"): a
+    template's prompt, not text anybody wrote."""
+    return element.tag == W + "sdt" and element.find(f"{W}sdtPr/{W}showingPlcHdr") is not None
 
 
 # Word's built-in heading styles, in English and Dutch Word: "Heading 2", "Kop 2", "Title", "Titel".
 DOCX_HEADING_STYLE = re.compile(r"^(?:Heading|Kop)\s*\d|^(?:Title|Titel|Subtitle|Ondertitel)$", re.IGNORECASE)
 
 
-def _unique_cells(row) -> list[str]:
-    """A row's cell texts, a merged cell once (python-docx repeats it for every grid column it spans)."""
+def _docx_table(tbl, document, left_out: Counter) -> list[tuple[str, dict]]:
+    """One block per row, a merged cell once; a table nested in a cell and a cell's text boxes
+    follow the row they stand in. A cell merged down several rows repeats its text in each, but
+    what it holds besides is read and counted once."""
+    from docx.table import Table
+
+    blocks: list = []
+    cells_read: dict = {}
+    for row in Table(tbl, document).rows:
+        texts, after = [], []
+        for tc in _unique_cells(row):
+            if tc not in cells_read:
+                cells_read[tc] = _docx_cell(tc, document, left_out)
+                after += cells_read[tc][1]
+            texts.append(cells_read[tc][0])
+        blocks.append((_row_text(texts), {}))
+        blocks += after
+    return blocks
+
+
+def _unique_cells(row) -> list:
+    """A row's cells (w:tc), a merged cell once (python-docx repeats it for every grid column it spans)."""
     cells, seen = [], set()
     for cell in row.cells:
         if id(cell._tc) not in seen:
             seen.add(id(cell._tc))
-            cells.append(cell.text.strip())
+            cells.append(cell._tc)
     return cells
 
 
-def _read_odt(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+def _docx_cell(tc, document, left_out: Counter) -> tuple[str, list[tuple[str, dict]]]:
+    """A cell's text, and the blocks to read after its row: nested tables and text boxes."""
+    lines, after = [], []
+    for child in _docx_block_elements(tc):
+        if child.tag == W + "tbl":
+            after += _docx_table(child, document, left_out)
+        else:
+            text, boxes = _docx_paragraph(child, document, left_out)
+            lines.append(text)
+            after += boxes
+    return "\n".join(lines).strip(), after
+
+
+def _row_text(cells: list[str]) -> str:
+    """A table row as one paragraph, "" for a row with no text (not "|")."""
+    return " | ".join(cells) if any(cells) else ""
+
+
+def _read_odt(path: Path, data: bytes) -> Read:
     try:
         with zipfile.ZipFile(path) as archive:
             root = ElementTree.fromstring(archive.read("content.xml"))
+            left_out = _odt_headers_and_footers(archive)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
         raise IngestError(path, f"not a valid .odt file ({exc})") from exc
     body = root.find(f"{ODF_OFFICE}body/{ODF_OFFICE}text")
-    blocks = [(text, attrs) for text, attrs in _odt_blocks(body if body is not None else root) if text.strip()]
-    return [text for text, _ in blocks], [attrs for _, attrs in blocks]
+    blocks = [(text, attrs) for text, attrs in _odt_blocks(body if body is not None else root, left_out) if text.strip()]
+    return [text for text, _ in blocks], [attrs for _, attrs in blocks], dict(left_out)
 
 
 ODF_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+ODF_STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 
 
-def _odt_blocks(element) -> list[tuple[str, dict]]:
-    """Paragraphs and headings in reading order, a table one paragraph per row (as for .docx);
-    footnotes are left out (their number glued "interviewer1Joost", and their text came twice)."""
+def _odt_headers_and_footers(archive: zipfile.ZipFile) -> Counter:
+    """The headers and footers with words in them, from styles.xml's master pages (style:header,
+    style:footer-left, style:header-first, ...). They are only counted, so a missing or damaged
+    styles.xml does not stop the document being read."""
+    counts: Counter = Counter()
+    try:
+        styles = ElementTree.fromstring(archive.read("styles.xml"))
+    except (KeyError, ElementTree.ParseError):
+        return counts
+    for page in styles.iter(ODF_STYLE + "master-page"):
+        for part in page:
+            kind = part.tag.removeprefix(ODF_STYLE).split("-")[0]
+            if kind in ("header", "footer") and _has_words("".join(part.itertext())):
+                counts[kind] += 1
+    return counts
+
+
+def _odt_blocks(element, left_out: Counter) -> list[tuple[str, dict]]:
+    """Paragraphs and headings in reading order, a table one paragraph per row (as for .docx).
+    Text deleted under track changes is kept apart in text:tracked-changes (what was inserted is
+    ordinary text), so that is left out."""
     blocks = []
     for child in element:
         if child.tag in (ODF_TEXT + "p", ODF_TEXT + "h"):
-            blocks.append((_odt_text(child), {"heading": True} if child.tag == ODF_TEXT + "h" else {}))
+            blocks.append((_odt_text(child, left_out), {"heading": True} if child.tag == ODF_TEXT + "h" else {}))
         elif child.tag == ODF_TABLE + "table":
             for row in child.iter(ODF_TABLE + "table-row"):
-                cells = [" ".join(_odt_text(p) for p in cell if p.tag in (ODF_TEXT + "p", ODF_TEXT + "h"))
+                cells = [" ".join(_odt_text(p, left_out) for p in cell if p.tag in (ODF_TEXT + "p", ODF_TEXT + "h"))
                          for cell in row if cell.tag == ODF_TABLE + "table-cell"]
-                blocks.append((" | ".join(c.strip() for c in cells), {}))
+                blocks.append((_row_text([c.strip() for c in cells]), {}))
+        elif child.tag == ODF_TEXT + "tracked-changes":
+            deletions = child.findall(f"{ODF_TEXT}changed-region/{ODF_TEXT}deletion")
+            if deletions:
+                left_out["tracked deletion"] += len(deletions)
         elif child.tag != ODF_TEXT + "note":
-            blocks += _odt_blocks(child)        # lists, sections
+            blocks += _odt_blocks(child, left_out)        # lists, sections
     return blocks
 
 
-def _odt_text(element) -> str:
-    """An element's text without its footnotes, with ODF's spaces, tabs and line breaks."""
+def _odt_text(element, left_out: Counter) -> str:
+    """An element's text with ODF's spaces, tabs and line breaks, without its footnotes (their
+    number glued "interviewer1Joost", and their text came twice) and comments (office:annotation:
+    the reviewer's name, date and note ended up in the speaker's words)."""
     parts = [element.text or ""]
     for child in element:
         if child.tag == ODF_TEXT + "s":
@@ -384,13 +584,17 @@ def _odt_text(element) -> str:
             parts.append("\t")
         elif child.tag == ODF_TEXT + "line-break":
             parts.append("\n")
-        elif child.tag != ODF_TEXT + "note":
-            parts.append(_odt_text(child))
+        elif child.tag == ODF_TEXT + "note":
+            left_out[child.get(ODF_TEXT + "note-class", "footnote")] += 1
+        elif child.tag == ODF_OFFICE + "annotation":
+            left_out["comment"] += 1
+        elif child.tag != ODF_OFFICE + "annotation-end":
+            parts.append(_odt_text(child, left_out))
         parts.append(child.tail or "")
     return "".join(parts)
 
 
-def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+def _read_pdf(path: Path, data: bytes) -> Read:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -405,7 +609,7 @@ def _read_pdf(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
     if len(text.split()) < 5:
         raise IngestError(path, "PDF has no text layer (a scan?); OCR it first, e.g. with ocrmypdf")
     paragraphs = lines_to_paragraphs(text.split("\n"), wrapped=True)
-    return paragraphs, [{} for _ in paragraphs]
+    return paragraphs, [{} for _ in paragraphs], {}
 
 
 @contextmanager
@@ -431,7 +635,7 @@ CUE_TIME = re.compile(
 VOICE_TAG = re.compile(r"<v(?:\.[\w.]+)?\s+([^>]+)>")
 
 
-def _read_transcript(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
+def _read_transcript(path: Path, data: bytes) -> Read:
     """WebVTT / SRT: consecutive cues of one speaker become one turn with start and end time."""
     text = decode_bytes(path, data).replace("\r\n", "\n").replace("\r", "\n")
     turns: list[tuple[str | None, list[str], str, str]] = []
@@ -461,7 +665,7 @@ def _read_transcript(path: Path, data: bytes) -> tuple[list[str], list[dict]]:
         raise IngestError(path, "no cues with timestamps found; is this a WebVTT/SRT file?")
     paragraphs = [(f"{s}: " if s else "") + " ".join(parts) for s, parts, _, _ in turns]
     attrs = [{"start_time": start.replace(",", "."), "end_time": end.replace(",", ".")} for _, _, start, end in turns]
-    return paragraphs, attrs
+    return paragraphs, attrs, {}
 
 
 READERS = {

@@ -167,3 +167,20 @@ def test_a_corpus_without_readable_documents_leaves_the_database_unchanged(tmp_p
         assert f"Error: {folder}: no document could be read, so nothing was built and {db} is unchanged" in result.output
     assert "kapot.docx: not a valid .docx file" in result.output
     assert db.read_bytes() == before
+
+
+def test_build_says_what_it_left_out_of_a_word_file(tmp_path):
+    """A header, a footer and hidden text were dropped without a word (tester round 7)."""
+    import docx
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "Gemeente Zwolle, interview met mevrouw Jansen"
+    document.sections[0].footer.paragraphs[0].text = "Vertrouwelijk"
+    document.add_paragraph("Klantmanager: De wachttijd voor de taallessen is te lang.")
+    document.add_paragraph().add_run("Verborgen notitie van de interviewer.").font.hidden = True
+    document.save(corpus / "interview.docx")
+    result = CliRunner().invoke(cli, ["build", "--corpus", str(corpus), "--db", str(tmp_path / "db" / "x.db")])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {corpus / 'interview.docx'}: left out: 1 header, 1 footer, 1 hidden passage" in result.output

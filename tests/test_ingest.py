@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
+from docx.oxml import parse_xml
 from fpdf import FPDF
 
 from pipeline.errors import IngestError
-from pipeline.ingest import list_corpus_files, normalise_text, read_document, skipped_corpus_files, speaker_of
+from pipeline.ingest import (describe_left_out, list_corpus_files, normalise_text, read_document, skipped_corpus_files,
+                             speaker_of)
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LONG_LINE = (
@@ -238,18 +241,27 @@ def test_docx_paragraphs_and_table(tmp_path):
     ]
     assert doc.format == "docx"
     assert speaker_of(doc.paragraphs[1])[0] == "Deelnemer 2"
+    assert doc.left_out == {}
 
 
-def write_odt(path, body: str):
-    """A minimal .odt whose text body is `body` (ODF XML in the text, table and office namespaces)."""
-    content = ('<?xml version="1.0" encoding="UTF-8"?>'
-               '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.2">'
+ODF_NAMESPACES = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+                  'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+                  'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+                  'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+                  'xmlns:dc="http://purl.org/dc/elements/1.1/"')
+
+
+def write_odt(path, body: str, master_pages: str = ""):
+    """A minimal .odt whose text body is `body` (ODF XML in the text, table, office, style and dc
+    namespaces), with a styles.xml holding `master_pages` (headers and footers) when given."""
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES} office:version="1.2">'
                f"<office:body><office:text>{body}</office:text></office:body></office:document-content>")
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
         archive.writestr("content.xml", content)
+        if master_pages:
+            archive.writestr("styles.xml", f'<office:document-styles {ODF_NAMESPACES} office:version="1.2">'
+                                           f"<office:master-styles>{master_pages}</office:master-styles></office:document-styles>")
     return path
 
 
@@ -294,8 +306,161 @@ def test_odt_tables_by_row_and_no_footnotes(tmp_path):
         '<text:p>Noot van de interviewer<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation>'
         "<text:note-body><text:p>Joost vroeg dit na.</text:p></text:note-body></text:note> bij de vraag.</text:p>"
         "<text:list><text:list-item><text:p>eerste punt</text:p></text:list-item></text:list>")
-    assert read_document(path).paragraphs == ["Naam | Functie", "Joost Bakker | klantmanager",
-                                              "Noot van de interviewer bij de vraag.", "eerste punt"]
+    doc = read_document(path)
+    assert doc.paragraphs == ["Naam | Functie", "Joost Bakker | klantmanager", "Noot van de interviewer bij de vraag.",
+                              "eerste punt"]
+    assert doc.left_out == {"footnote": 1}
+
+
+# WordprocessingML python-docx has no API for (tracked changes, content controls, fields, text boxes).
+WORD_NAMESPACES = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+                   'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+                   'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+                   'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+                   'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+                   'xmlns:v="urn:schemas-microsoft-com:vml"')
+
+
+def word_xml(xml: str):
+    """An element from WordprocessingML written with its prefixes: '<w:ins ...>...</w:ins>'."""
+    return parse_xml(re.sub(r"^<([\w:]+)", rf"<\1 {WORD_NAMESPACES}", xml))
+
+
+def append_xml(paragraph, *xml: str) -> None:
+    for element in xml:
+        paragraph._p.append(word_xml(element))
+
+
+def add_body_xml(document, xml: str) -> None:
+    """A block (paragraph, content control) at the end of the body, before its section properties."""
+    body = document.element.body
+    body.insert(len(body) - 1, word_xml(xml))
+
+
+def run(text: str, properties: str = "") -> str:
+    return f'<w:r>{properties}<w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def test_docx_reads_what_word_shows_with_tracked_changes_accepted(tmp_path):
+    """python-docx's paragraph.text reads only the runs directly in a paragraph: a paragraph added
+    under track changes was gone, a changed sentence lost both wordings ("De gemeente op het
+    traject."), and a content control left a hole (tester round 7, S2)."""
+    document = docx.Document()
+    added = run("Klantmanager: Aanvulling: het zijn twaalf weken.")
+    add_body_xml(document, f'<w:p><w:ins w:id="1" w:author="R">{added}</w:ins></w:p>')
+    changed = document.add_paragraph("Klantmanager: De gemeente ")
+    append_xml(changed, '<w:del w:id="2" w:author="R"><w:r><w:delText xml:space="preserve">heeft geen regie </w:delText>'
+                        "</w:r></w:del>",
+               f'<w:ins w:id="3" w:author="R">{run("voert de regie ")}</w:ins>')
+    changed.add_run("op het traject.")
+    control = document.add_paragraph("Klantmanager: Het PIP wordt bij ons ")
+    append_xml(control, '<w:sdt><w:sdtPr><w:alias w:val="antwoord"/></w:sdtPr>'
+                        f'<w:sdtContent>{run("binnen tien weken")}</w:sdtContent></w:sdt>')
+    control.add_run(" vastgesteld.")
+    cells = f'<w:tc><w:p>{run("Gemeente")}</w:p></w:tc><w:tc><w:p>{run("Zwolle")}</w:p></w:tc>'
+    add_body_xml(document, '<w:sdt><w:sdtPr><w:alias w:val="Respondent"/></w:sdtPr><w:sdtContent>'
+                           f'<w:p>{run("Respondent: klantmanager")}</w:p><w:tbl><w:tr>{cells}</w:tr></w:tbl></w:sdtContent></w:sdt>')
+    prompt = run("Klik of tik om tekst in te voeren.")
+    add_body_xml(document, f"<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:p>{prompt}</w:p></w:sdtContent></w:sdt>")
+    fields = document.add_paragraph("Verslag: ")
+    append_xml(fields, '<w:fldSimple w:instr=" AUTHOR "><w:r><w:t>de onderzoeker</w:t></w:r></w:fldSimple>', run(", versie "),
+               '<w:r><w:fldChar w:fldCharType="begin"/></w:r>', '<w:r><w:instrText> REVNUM </w:instrText></w:r>',
+               '<w:r><w:fldChar w:fldCharType="separate"/></w:r>', run("3"), '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
+               f'<w:hyperlink w:anchor="bijlage">{run(", zie bijlage")}</w:hyperlink>',
+               f'<w:moveFrom w:id="4" w:author="R">{run(" (verplaatst)")}</w:moveFrom>',
+               f'<w:moveTo w:id="5" w:author="R">{run(".")}</w:moveTo>')
+    path = tmp_path / "membercheck.docx"
+    document.save(str(path))
+    doc = read_document(path)
+    assert doc.paragraphs == [
+        "Klantmanager: Aanvulling: het zijn twaalf weken.",
+        "Klantmanager: De gemeente voert de regie op het traject.",
+        "Klantmanager: Het PIP wordt bij ons binnen tien weken vastgesteld.",
+        "Respondent: klantmanager",
+        "Gemeente | Zwolle",
+        "Verslag: de onderzoeker, versie 3, zie bijlage.",
+    ]
+    assert doc.left_out == {"tracked deletion": 1}
+
+
+def test_docx_reports_what_it_leaves_out(tmp_path):
+    """Headers, footers, comments and notes are left out, as is what Word does not show (tracked
+    deletions, hidden text: it had been read and coded), and the document says so (tester round 7, M1)."""
+    document = docx.Document()
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Gespreksverslag – gemeente Zwolle"
+    section.footer.paragraphs[0].text = "Opgesteld door de onderzoeker"
+    section.different_first_page_header_footer = True
+    section.first_page_footer.paragraphs[0].text = "1"          # a page number only: nothing lost
+    commented = document.add_paragraph("Klantmanager: De wachttijd is zes weken.")
+    document.add_comment(commented.runs, text="Check dit met de teamleider", author="SH", initials="SH")
+    append_xml(commented, '<w:r><w:footnoteReference w:id="1"/></w:r>', '<w:r><w:endnoteReference w:id="1"/></w:r>')
+    hidden = document.add_paragraph("Klantmanager: Het contact loopt goed.")
+    append_xml(hidden, run(" Verborgen: BSN 123456782.", "<w:rPr><w:vanish/></w:rPr>"),
+               run(" Dat blijft zo.", '<w:rPr><w:vanish w:val="0"/></w:rPr>'),
+               '<w:del w:id="1" w:author="R"><w:r><w:delText>eerst</w:delText></w:r></w:del>',
+               '<w:del w:id="2" w:author="R"><w:r><w:delText>dan</w:delText></w:r></w:del>')
+    path = tmp_path / "verslag.docx"
+    document.save(str(path))
+    doc = read_document(path)
+    assert doc.paragraphs == ["Klantmanager: De wachttijd is zes weken.", "Klantmanager: Het contact loopt goed. Dat blijft zo."]
+    assert doc.left_out == {"header": 1, "footer": 1, "comment": 1, "footnote": 1, "endnote": 1, "tracked deletion": 2,
+                            "hidden passage": 1}
+    assert describe_left_out(doc.left_out) == ("1 header, 1 footer, 1 comment, 1 footnote, 1 endnote, 2 tracked deletions, "
+                                               "1 hidden passage")
+
+
+def test_docx_text_boxes_and_nested_tables_are_read_where_they_stand(tmp_path):
+    """A text box (a case description beside the text) follows its paragraph, once although Word
+    stores it twice (as a drawing and as its VML fallback); a table nested in a cell follows the
+    row it stands in (its rows were gone); a row with no text is no paragraph ("|")."""
+    box = f'<w:txbxContent><w:p>{run("Casus: zij wachtte vijf maanden op taalles.")}</w:p></w:txbxContent>'
+    document = docx.Document()
+    framed = document.add_paragraph("Kader:")
+    append_xml(framed, '<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wp:anchor><a:graphic>'
+                       '<a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"><wps:wsp>'
+                       f"<wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>"
+                       f'<mc:Fallback><w:pict><v:shape><v:textbox>{box}</v:textbox></v:shape></w:pict></mc:Fallback>'
+                       "</mc:AlternateContent></w:r>")
+    table = document.add_table(rows=3, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Route", "Aandeel"
+    table.cell(1, 0).text = "Taalniveaus per route"
+    inner = table.cell(1, 1).add_table(rows=2, cols=2)
+    inner.cell(0, 0).text, inner.cell(0, 1).text = "B1-route", "ongeveer 60 procent"
+    inner.cell(1, 0).text, inner.cell(1, 1).text = "Z-route", "ongeveer 15 procent"
+    document.add_paragraph("Klantmanager: Dat klopt.")
+    path = tmp_path / "kader.docx"
+    document.save(str(path))
+    assert read_document(path).paragraphs == [
+        "Kader:", "Casus: zij wachtte vijf maanden op taalles.",
+        "Route | Aandeel", "Taalniveaus per route |", "B1-route | ongeveer 60 procent", "Z-route | ongeveer 15 procent",
+        "Klantmanager: Dat klopt.",
+    ]
+
+
+def test_odt_leaves_out_tracked_deletions_and_comments(tmp_path):
+    """Text deleted under track changes is kept apart in text:tracked-changes and came back as
+    evidence (S3); a comment's author, date and note were glued into the speaker's words (S4)."""
+    change_info = "<office:change-info><dc:creator>R</dc:creator><dc:date>2024-04-02T09:00:00</dc:date></office:change-info>"
+    path = write_odt(
+        tmp_path / "wijzigingen.odt",
+        f'<text:tracked-changes><text:changed-region text:id="ct1"><text:deletion>{change_info}'
+        "<text:p>Taalaanbieder: Deze zin is geschrapt door de respondent.</text:p></text:deletion></text:changed-region>"
+        f'<text:changed-region text:id="ct2"><text:insertion>{change_info}</text:insertion></text:changed-region>'
+        "</text:tracked-changes>"
+        '<text:p>Taalaanbieder: We geven <text:change-start text:change-id="ct2"/>vier<text:change-end text:change-id="ct2"/> '
+        'dagdelen les.<text:change text:change-id="ct1"/></text:p>'
+        "<text:p>Taalaanbieder: We werken samen met de klantmanagers.<office:annotation><dc:creator>Janna Kuipers</dc:creator>"
+        "<dc:date>2024-02-01T10:00:00</dc:date><text:p>Vraag: mag de naam hier blijven?</text:p></office:annotation>"
+        " Dat gaat goed.</text:p>"
+        '<text:p>Over <office:annotation office:name="a1"><dc:creator>JK</dc:creator><text:p>bron?</text:p></office:annotation>'
+        'deze zin<office:annotation-end office:name="a1"/> niets.</text:p>',
+        master_pages='<style:master-page style:name="Standard"><style:header><text:p>Verslag door Truus Ophof</text:p></style:header>'
+                     "<style:footer><text:p><text:page-number>1</text:page-number></text:p></style:footer></style:master-page>")
+    doc = read_document(path)
+    assert doc.paragraphs == ["Taalaanbieder: We geven vier dagdelen les.",
+                              "Taalaanbieder: We werken samen met de klantmanagers. Dat gaat goed.", "Over deze zin niets."]
+    assert doc.left_out == {"header": 1, "comment": 2, "tracked deletion": 1}
 
 
 def test_markdown_headings_and_front_matter(tmp_path):
