@@ -475,16 +475,43 @@ def _docx_table(tbl, document, left_out: Counter) -> list[tuple[str, dict]]:
 
     blocks: list = []
     cells_read: dict = {}
-    for row in Table(tbl, document).rows:
+    layout = None
+    for number, row in enumerate(Table(tbl, document).rows):
         texts, after = [], []
         for tc in _unique_cells(row):
             if tc not in cells_read:
                 cells_read[tc] = _docx_cell(tc, document, left_out)
                 after += cells_read[tc][1]
             texts.append(cells_read[tc][0])
-        blocks.append((_row_text(texts), {}))
+        layout = _transcript_layout(texts) if number == 0 else layout
+        blocks += _table_row_blocks(texts, layout, header=number == 0)
         blocks += after
     return blocks
+
+
+# A transcript laid out as a table: a column of speakers and one of what they said, or one of
+# questions and one of answers. Its rows are turns ("Beleidsmedewerker: ..."), not a register.
+TRANSCRIPT_COLUMNS = {("spreker", "tekst"), ("naam", "tekst"), ("wie", "wat"), ("spreker", "uitspraak"),
+                      ("spreker", "inbreng"), ("deelnemer", "inbreng"), ("speaker", "text")}
+QUESTION_COLUMNS = {("vraag", "antwoord"), ("vragen", "antwoorden"), ("question", "answer")}
+
+
+def _transcript_layout(header: list[str]) -> str | None:
+    columns = tuple(cell.strip().rstrip(":").lower() for cell in header)
+    return "speakers" if columns in TRANSCRIPT_COLUMNS else "questions" if columns in QUESTION_COLUMNS else None
+
+
+def _table_row_blocks(cells: list[str], layout: str | None, header: bool) -> list[tuple[str, dict]]:
+    """A table row as blocks: one paragraph of its cells, or in a transcript table its turns (a
+    question the interviewer's, the answer unlabelled, which the manifest gives its respondent)."""
+    if layout is None or len(cells) != 2:
+        return [(_row_text(cells), {})]
+    if header:
+        return []
+    first, second = cells
+    if layout == "speakers":
+        return [(f"{first}: {second}" if first and second else first or second, {})]
+    return [(text, {}) for text in (f"Interviewer: {first}" if first else "", second) if text]
 
 
 def _unique_cells(row) -> list:
@@ -559,10 +586,12 @@ def _odt_blocks(element, left_out: Counter) -> list[tuple[str, dict]]:
         if child.tag in (ODF_TEXT + "p", ODF_TEXT + "h"):
             blocks.append((_odt_text(child, left_out), {"heading": True} if child.tag == ODF_TEXT + "h" else {}))
         elif child.tag == ODF_TABLE + "table":
-            for row in child.iter(ODF_TABLE + "table-row"):
-                cells = [" ".join(_odt_text(p, left_out) for p in cell if p.tag in (ODF_TEXT + "p", ODF_TEXT + "h"))
+            layout = None
+            for number, row in enumerate(child.iter(ODF_TABLE + "table-row")):
+                cells = [" ".join(_odt_text(p, left_out) for p in cell if p.tag in (ODF_TEXT + "p", ODF_TEXT + "h")).strip()
                          for cell in row if cell.tag == ODF_TABLE + "table-cell"]
-                blocks.append((_row_text([c.strip() for c in cells]), {}))
+                layout = _transcript_layout(cells) if number == 0 else layout
+                blocks += _table_row_blocks(cells, layout, header=number == 0)
         elif child.tag == ODF_TEXT + "tracked-changes":
             deletions = child.findall(f"{ODF_TEXT}changed-region/{ODF_TEXT}deletion")
             if deletions:

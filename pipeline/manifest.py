@@ -135,6 +135,12 @@ def role_for(speaker: str | None, info: DocumentInfo, participants_by_label: dic
             return unlabelled[0].get("role") or UNKNOWN, None, False
         if info.kind == "minutes":
             return "notulen", None, False
+        respondents = [p for p in info.participants if (p.get("role") or "").lower() != "interviewer"]
+        if info.kind == "interview" and len(respondents) == 1:
+            # an interview with one respondent: what no label gives the interviewer is the respondent's
+            # (the answers of a question-and-answer table, an interview report's paragraphs)
+            return respondents[0].get("role") or UNKNOWN, None, False
+    return UNKNOWN, None, False
     return UNKNOWN, None, False
 
 

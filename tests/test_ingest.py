@@ -678,3 +678,35 @@ def test_a_txt_with_a_paragraph_per_line_keeps_its_agenda(tmp_path):
     wrapped = tmp_path / "wrapped.txt"
     wrapped.write_text("Klantmanager: de lessen zijn\nte kort en de wachttijd\nis te lang.\n", encoding="utf-8")
     assert read_document(wrapped).paragraphs == ["Klantmanager: de lessen zijn te kort en de wachttijd is te lang."]
+
+
+def test_a_transcript_laid_out_as_a_table_is_read_as_turns(tmp_path):
+    """A Speaker | Text table and a Vraag | Antwoord table lost every role (tester round 7): their
+    rows are turns, the questions the interviewer's; other tables stay one paragraph per row."""
+    document = docx.Document()
+    for header, rows in ((("Spreker", "Tekst"), [("Interviewer", "Hoe gaat de intake?"), ("Klantmanager", "Goed, binnen tien weken.")]),
+                         (("Vraag", "Antwoord"), [("Wie voert de regie?", "De gemeente, samen met de regio.")]),
+                         (("Route", "Aandeel"), [("B1-route", "60 procent")])):
+        table = document.add_table(rows=1 + len(rows), cols=2)
+        for number, cells in enumerate([header, *rows]):
+            table.cell(number, 0).text, table.cell(number, 1).text = cells
+    document.save(str(tmp_path / "tabel.docx"))
+    expected = ["Interviewer: Hoe gaat de intake?", "Klantmanager: Goed, binnen tien weken.",
+                "Interviewer: Wie voert de regie?", "De gemeente, samen met de regio.", "Route | Aandeel", "B1-route | 60 procent"]
+    assert read_document(tmp_path / "tabel.docx").paragraphs == expected
+    row = "<table:table-row>" + "".join("<table:table-cell><text:p>{}</text:p></table:table-cell>") * 2 + "</table:table-row>"
+    odt = write_odt(tmp_path / "tabel.odt", "<table:table>" + row.format("Vraag", "Antwoord")
+                    + row.format("Wie voert de regie?", "De gemeente, samen met de regio.") + "</table:table>")
+    assert read_document(odt).paragraphs == expected[2:4]
+
+
+def test_an_interview_with_one_respondent_gives_her_what_no_label_gives_the_interviewer():
+    from pipeline.manifest import DocumentInfo, role_for
+
+    info = DocumentInfo(file="x.docx", id="interview-02", kind="interview",
+                        participants=[{"speaker": "Beleidsmedewerker", "role": "beleidsmedewerker"}])
+    assert role_for(None, info, {})[0] == "beleidsmedewerker"
+    assert role_for("Interviewer", info, {})[0] == "interviewer"
+    two = DocumentInfo(file="y.docx", id="interview-03", kind="interview",
+                       participants=[{"speaker": "A", "role": "klantmanager"}, {"speaker": "B", "role": "werkgever"}])
+    assert role_for(None, two, {})[0] == "onbekend"
