@@ -634,11 +634,42 @@ def _read_pdf(path: Path, data: bytes) -> Read:
             pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise IngestError(path, f"damaged PDF ({exc})") from exc
+    pages, left_out = _without_running_lines(pages)
     text = "\n".join(pages)
     if len(text.split()) < 5:
         raise IngestError(path, "PDF has no text layer (a scan?); OCR it first, e.g. with ocrmypdf")
     paragraphs = lines_to_paragraphs(text.split("\n"), wrapped=True)
-    return paragraphs, [{} for _ in paragraphs], {}
+    return paragraphs, [{} for _ in paragraphs], left_out
+
+
+def _without_running_lines(pages: list[str]) -> tuple[list[str], dict[str, int]]:
+    """The pages without their running header and footer: a first or last line that recurs on at
+    least half of the pages (numbers aside: "Verslag focusgroep – pagina 3 van 7"), as .docx and
+    .odt leave their headers and footers out; a page number alone goes too."""
+    if len(pages) < 2:
+        return pages, {}
+    lines = [page.split("\n") for page in pages]
+    shape = lambda line: re.sub(r"\d+", "#", " ".join(line.split()))
+    left_out = {}
+    for kind, edge in (("header", _first_line), ("footer", _last_line)):
+        edges = [edge(page) for page in lines]
+        shapes = Counter(shape(page[i]) for page, i in zip(lines, edges) if i is not None)
+        running = {s for s, n in shapes.items()
+                   if n >= max(2, len(pages) / 2) or re.fullmatch(r"[\W#]*(?:(?:pagina|page|blz\.?)[\W#]*)?", s, re.I)}
+        for page, i in zip(lines, edges):
+            if i is not None and shape(page[i]) in running:
+                page[i] = ""
+        if any(_has_words(s) for s in running):
+            left_out[kind] = 1
+    return ["\n".join(page) for page in lines], left_out
+
+
+def _first_line(lines: list[str]) -> int | None:
+    return next((i for i, line in enumerate(lines) if line.strip()), None)
+
+
+def _last_line(lines: list[str]) -> int | None:
+    return next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), None)
 
 
 @contextmanager

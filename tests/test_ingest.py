@@ -710,3 +710,29 @@ def test_an_interview_with_one_respondent_gives_her_what_no_label_gives_the_inte
     two = DocumentInfo(file="y.docx", id="interview-03", kind="interview",
                        participants=[{"speaker": "A", "role": "klantmanager"}, {"speaker": "B", "role": "werkgever"}])
     assert role_for(None, two, {})[0] == "onbekend"
+
+
+def test_pdf_running_header_and_footer_are_left_out(tmp_path):
+    """A PDF's header and footer on every page became segments of role 'onbekend' (tester round 7);
+    they go, as in .docx, and the build says so. A line on one page only stays."""
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def header(self):
+            self.cell(0, 6, "Focusgroep gemeente Dalfsen – vertrouwelijk", new_x="LMARGIN", new_y="NEXT")
+
+        def footer(self):
+            self.set_y(-15)
+            self.cell(0, 6, f"Pagina {self.page_no()} van 3")
+
+    pdf = Report()
+    pdf.add_font("DejaVu", fname=DEJAVU)
+    pdf.set_font("DejaVu", size=11)
+    for number in range(3):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Klantmanager: Dit is wat ik op pagina {number + 1} vertel over de wachttijd.",
+                       new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "focusgroep.pdf"))
+    doc = read_document(tmp_path / "focusgroep.pdf")
+    assert doc.paragraphs == [f"Klantmanager: Dit is wat ik op pagina {n} vertel over de wachttijd." for n in (1, 2, 3)]
+    assert doc.left_out == {"header": 1, "footer": 1}
