@@ -54,6 +54,8 @@ NOT_SPEAKERS = {
     "actie", "acties", "actiehouder", "volgend overleg", "volgende vergadering", "volgende bijeenkomst",
     "afwezig met bericht", "afwezig met kennisgeving", "verzonden", "ontvangen", "from", "sent", "to",
     "subject", "date", "bcc", "rondvraag", "mededelingen",
+    # a report's own labels: a case description, a summary, a note on method
+    "casus", "casusbeschrijving", "samenvatting", "kader", "context", "achtergrond", "noot", "methode", "bron",
 }
 
 

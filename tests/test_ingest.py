@@ -736,3 +736,10 @@ def test_pdf_running_header_and_footer_are_left_out(tmp_path):
     doc = read_document(tmp_path / "focusgroep.pdf")
     assert doc.paragraphs == [f"Klantmanager: Dit is wat ik op pagina {n} vertel over de wachttijd." for n in (1, 2, 3)]
     assert doc.left_out == {"header": 1, "footer": 1}
+
+
+@pytest.mark.parametrize("paragraph", ["Casus: mevrouw wacht vijf maanden op les.", "Samenvatting: de regie is zwak.",
+                                       "Bron: CBS, 2023.", "Achtergrond: de wet van 2021."])
+def test_a_reports_own_labels_are_no_speakers(paragraph):
+    """A text box's "Casus:" was a speaker (tester round 7, as seen by a helper)."""
+    assert speaker_of(paragraph) == (None, 0)
