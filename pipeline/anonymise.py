@@ -793,7 +793,7 @@ def _deduce_entities(text: str) -> list[Entity]:
 def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
     for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
-        found += [_after_a_title(Entity(m.start(), m.end(), label, m.group()), lists) for m in regex.finditer(text)
+        found += [_unbracketed(_after_a_title(Entity(m.start(), m.end(), label, m.group()), lists)) for m in regex.finditer(text)
                   if label != "ADDRESS" or not (_allow_listed_street(m.group(), lists) or _year_in_capitals(text, m.start()))]
     emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
     for m in URL.finditer(text):
@@ -908,6 +908,14 @@ PUBLIC_PAPER_BEFORE = re.compile(
 
 def _public_reference(text: str, start: int) -> bool:
     return bool(PUBLIC_PAPER_BEFORE.search(text, max(0, start - 40), start))
+
+
+def _unbracketed(entity: Entity) -> Entity:
+    """A phone number in brackets without its opening one: "(06-12345678)" left "[TELEFOON])" (the
+    pattern takes "(" for an area code's, as in "(020) 123 4567", which keeps both)."""
+    if entity.label != "PHONE" or not entity.text.startswith("(") or ")" in entity.text:
+        return entity
+    return Entity(entity.start + 1, entity.end, entity.label, entity.text[1:], entity.strong, entity.source)
 
 
 def _national_site(url: str, lists: "Lists | None") -> bool:

@@ -605,6 +605,8 @@ def test_the_social_domains_notes_minutes_and_names(lists, text, expected):
     # a national body's site stays, a local one goes; platforms are no people
     ("Bronnen: www.staatvenz.nl en www.taalhuis-zwolle.nl", [("URL", "www.taalhuis-zwolle.nl")]),
     ("Ik vond de vacature op LinkedIn en via Indeed, niet in Bergen op Zoom.", [("MUNICIPALITY_OR_TOWN", "Bergen op Zoom")]),
+    # a phone number in brackets keeps its brackets; an area code's are the number's
+    ("bel haar (06-12345678) of (020) 123 4567.", [("PHONE", "06-12345678"), ("PHONE", "(020) 123 4567")]),
 ])
 def test_numbers_forms_ocr_and_flemish_material(lists, text, expected):
     """From the fifteenth gold file (housing, work and safety; system logs, forms in capitals,
