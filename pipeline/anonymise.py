@@ -2074,7 +2074,7 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
                 "-" not in words[0].group() and _noun_before_first_name(words[0].group(), words[1].group(), lists):
             # "[Opmerking Miriam Kuipers: ...]", "Zorgverzekering Zilveren Kruis", a chat's speaker "Huismeester Kees:"
             words.pop(0)
-        elif droppable(words[0].group(), True):
+        elif droppable(words[0].group(), True) or (len(words) > 1 and _verb_before_a_name(words[0], words[1], text, lists)):
             words.pop(0)
         else:
             break
@@ -2093,6 +2093,16 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     founded = CLUB_YEAR.match(text, end) if entity.label == "ORGANISATION" else None
     end = founded.end() if founded and founded.end() <= entity.end else end
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
+
+
+def _verb_before_a_name(word: re.Match, name: re.Match, text: str, lists: Lists) -> bool:
+    """A frequent Dutch word that opens a sentence before a first name: an imperative in a note or
+    memo ("Bel Piet morgen", "Vraag Anna om het PIP"), not part of the name."""
+    lower = word.group().lower()
+    return (len(lower) >= 3 and not text.startswith(".", word.end()) and _sentence_start(text, word.start())
+            and lower in lists.dutch_words and lower not in TUSSENVOEGSELS
+            and fold(word.group()) not in lists.first_names and fold(name.group()) in lists.first_names
+            and _zipf(lower, "nl") >= 4.0)
 
 
 def _before_a_body(words: list[re.Match], lists: Lists) -> list[re.Match]:

@@ -605,6 +605,9 @@ def test_the_social_domains_notes_minutes_and_names(lists, text, expected):
     # a national body's site stays, a local one goes; platforms are no people
     ("Bronnen: www.staatvenz.nl en www.taalhuis-zwolle.nl", [("URL", "www.taalhuis-zwolle.nl")]),
     ("Ik vond de vacature op LinkedIn en via Indeed, niet in Bergen op Zoom.", [("MUNICIPALITY_OR_TOWN", "Bergen op Zoom")]),
+    # an imperative opening a note's sentence is no part of the name after it; an initial is
+    ("Bel Piet morgen. Vraag Anna om het PIP. W. Postma belde.",
+     [("PERSON", "Piet"), ("PERSON", "Anna"), ("PERSON", "W. Postma")]),
     # a phone number in brackets keeps its brackets; an area code's are the number's
     ("bel haar (06-12345678) of (020) 123 4567.", [("PHONE", "06-12345678"), ("PHONE", "(020) 123 4567")]),
 ])
