@@ -704,7 +704,7 @@ def test_speaker_label_name_propagates_to_other_documents(lists):
     assert results["b"].text == "De klantmanager belde [PERSOON-1] over de les. [PERSOON-1] kwam niet."
     assert key.to_dict() == {
         "entries": {"PERSOON-1": {"label": "PERSON", "forms": ["Yılmaz", "Yilmaz", "YILMAZ"]}},
-        "documents": {}, "counters": {"PERSON": 1},
+        "documents": {}, "document_ids": {}, "counters": {"PERSON": 1},
     }
 
 
@@ -764,7 +764,7 @@ def test_save_key_is_owner_only_and_round_trips(tmp_path):
     assert list(path.parent.iterdir()) == [path]          # no temporary file left behind
     assert json.loads(path.read_text(encoding="utf-8"))["entries"] == {"PERSOON-1": {"label": "PERSON", "forms": ["Amal"]}}
     assert load_key(path).to_dict() == key.to_dict()
-    assert load_key(tmp_path / "missing.key.json").to_dict() == {"entries": {}, "documents": {}, "counters": {}}
+    assert load_key(tmp_path / "missing.key.json").to_dict() == {"entries": {}, "documents": {}, "document_ids": {}, "counters": {}}
 
 
 def test_key_path_is_beside_db_not_inside(tmp_path):
