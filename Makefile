@@ -73,4 +73,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf db/*.db db/*.pkl db/*.lock keys/demo.key.json test-artifacts
+	rm -f db/demo.db db/demo.db.* db/demo.coding-cache.pickle db/demo.*.pkl keys/demo.key.json keys/demo.cache.pickle
+	rm -rf test-artifacts
