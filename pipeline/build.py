@@ -362,8 +362,13 @@ def _redact_researcher_text(previous: dict, settings) -> None:
     """Memos and coders' notes carried over have no identifiers: the workbench redacts each as it
     is written, and this catches what came in otherwise (an older database, an import)."""
     rows = [(row, "text") for row in previous.get("memos", [])] + [
-        (row, "note") for row in previous.get("manual_codings", []) if row.get("note")]
-    rows = [(row, column) for row, column in rows if re.search(r"[A-Z\d@]", row.get(column) or "")]
+        (row, "note") for row in previous.get("manual_codings", []) if row.get("note")] + [
+        # a quote's text as its report status and an orphaned decision keep it: redacted again, so
+        # that a name added to force_remove since goes there too (tester round 8)
+        (row, "anchor_text") for row in previous.get("quote_status", []) if row.get("anchor_text")] + [
+        (row, "anchor_text") for row in previous.get("manual_codings", []) if row.get("status") == "orphaned" and row.get("anchor_text")]
+    forced = bool(settings.get("force_remove")) if isinstance(settings, dict) else False
+    rows = [(row, column) for row, column in rows if forced or re.search(r"[A-Z\d@]", row.get(column) or "")]
     if rows:
         lists = load_lists(settings)
         for row, column in rows:

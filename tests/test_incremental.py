@@ -307,3 +307,29 @@ def test_unlisted_ids_kept_from_older_builds_and_by_file(tmp_path):
     assert moved["map/nieuw.txt"] == first["nieuw.txt"] and moved["nieuw.txt"] == content_document_id("e" * 8)
     twins = _unlisted_document_ids({"x.txt": doc("f"), "y.txt": doc("f")}, PseudonymKey())
     assert twins == {"x.txt": content_document_id("f" * 8), "y.txt": content_document_id("f" * 8) + "-2"}
+
+
+def test_a_name_forced_out_later_leaves_the_report_status_too(tmp_path):
+    """A lower-case name the anonymiser missed, added to force_remove after a quote got a report
+    status, stayed readable in quote_status.anchor_text (tester round 8)."""
+    import sqlite3
+
+    from pipeline.build import build
+
+    codebook = Path(__file__).resolve().parent.parent / "codebook.yaml"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notities.txt").write_text("Klantmanager: ik heb zwanetje kortlever gebeld over de taallessen.\n",
+                                         encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    segment, text = conn.execute("select id, text from segments where text like '%gebeld%'").fetchone()
+    conn.execute("insert into quote_status (segment_id, status, updated_by, updated, anchor_text) values "
+                 "(?, 'selected', 'anna', '2026-12-01', ?)", [segment, text])
+    conn.commit()
+    conn.close()
+    (corpus / "anonymise.yaml").write_text("force_remove:\n  - zwanetje kortlever\n", encoding="utf-8")
+    build(corpus, db, codebook)
+    anchors = [row[0] for row in sqlite3.connect(db).execute("select anchor_text from quote_status")]
+    assert anchors and not any("kortlever" in anchor for anchor in anchors)
