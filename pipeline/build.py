@@ -367,7 +367,7 @@ def _redact_researcher_text(previous: dict, settings) -> None:
         # that a name added to force_remove since goes there too (tester round 8)
         (row, "anchor_text") for row in previous.get("quote_status", []) if row.get("anchor_text")] + [
         (row, "anchor_text") for row in previous.get("manual_codings", []) if row.get("status") == "orphaned" and row.get("anchor_text")]
-    forced = bool(settings.get("force_remove")) if isinstance(settings, dict) else False
+    forced = bool(settings.get("force_remove"))    # a forced name may be in lower case
     rows = [(row, column) for row, column in rows if forced or re.search(r"[A-Z\d@]", row.get(column) or "")]
     if rows:
         lists = load_lists(settings)

@@ -222,11 +222,10 @@ def last_run(db) -> dict | None:
     return runs[0] if runs else None
 
 
-def provenance(db, filters: ExportFilters, count: int) -> str:
-    """Where an export comes from: the run, the codebook's hash, the filters. The run's time, not the
-    export's, so that the same database exports the same file."""
-    runs = [last_run(db)] if last_run(db) else []
-    run = f"run {runs[0]['id']} ({runs[0]['finished']}), codeboek {runs[0]['codebook_hash']}" if runs else "geen run"
+def provenance(run: dict | None, filters: ExportFilters, count: int) -> str:
+    """Where an export comes from: the run (`last_run`), the codebook's hash, the filters. The run's
+    time, not the export's, so that the same database exports the same text."""
+    built = f"run {run['id']} ({run['finished']}), codeboek {run['codebook_hash']}" if run else "geen run"
     chosen = [f"{name}={value}" for name, value in (
         ("code", ",".join(filters.codes)), ("met code", filters.with_code), ("bevinding", filters.finding),
         ("rol", filters.role), ("gemeentetype", filters.municipality_type), ("bron", filters.source),
@@ -234,7 +233,7 @@ def provenance(db, filters: ExportFilters, count: int) -> str:
         ("alleen bevestigd", filters.confirmed_only or None), ("alleen goedgekeurd", filters.approved_only or None),
         ("maximaal", filters.limit)) if value not in (None, "")]
     withdrawn = "" if filters.quote_status else "; ingetrokken citaten weggelaten"
-    return f"Uit qcode: {run}; filters: {', '.join(chosen) or 'geen'}{withdrawn}; {count} citaten."
+    return f"Uit qcode: {built}; filters: {', '.join(chosen) or 'geen'}{withdrawn}; {count} citaten."
 
 
 def markdown_text(text) -> str:
@@ -367,10 +366,10 @@ def render(db, fmt: str, filters: ExportFilters) -> bytes | str:
         rows = [{**row, "memos": None} for row in rows]
     found = list(db.query("select * from findings where id = ?", [filters.finding])) if filters.finding else []
     finding = found[0] if found else None
-    origin = provenance(db, filters, len({row["segment_id"] for row in rows}))
+    run = last_run(db)
+    origin = provenance(run, filters, len({row["segment_id"] for row in rows}))
     if fmt in ("xlsx", "docx"):
         buffer = io.BytesIO()
-        run = last_run(db)
         created = dt.datetime.fromisoformat(run["finished"]) if run else None
         if fmt == "xlsx":
             write_xlsx(rows, buffer, created)

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = ROOT / "corpus" / "demo"
 CODEBOOK = ROOT / "codebook.yaml"
 ARTIFACTS = ROOT / "test-artifacts"
+# Debian's chromium, driven by Playwright (no browser download): the browser tests' one browser.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +91,21 @@ def start_server(db_path, users_file, host: str = "127.0.0.1"):
     except subprocess.TimeoutExpired:
         process.kill()
     process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()

@@ -8,7 +8,6 @@ memo forms), and parsed with html.parser: every check below reads the same parse
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from conftest import CHROMIUM
+
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make test installs it)")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TEMPLATES = Path(__file__).resolve().parent.parent / "datasette_plugins" / "templates"
 CONTROLS = ("input", "select", "textarea")
 UNNAMED_INPUT_TYPES = ("hidden", "submit", "button", "reset", "image")   # hidden, or named by their value
@@ -239,24 +237,6 @@ def test_the_html_element_is_datasettes_with_only_lang_added():
 
 
 # ---------------------------------------------------------------- in chromium
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.mark.browser
