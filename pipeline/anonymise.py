@@ -847,7 +847,7 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     if LOWER_STREET_SIGN.search(text):   # the full pattern backtracks over every word: only where a street may be
         found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in LOWER_STREET.finditer(text)
                   if m.group().split()[0] not in GENERIC_ROADS]   # not "de snelweg 12 keer"
-    if "ostbus" in text or "ntwoordnummer" in text or "OSTBUS" in text:   # a PO box, a freepost number
+    if any(sign in text for sign in ("ostbus", "OSTBUS", "ntwoordnummer", "NTWOORDNUMMER")):   # a PO box, a freepost number
         found += [Entity(m.start(), m.end(), "ADDRESS", m.group()) for m in PO_BOX.finditer(text)]
     if "enteken" in text:
         found += [Entity(m.start("plate"), m.end("plate"), "ID_NUMBER", m.group("plate")) for m in PLATE_AFTER_WORD.finditer(text)]
