@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from .errors import QcodeError
-from .ingest import ZERO_WIDTH, bare_label, speaker_of
+from .ingest import NOT_SPEAKERS, ZERO_WIDTH, bare_label, speaker_of
 from .memory import paused_gc
 
 LABELS = (
@@ -1954,13 +1954,15 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         places = {(e.start, e.end) for e in found if e.source == "places"}
         found += [_cut_at(e, ends, text) for e in _deduce_entities(text)
                   if not (_allowed(e, lists) or _capitalised_by_sentence(e, text, lists) or _starts_with_place(e, places, lists)
-                          or _year_in_capitals(text, e.start))]
+                          or _year_in_capitals(text, e.start)
+                          or (e.label == "ADDRESS" and _allow_listed_street(e.text, lists)))]
     # An allow-listed phrase protects the names and bare street-like words inside it
     # ("Module Arbeidsmarkt en Participatie"), not a full address or a number.
     found = [e for e in found if e.source == "force_remove" or not (
         _allowed(e, lists) or ((e.label in NUMBERED or e.source == "bare_street") and _covered(protected, e.start, e.end)))]
     found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
-    found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and _mail_header_word(e, text))]
+    found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and (
+        _mail_header_word(e, text) or _report_label(e, text, lists)))]
     tidy = [_with_word_surname(_with_unlisted_first_name(e, text, lists), text, lists)
             for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
     # merged again: a name that took its first name, and initials, may now touch another detection
@@ -2020,6 +2022,15 @@ def _mail_header_word(entity: Entity, text: str) -> bool:
     if word in MAIL_HEADERS:
         return text[entity.end:entity.end + 1] == ":" and (entity.start == 0 or text[entity.start - 1] in "\n>")
     return word in ENGLISH_DATE_WORDS and any(c.isdigit() for c in text[max(0, entity.start - 4):entity.end + 4])
+
+
+def _report_label(entity: Entity, text: str, lists: Lists) -> bool:
+    """A label that opens a line of minutes or a report ("Bron: CBS 2022", "Besluit:"), which
+    ingest does not take for a speaker either; not where the word is a first name too ("Kader:"
+    may be somebody speaking)."""
+    word = fold(entity.text)
+    return (word in NOT_SPEAKERS and word not in lists.first_names and text[entity.end:entity.end + 1] == ":"
+            and (entity.start == 0 or text[entity.start - 1] in "\n>"))
 
 
 def _initials_of_people(text: str, entities: list[Entity], lists: Lists) -> list[Entity]:
