@@ -17,7 +17,7 @@ import sqlite3
 from markupsafe import Markup, escape
 
 from pipeline.diff import changes_by_code, codebook_changes, recorded_runs, run_inputs
-from pipeline.store import fts_match, query_words
+from pipeline.store import SUPPORTING_ROLE, fts_match, query_words
 
 # Matrix dimension -> (column of segment_codes, label).
 MATRIX_DIMENSIONS = {
@@ -176,10 +176,8 @@ def memos_by_target(conn, target_type: str) -> dict[str, list[dict]]:
 
 
 QUOTES_PER_ROLE = 25    # the finding page shows this many quotes per role; counts cover them all
-# What supports a finding: segments of every role but the codebook's uncoded roles (the
-# interviewer). A finding is weak when fewer than two role categories of people support it
-# (minutes and unknown speakers are no such category).
-SUPPORTING_ROLE = "role not in (select role from uncoded_roles)"
+# A finding is weak when fewer than two role categories of people support it (minutes and
+# unknown speakers are no such category). SUPPORTING_ROLE: what supports it (store.py).
 # A quote its speaker withdrew supports nothing (the exports leave it out too).
 NOT_WITHDRAWN = "segment_id not in (select segment_id from quote_status where status = 'withdrawn')"
 NO_VOICE = ("notulen", "onbekend")

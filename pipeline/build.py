@@ -13,6 +13,7 @@ import difflib
 import fcntl
 import gc
 import hashlib
+import json
 import os
 import re
 import time
@@ -36,7 +37,8 @@ from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_labe
 from .manifest import (UNKNOWN, CodingRow, content_document_id, default_document_id, load_codings_file, load_manifest,
                        role_for, role_typos)
 from .segment import Segment, segment_document
-from . import cache, store
+from . import cache, forget, store
+from .forget import Forgetting
 
 
 @dataclass
@@ -95,12 +97,14 @@ class _Silent:
 
 def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: bool = False,
           key_path: Path | None = None, model_path: Path | None = None,
-          max_document_bytes: int | None = None, use_cache: bool = True, new_key: bool = False) -> BuildResult:
+          max_document_bytes: int | None = None, use_cache: bool = True, new_key: bool = False,
+          forgetting: Forgetting | None = None) -> BuildResult:
     """Build (or rebuild) the database at db_path from corpus_dir. Returns counts and timings.
 
     With use_cache, documents unchanged since the last build are not read or anonymised again
     (see cache.py); use_cache=False redoes every document. A database built before with a key
-    that is no longer at key_path is refused unless new_key (a new key renumbers every pseudonym)."""
+    that is no longer at key_path is refused unless new_key (a new key renumbers every pseudonym).
+    With forgetting, the orphans it covers are dropped rather than kept (`qcode forget`, forget.py)."""
     corpus_dir, db_path = Path(corpus_dir), Path(db_path)
     key_path = Path(key_path) if key_path else key_path_for(db_path)
     model_path = Path(model_path) if model_path else model_path_for(db_path)
@@ -109,7 +113,7 @@ def build(corpus_dir: Path, db_path: Path, codebook_path: Path, *, progress: boo
             store.remove_quietly(leftover)
         try:
             return _build(corpus_dir, db_path, Path(codebook_path), Progress(progress), key_path, model_path,
-                          max_document_bytes or MAX_DOCUMENT_BYTES, use_cache, new_key)
+                          max_document_bytes or MAX_DOCUMENT_BYTES, use_cache, new_key, forgetting)
         finally:
             gc.unfreeze()
 
@@ -125,7 +129,7 @@ def _check_key_is_there(db_path: Path, key_path: Path, runs: list, new_key: bool
 
 
 def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, max_bytes, use_cache,
-           new_key) -> BuildResult:
+           new_key, forgetting) -> BuildResult:
     timings, started = {}, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     codebook = load_codebook(codebook_path)            # an invalid codebook stops us here
@@ -198,6 +202,11 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
     _follow_segments(previous, db_path, segments, result)
+    if forgetting:
+        forgetting.files = forget.files_of(forgetting.documents, manifest, key, corpus_dir)
+        manual = forget.drop_orphans(forgetting, manual, previous, set(segment_keys),
+                                     {f"file:codings.csv:{row.line}": row.document for row in codings_rows}, corpus_dir)
+        result.counts["forgotten"] = dict(forgetting.counts)
     model = _model_for(codebook, prepared, segments, coded, manual, model_path, result)
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
@@ -213,6 +222,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
               segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_history(db, db_path)
         _save_findings(db, findings, corpus_dir / "findings.yaml", codebook, result)
+        _redact_study_texts(db, settings, codebook.path, corpus_dir / "findings.yaml", result)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         store.ensure_triggers(db)
@@ -231,11 +241,14 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         }, pk="id", alter=True)
         store.record_run_changes(db, result.run_id)
         db.conn.commit()
-        _catch_up(db, db_path, previous.get("manual_codings", []), segments, codebook, result)
+        _catch_up(db, db_path, previous.get("manual_codings", []), segments, codebook, result,
+                  forgetting.forgotten_ids if forgetting else set())
         db.close()
         store.replace_database(tmp_path, db_path)
     finally:
         store.remove_quietly(tmp_path)
+    if forgetting:
+        _forget_in_key(forgetting, key, key_path, db_path, set(documents), result)
     cache.save_cache(cache.cache_path_for(key_path), fingerprint, key, {
         files[doc_id]: cache.CachedDocument(documents[doc_id], anonymised[doc_id],
                                             infos[doc_id].title or "", titles.get(doc_id, ""))
@@ -244,13 +257,26 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     return result
 
 
+def _forget_in_key(forgetting: Forgetting, key, key_path: Path, db_path: Path, documents: set[str],
+                   result: BuildResult) -> None:
+    if result.errors:
+        # a document that failed this time is not in the database, but its names are still needed
+        result.warnings.append(f"{key_path}: not cleared of names the database no longer shows, as a document "
+                               f"failed; fix it and run qcode forget again")
+        return
+    forget.forget_in_key(forgetting, key, db_path, documents)
+    save_key(key, key_path)
+
+
 def _catch_up(db, db_path: Path, at_start: list[dict], segments: list[Segment], codebook: Codebook,
-              result: BuildResult) -> None:
+              result: BuildResult, forgotten: set[str]) -> None:
     """Decisions a researcher saved in the workbench while this build ran went to the old file:
     copy them into the new one just before the swap, so none is lost. That is a new decision, a
     changed one (a confirm turned reject keeps its id; its time says it changed) and a withdrawn
-    one (a "none" taken back is gone from the old file)."""
+    one (a "none" taken back is gone from the old file). What this build forgot stays forgotten."""
     latest = store.copy_researcher_tables(db_path)
+    for table, column in (("manual_codings", "id"), ("memos", "id")):
+        latest[table] = [row for row in latest.get(table, []) if row[column] not in forgotten]
     def state(row: dict) -> tuple:
         return row.get("decision"), row.get("created"), row.get("note")
     known = {row["id"]: state(row) for row in db["manual_codings"].rows}
@@ -572,6 +598,8 @@ def _follow_segments(previous: dict, db_path: Path, segments: list[Segment], res
             row[column] = found.key
             taken |= {found.key} if column == "segment_id" else set()
         else:
+            # its document, remembered for `qcode forget` once the segment is gone from every database
+            row["document_id"] = before["document_id"] if before else row.get("document_id")
             result.orphaned.append(f"{kind} on segment {row[column]}: its segment is gone; kept, shown on no page")
 
 
@@ -739,6 +767,35 @@ def _save_findings(db, findings: list[dict], path: Path, codebook: Codebook, res
                                    f"have: its support leaves that code out (a typo, or a code since renamed: "
                                    f"name the code that replaces it)")
     store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
+
+
+def _redact_study_texts(db, settings: dict, codebook_path: Path, findings_path: Path, result: BuildResult) -> None:
+    """The codebook's definitions and examples and the findings are the researchers' own text, served
+    on every page: an example quoted with its speaker's name, or a finding naming a town beside
+    [GEMEENTE-1], gives away what the corpus hides (tester round 8). Their copies in the database
+    are redacted as memos are (unnumbered: "[PERSOON]"), and the files named so they can be mended.
+    The classifier still learns from the codebook as written."""
+    lists = None
+    for table, columns, path in (("codes", ("definition", "include", "exclude", "examples"), codebook_path),
+                                 ("findings", FINDING_FIELDS[1:], findings_path)):
+        for row in list(db[table].rows):
+            changed = {}
+            for column in columns:
+                value = row[column] or ""
+                if not re.search(r"[A-Z\d@]", value):
+                    continue        # no capital, digit or @: nothing the anonymiser would take
+                lists = lists or load_lists(settings)
+                if column == "examples":
+                    parts = [redact(example, lists) for example in json.loads(value)]
+                    text, found = store.to_json([p[0] for p in parts]), sum(p[1] for p in parts)
+                else:
+                    text, found = redact(value, lists)
+                if found:
+                    changed[column] = text
+            if changed:
+                db[table].update(row["id"], changed)
+                result.warnings.append(f"{path}: {table[:-1]} {row['id']}: {', '.join(changed)}: an identifier was "
+                                       f"replaced in the database's copy; write it without names")
 
 
 FINDING_FIELDS = ("id", "chapter", "statement", "value", "unit", "population", "period", "source")

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -82,6 +83,10 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: {db_path} is as it was before this build "
                                    "(the next build clears what this one left)") from None
+    _print_build(result, db_path, codebook_path, corpus_dir)
+
+
+def _print_build(result, db_path: Path, codebook_path: Path, corpus_dir: Path) -> None:
     for error in result.errors:
         click.secho(f"error: {error}", fg="red", err=True)
     for warning in result.warnings:
@@ -106,6 +111,63 @@ def build(corpus_dir, db_path, codebook_path, key_path, max_document_mb, full, n
     click.echo(f"  classifier: {_model_summary(counts.get('model'))}")
     click.echo(f"  pseudonym key: {_shown(result.key_path)} (keep it apart from the database; qcode reveal reads it)")
     click.echo("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--document", "documents", multiple=True, metavar="ID",
+              help="A document whose removed text is to be forgotten (repeat for more).")
+@click.option("--all-orphans", is_flag=True,
+              help="Forget every orphaned coding, report status and memo, of any document.")
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=DEFAULT_CORPUS, show_default=True, help="The corpus folder, without the removed text.")
+@db_option
+@click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The codebook YAML file (default: <corpus>/codebook.yaml if there is one, else codebook.yaml).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@friendly_errors
+def forget(documents, all_orphans, corpus_dir, db_path, codebook_path, key_path, yes, quiet):
+    """Erase what the database and the key still keep of text you took out of the corpus.
+
+    For a participant who withdraws: delete the document (or cut their turns and their manifest
+    entry), then forget. This rebuilds the database without the orphaned manual codings, report
+    statuses and memos of those documents (a build keeps them), and removes from the key the
+    document's file name and every name the database no longer shows. It cannot be undone.
+
+    Example: qcode forget --document interview-07 --corpus corpus/mystudy --db db/mystudy.db
+    """
+    from .anonymise import key_path_for, load_key
+    from .build import build as run_build
+    from .forget import Forgetting, check_documents
+
+    if not documents and not all_orphans:
+        raise click.UsageError("name what to forget: --document ID (repeatable) or --all-orphans")
+    key_path = key_path or key_path_for(db_path)
+    check_documents(db_path, load_key(key_path), list(documents))
+    what = f"document{'s' if len(documents) > 1 else ''} {', '.join(documents)}" if documents else "every document"
+    if not yes:
+        click.confirm(f"Erase for good what {db_path} and {key_path} keep of the removed text of {what}?", abort=True)
+    codebook_path = codebook_path or _codebook_for(corpus_dir)
+    forgetting = Forgetting(documents=frozenset(documents), all_orphans=all_orphans)
+    result = run_build(corpus_dir, db_path, codebook_path, progress=not quiet, key_path=key_path, forgetting=forgetting)
+    _print_build(result, db_path, codebook_path, corpus_dir)
+    counts = forgetting.counts
+    click.echo(f"Forgotten: {counts.get('manual_codings', 0)} manual codings, {counts.get('quote_status', 0)} report "
+               f"statuses and {counts.get('memos', 0)} memos of text no longer in the corpus; from the key "
+               f"{counts.get('key_documents', 0)} document file names and {counts.get('key_names', 0)} names the "
+               f"database no longer shows")
+    built = {row[0] for row in sqlite3.connect(db_path).execute("select id from documents")}
+    for doc_id in [d for d in documents if d in built]:
+        click.echo(f"  {doc_id} is still in the corpus: only what it no longer says was forgotten")
+    click.echo("  Backups of the database and of keys/ made before now still hold it: destroy them, or run "
+               "qcode forget on a restored copy before using it")
+    if forgetting.by_hand:
+        for line in forgetting.by_hand:
+            click.secho(f"still to do: {line}", fg="red", err=True)
+        raise click.ClickException(f"{len(forgetting.by_hand)} line(s) in the corpus folder still quote removed "
+                                   f"text; delete them and run qcode forget again")
 
 
 def _codebook_for(corpus_dir: Path) -> Path:

@@ -91,6 +91,8 @@ def select_quotes(db, filters: ExportFilters) -> tuple[list[dict], dict]:
     if wanted is not None:
         where.append(f"sc.code_id in ({','.join('?' * len(wanted))})")
         params += sorted(wanted)
+    if filters.finding:     # as its page counts it: an interviewer's turn supports no finding
+        where.append(f"s.{store.SUPPORTING_ROLE}")
     if filters.with_code:
         also = _subtree(codes, filters.with_code)
         where.append(f"sc.segment_id in (select segment_id from segment_codes where code_id in ({','.join('?' * len(also))}))")

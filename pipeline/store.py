@@ -98,14 +98,21 @@ TABLES = {
         "foreign_keys": [("finding_id", "findings", "id"), ("code_id", "codes", "id")],
     },
     "memos": {
-        "columns": {"id": str, "target_type": str, "target_id": str, "author": str, "created": str, "text": str},
+        "columns": {"id": str, "target_type": str, "target_id": str, "author": str, "created": str, "text": str,
+                    "document_id": str},   # a segment memo's document, once its segment is gone (qcode forget)
         "pk": "id",
     },
     "quote_status": {
-        "columns": {"segment_id": str, "status": str, "updated_by": str, "updated": str, "anchor_text": str},
+        "columns": {"segment_id": str, "status": str, "updated_by": str, "updated": str, "anchor_text": str,
+                    "document_id": str},   # its document, once its segment is gone (qcode forget)
         "pk": "segment_id",
     },
 }
+# What supports a finding: segments of every role but the codebook's uncoded roles (the
+# interviewer's question is context, even where a researcher coded it by hand), on the finding's
+# page and in its exports alike.
+SUPPORTING_ROLE = "role not in (select role from uncoded_roles)"
+
 # Tables researchers write to, and the run history: copied from the previous database into every
 # new build. The first four pass through Python (manual codings are re-anchored); run_changes is
 # copied inside SQLite (`carry_run_history`).

@@ -193,6 +193,28 @@ def test_a_withdrawn_quote_is_in_no_report_and_supports_no_finding(demo_db, tmp_
     assert segment not in text and "ingetrokken citaten weggelaten" in text
 
 
+def test_a_finding_export_gives_the_quotes_its_page_counts(demo_db, tmp_path):
+    """An interviewer's turn coded by hand went into a finding's export but not onto its page
+    (tester round 8): neither counts it now; a code's export still has it."""
+    import shutil
+
+    from datasette_plugins import workbench
+
+    db = tmp_path / "interviewer.db"
+    shutil.copy(demo_db, db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    code = conn.execute("select code_id from finding_codes where finding_id = 'F13' order by code_id limit 1").fetchone()[0]
+    question = conn.execute("select id from segments where role = 'interviewer' and id not in "
+                            "(select segment_id from segment_codes) limit 1").fetchone()[0]
+    workbench.record_decision(conn, question, code, "add", "anna")
+    page = {q["id"] for group in workbench.finding(conn, "F13")["groups"].values() for q in group["quotes"]}
+    conn.close()
+    exported = {row["segment_id"] for row in select_quotes(db, ExportFilters(finding="F13"))[0]}
+    assert question not in page and question not in exported
+    assert question in {row["segment_id"] for row in select_quotes(db, ExportFilters(codes=[code]))[0]}
+
+
 def test_a_report_lists_each_quote_under_its_most_specific_code_in_the_codebooks_order(demo_db):
     """A quote coded with a theme and its sub-codes appeared under the theme too (one five times),
     and the chapters followed the code ids' alphabet (`lerend_stelsel` first)."""

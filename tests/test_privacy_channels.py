@@ -152,6 +152,34 @@ def test_findings_come_from_the_corpus(tmp_path):
     assert not result.skipped       # the file is the corpus's metadata, not a document it skipped
 
 
+def test_codebook_examples_and_findings_are_served_without_names(tmp_path):
+    """A codebook example quoted with its speaker's name and a finding naming a town were stored and
+    served as written (tester round 8): the database's copies are redacted, the files named."""
+    from pipeline.build import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Klantmanager: De taallessen in Zwolle zijn te kort.\n", encoding="utf-8")
+    codebook = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
+    codebook["codes"][0]["examples"] = ["Mevrouw Jansen zei: ik mag zelf kiezen.", "Ik kies zelf mijn school."]
+    (corpus / "codebook.yaml").write_text(yaml.safe_dump(codebook, allow_unicode=True), encoding="utf-8")
+    (corpus / "findings.yaml").write_text(
+        "findings:\n  - id: S1\n    statement: In Zwolle wachten statushouders het langst op taallessen.\n"
+        "    source: Algemene Rekenkamer 2017\n    codes: [taal]\n", encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    result = build(corpus, db, corpus / "codebook.yaml")
+    conn = sqlite3.connect(db)
+    examples = conn.execute("select examples from codes where id = ?", [codebook["codes"][0]["id"]]).fetchone()[0]
+    assert examples == '["Mevrouw [PERSOON] zei: ik mag zelf kiezen.", "Ik kies zelf mijn school."]'
+    assert conn.execute("select statement, source from findings").fetchone() == (
+        "In [GEMEENTE] wachten statushouders het langst op taallessen.", "Algemene Rekenkamer 2017")
+    assert f"{corpus / 'findings.yaml'}: finding S1: statement: an identifier was replaced in the database's copy; " \
+           f"write it without names" in result.warnings
+    assert any(w.startswith(f"{corpus / 'codebook.yaml'}: code {codebook['codes'][0]['id']}: examples:")
+               for w in result.warnings)
+    assert "Jansen" not in db.read_bytes().decode("utf-8", "replace")
+
+
 def test_an_id_qcode_made_is_not_checked_for_names(tmp_path):
     """The hash qcode makes for a file the manifest does not list can spell a town ("doc-3fede0a1"
     holds "ede"): only ids a researcher chose are checked (the 100x benchmark lost 2 documents)."""
