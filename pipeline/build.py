@@ -202,6 +202,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     manual = _anchor_manual_codings(codings_rows, previous.get("manual_codings", []), documents, anonymised,
                                     segments, infos, codebook, corpus_dir, result)
     _follow_segments(previous, db_path, segments, result)
+    _warn_of_merges(codebook, previous.get("runs", []), manual, findings, corpus_dir / "findings.yaml", result)
     if forgetting:
         forgetting.files = forget.files_of(forgetting.documents, manifest, key, corpus_dir)
         manual = forget.drop_orphans(forgetting, manual, previous, set(segment_keys),
@@ -564,6 +565,33 @@ def _reanchor_previous(previous: list[dict], by_document: dict[str, list[Segment
                                    f"its segment or code is gone; kept as orphaned")
         out.append(row)
     return out
+
+
+def _warn_of_merges(codebook: Codebook, runs: list[dict], manual: list[dict], findings: list[dict],
+                    findings_path: Path, result: BuildResult) -> None:
+    """A code that `replaces` another code of the last build (a merge, not a rename) takes over its
+    codings: the findings that bear on it gain support, and one coder's decisions on a segment may
+    now contradict each other (confirm of the old code, reject of the new one), of which only the
+    latest counts. Neither may happen without a word (tester round 8)."""
+    complete = [run for run in runs if run.get("status") == "complete" and run.get("codes")]
+    last = set(json.loads(complete[-1]["codes"])) if complete else set()
+    merges = {code.id: [old for old in code.replaces if old in last] for code in codebook.codes if code.id in last}
+    merges = {code: olds for code, olds in merges.items() if olds}
+    for code, olds in sorted(merges.items()):
+        bearing = sorted(f["id"] for f in findings if code in {codebook.current_id(c) for c in f["codes"]})
+        result.warnings.append(
+            f"{codebook.path}: code {code!r} replaces {', '.join(map(repr, olds))}, a code of its own until this build: "
+            f"its codings count as {code!r}'s now" + (f", also as support for finding {', '.join(bearing)} "
+                                                      f"({findings_path})" if bearing else ""))
+        decisions: dict[tuple, set] = {}
+        for row in manual:
+            if row["status"] == "anchored" and row["code_id"] == code:
+                decisions.setdefault((row["segment_id"], row["coder"]), set()).add(row["decision"])
+        for (segment, coder), made in sorted(decisions.items()):
+            if "reject" in made and made & {"add", "confirm"}:
+                result.warnings.append(f"{codebook.path}: after the merge into {code!r}, {coder}'s decisions on segment "
+                                       f"{segment} disagree ({', '.join(sorted(made))}); only the latest counts: "
+                                       f"decide again in the workbench")
 
 
 def _most_similar(text: str, candidates: list[Segment], cutoff: float = 0.75) -> Segment | None:

@@ -190,3 +190,35 @@ def test_agreement_of_reviewers_counts_what_they_left_standing(tmp_path):
         return json.loads(result.output)["disagreements"]
     assert len(disagreements()) == 1
     assert disagreements("--reviewed") == []
+
+
+def test_merging_two_codes_is_said_with_what_it_changes(tmp_path):
+    """Merging a code into another (`replaces` naming a code of the last build) made a coder's
+    confirm of the old code and reject of the new one contradict each other, of which the latest
+    silently won, and grew the findings on the new code without a word (tester round 8)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Klantmanager: Na de aanbesteding hebben we maar één taalaanbieder.\n",
+                                  encoding="utf-8")
+    (corpus / "findings.yaml").write_text("findings:\n  - id: S1\n    statement: Weinig aanbieders.\n"
+                                          "    codes: [regie.samenwerking]\n", encoding="utf-8")
+    data = yaml.safe_load((ROOT / "codebook.yaml").read_text(encoding="utf-8"))
+    codebook = tmp_path / "codebook.yaml"
+    codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    build(corpus, db, codebook)
+    conn = sqlite3.connect(db)
+    segment = conn.execute("select id from segments").fetchone()[0]
+    workbench.record_decision(conn, segment, "regie.inkoop", "confirm", "anna")
+    workbench.record_decision(conn, segment, "regie.samenwerking", "reject", "anna")
+    conn.close()
+    data["codes"] = [c for c in data["codes"] if c["id"] != "regie.inkoop"]
+    next(c for c in data["codes"] if c["id"] == "regie.samenwerking")["replaces"] = ["regie.inkoop"]
+    codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    warnings = build(corpus, db, codebook).warnings
+    assert (f"{codebook}: code 'regie.samenwerking' replaces 'regie.inkoop', a code of its own until this build: its "
+            f"codings count as 'regie.samenwerking''s now, also as support for finding S1 ({corpus / 'findings.yaml'})"
+            in warnings)
+    assert (f"{codebook}: after the merge into 'regie.samenwerking', anna's decisions on segment {segment} disagree "
+            f"(confirm, reject); only the latest counts: decide again in the workbench" in warnings)
+    assert not any("replaces" in w for w in build(corpus, db, codebook).warnings)     # said once, in the merge's build
