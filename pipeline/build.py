@@ -172,7 +172,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         key.documents[doc_id] = str(document.path)
     save_key(key, key_path)
     _redact_researcher_text(previous, settings)
-    _follow_renames(previous, codebook)
+    _follow_renames(previous, codebook, result)
     result.review = {i: review_items(documents[i].text, a.entities) for i, a in anonymised.items()}
     timings["anonymise"] = _lap(clock); clock = time.perf_counter()
 
@@ -378,11 +378,15 @@ def _anonymise(documents, infos, files, cached, settings, key, progress, result)
     return anonymised, titles
 
 
-def _follow_renames(previous: dict, codebook: Codebook) -> None:
-    """A memo on a code that was renamed (`replaces`) stays on that code."""
+def _follow_renames(previous: dict, codebook: Codebook, result: BuildResult) -> None:
+    """A memo on a code that was renamed (`replaces`) stays on that code; one on a code the codebook
+    no longer has is kept and reported, as an orphaned coding is."""
     for memo in previous.get("memos", []):
         if memo.get("target_type") == "code":
             memo["target_id"] = codebook.current_id(memo["target_id"])
+            if memo["target_id"] not in codebook.by_id:
+                result.orphaned.append(f"memo {memo['id']} on code {memo['target_id']!r}, which {codebook.path} no "
+                                       f"longer has: kept, shown on no page (name it under 'replaces' to keep it)")
 
 
 def _redact_researcher_text(previous: dict, settings) -> None:

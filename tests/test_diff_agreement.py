@@ -211,11 +211,18 @@ def test_merging_two_codes_is_said_with_what_it_changes(tmp_path):
     segment = conn.execute("select id from segments").fetchone()[0]
     workbench.record_decision(conn, segment, "regie.inkoop", "confirm", "anna")
     workbench.record_decision(conn, segment, "regie.samenwerking", "reject", "anna")
+    workbench.add_memo(conn, "code", "regie.inkoop", "anna", "over inkoop")
+    monitoring = workbench.add_memo(conn, "code", "lerend_stelsel.monitoring", "anna", "over monitoring")
     conn.close()
-    data["codes"] = [c for c in data["codes"] if c["id"] != "regie.inkoop"]
+    data["codes"] = [c for c in data["codes"] if c["id"] not in ("regie.inkoop", "lerend_stelsel.monitoring")]
     next(c for c in data["codes"] if c["id"] == "regie.samenwerking")["replaces"] = ["regie.inkoop"]
     codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    warnings = build(corpus, db, codebook).warnings
+    result = build(corpus, db, codebook)
+    warnings = result.warnings
+    # a memo on a deleted code is kept and said; one on a merged code follows it
+    assert [o for o in result.orphaned if o.startswith("memo")] == [
+        f"memo {monitoring['id']} on code 'lerend_stelsel.monitoring', which {codebook} no longer has: kept, shown on "
+        f"no page (name it under 'replaces' to keep it)"]
     assert (f"{codebook}: code 'regie.samenwerking' replaces 'regie.inkoop', a code of its own until this build: its "
             f"codings count as 'regie.samenwerking''s now, also as support for finding S1 ({corpus / 'findings.yaml'})"
             in warnings)
