@@ -223,7 +223,8 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
               segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_history(db, db_path)
         _save_findings(db, findings, corpus_dir / "findings.yaml", codebook, result)
-        _redact_study_texts(db, settings, codebook.path, corpus_dir / "findings.yaml", result)
+        redactions = _redact_study_texts(db, settings, codebook.path, corpus_dir / "findings.yaml", result,
+                                         cache.load_redactions(cache.cache_path_for(key_path), fingerprint) if use_cache else {})
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         store.ensure_triggers(db)
@@ -253,7 +254,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     cache.save_cache(cache.cache_path_for(key_path), fingerprint, key, {
         files[doc_id]: cache.CachedDocument(documents[doc_id], anonymised[doc_id],
                                             infos[doc_id].title or "", titles.get(doc_id, ""))
-        for doc_id in documents})
+        for doc_id in documents}, redactions)
     cache.save_coding_cache(coding_cache_path, coding_cache)
     return result
 
@@ -801,13 +802,25 @@ def _save_findings(db, findings: list[dict], path: Path, codebook: Codebook, res
     store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
 
 
-def _redact_study_texts(db, settings: dict, codebook_path: Path, findings_path: Path, result: BuildResult) -> None:
+def _redact_study_texts(db, settings: dict, codebook_path: Path, findings_path: Path, result: BuildResult,
+                        known: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
     """The codebook's definitions and examples and the findings are the researchers' own text, served
     on every page: an example quoted with its speaker's name, or a finding naming a town beside
     [GEMEENTE-1], gives away what the corpus hides (tester round 8). Their copies in the database
     are redacted as memos are (unnumbered: "[PERSOON]"), and the files named so they can be mended.
-    The classifier still learns from the codebook as written."""
-    lists = None
+    The classifier still learns from the codebook as written. Returns text -> (redacted, found) for
+    the next build (`known`: the last build's)."""
+    done: dict[str, tuple[str, int]] = {}
+    lists = []          # loaded on the first text the last build did not redact
+
+    def redacted(text: str) -> tuple[str, int]:
+        if text not in done and text in known:
+            done[text] = known[text]
+        elif text not in done:
+            lists[:] = lists or [load_lists(settings)]
+            done[text] = redact(text, lists[0])
+        return done[text]
+
     for table, columns, path in (("codes", ("definition", "include", "exclude", "examples"), codebook_path),
                                  ("findings", FINDING_FIELDS[1:], findings_path)):
         for row in list(db[table].rows):
@@ -816,18 +829,18 @@ def _redact_study_texts(db, settings: dict, codebook_path: Path, findings_path: 
                 value = row[column] or ""
                 if not re.search(r"[A-Z\d@]", value):
                     continue        # no capital, digit or @: nothing the anonymiser would take
-                lists = lists or load_lists(settings)
                 if column == "examples":
-                    parts = [redact(example, lists) for example in json.loads(value)]
+                    parts = [redacted(example) for example in json.loads(value)]
                     text, found = store.to_json([p[0] for p in parts]), sum(p[1] for p in parts)
                 else:
-                    text, found = redact(value, lists)
+                    text, found = redacted(value)
                 if found:
                     changed[column] = text
             if changed:
                 db[table].update(row["id"], changed)
                 result.warnings.append(f"{path}: {table[:-1]} {row['id']}: {', '.join(changed)}: an identifier was "
                                        f"replaced in the database's copy; write it without names")
+    return done
 
 
 FINDING_FIELDS = ("id", "chapter", "statement", "value", "unit", "population", "period", "source")

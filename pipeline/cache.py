@@ -91,10 +91,19 @@ def load_cache(path: Path, fingerprint: str, key: PseudonymKey) -> dict[str, Cac
     return data["documents"]
 
 
-def save_cache(path: Path, fingerprint: str, key: PseudonymKey, documents: dict[str, CachedDocument]) -> None:
+def save_cache(path: Path, fingerprint: str, key: PseudonymKey, documents: dict[str, CachedDocument],
+               redactions: dict[str, tuple[str, int]] | None = None) -> None:
     """Owner-only: it holds original text."""
     _write_pickle(path, {"format": CACHE_FORMAT, "fingerprint": fingerprint, "key": key_fingerprint(key),
-                         "documents": documents}, mode=0o600)
+                         "documents": documents, "redactions": redactions or {}}, mode=0o600)
+
+
+def load_redactions(path: Path, fingerprint: str) -> dict[str, tuple[str, int]]:
+    """The codebook's and findings' texts as the last build redacted them (text -> redacted text,
+    identifiers replaced): unnumbered, so valid while the anonymiser is the same, whatever the key.
+    Loading the anonymiser only to redact an unchanged codebook took seconds."""
+    data = _read_pickle(path)
+    return data.get("redactions") or {} if data.get("fingerprint") == fingerprint else {}
 
 
 def key_forms(key: PseudonymKey) -> set[str]:
