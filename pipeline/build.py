@@ -277,8 +277,8 @@ def _catch_up(db, db_path: Path, at_start: list[dict], segments: list[Segment], 
     changed one (a confirm turned reject keeps its id; its time says it changed) and a withdrawn
     one (a "none" taken back is gone from the old file). What this build forgot stays forgotten."""
     latest = store.copy_researcher_tables(db_path)
-    for table, column in (("manual_codings", "id"), ("memos", "id")):
-        latest[table] = [row for row in latest.get(table, []) if row[column] not in forgotten]
+    for table in ("manual_codings", "memos"):
+        latest[table] = [row for row in latest.get(table, []) if row["id"] not in forgotten]
     def state(row: dict) -> tuple:
         return row.get("decision"), row.get("created"), row.get("note")
     known = {row["id"]: state(row) for row in db["manual_codings"].rows}

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -158,7 +159,8 @@ def forget(documents, all_orphans, corpus_dir, db_path, codebook_path, key_path,
                f"statuses and {counts.get('memos', 0)} memos of text no longer in the corpus; from the key "
                f"{counts.get('key_documents', 0)} document file names and {counts.get('key_names', 0)} names the "
                f"database no longer shows")
-    built = {row[0] for row in sqlite3.connect(db_path).execute("select id from documents")}
+    with closing(sqlite3.connect(db_path)) as conn:
+        built = {row[0] for row in conn.execute("select id from documents")}
     for doc_id in [d for d in documents if d in built]:
         click.echo(f"  {doc_id} is still in the corpus: only what it no longer says was forgotten")
     click.echo("  Backups of the database and of keys/ made before now still hold it: destroy them, or run "
