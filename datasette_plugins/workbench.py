@@ -16,7 +16,7 @@ import sqlite3
 
 from markupsafe import Markup, escape
 
-from pipeline.diff import changes_by_code, codebook_changes, recorded_runs, run_inputs
+from pipeline.diff import changes_by_code, codebook_changes, recorded_runs, renamed_codes, run_inputs
 from pipeline.store import SUPPORTING_ROLE, fts_match, query_words
 
 # Matrix dimension -> (column of segment_codes, label).
@@ -38,7 +38,8 @@ DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "coo
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
          "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd",
          "rejected": "afgewezen door codeur", "none": "codeur: geen code",
-         "added": "toegevoegd", "removed": "verwijderd", "rules edited": "regels gewijzigd",
+         "added": "toegevoegd", "removed": "verwijderd", "renamed or merged": "hernoemd of samengevoegd",
+         "rules edited": "regels gewijzigd",
          "description edited": "omschrijving gewijzigd"}
 DECISIONS = ("confirm", "reject", "add", "none")
 QUOTE_STATUSES = ("", "selected", "sent", "approved", "withdrawn")
@@ -350,8 +351,10 @@ def last_run_diff(conn, run_a: int | None = None, run_b: int | None = None) -> d
         if len(runs) < 2:
             return {"runs": runs, "codes": {}, "run_a": None, "run_b": runs[-1]["id"] if runs else None}
         run_a, run_b = runs[-2]["id"], runs[-1]["id"]
+    renamed = renamed_codes(by_id[run_a], by_id[run_b])
     return {"runs": runs, "run_a": run_a, "run_b": run_b, "inputs": run_inputs(by_id[run_a], by_id[run_b]),
-            "codebook_changes": codebook_changes(by_id[run_a], by_id[run_b]), "codes": changes_by_code(conn, run_a, run_b)}
+            "codebook_changes": codebook_changes(by_id[run_a], by_id[run_b]),
+            "codes": changes_by_code(conn, run_a, run_b, renamed)}
 
 
 # ---------------------------------------------------------------- writes (logged-in researchers only)

@@ -238,7 +238,8 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
             "codebook_hash": codebook.hash, "model_version": model.version if model else "rules-only",
             "corpus_hash": _corpus_hash(documents), "counts": store.to_json(result.counts),
             "timings": store.to_json(timings), "qcode_version": __version__,
-            "codes": store.to_json({c.id: {"rules": c.content_hash(), "description": c.description_hash()}
+            "codes": store.to_json({c.id: {"rules": c.content_hash(), "description": c.description_hash(),
+                                           **({"replaces": list(c.replaces)} if c.replaces else {})}
                                     for c in codebook.codes}),
         }, pk="id", alter=True)
         store.record_run_changes(db, result.run_id)

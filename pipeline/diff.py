@@ -27,9 +27,11 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
     for run in (run_a, run_b):
         if run not in runs:
             raise QcodeError(f"{db_path}: no run {run}; runs are {', '.join(map(str, runs))}")
+    renamed = renamed_codes(recorded[run_a], recorded[run_b])
     codes = {code: {change: [{"segment": row["segment_id"], "text": row["text"] or "(segment no longer in the corpus)",
-                              "source": row["source"]} for row in rows] for change, rows in entry.items()}
-             for code, entry in changes_by_code(conn, run_a, run_b).items()}
+                              "source": row["source"]} for row in rows] if change in ("gained", "lost") else rows
+                    for change, rows in entry.items()}
+             for code, entry in changes_by_code(conn, run_a, run_b, renamed).items()}
     return {"run_a": run_a, "run_b": run_b, "inputs": run_inputs(recorded[run_a], recorded[run_b]),
             "codebook_changes": codebook_changes(recorded[run_a], recorded[run_b]), "codes": codes}
 
@@ -54,15 +56,32 @@ def codebook_changes(run_a: dict, run_b: dict) -> dict[str, list[str]] | None:
         return None
     a, b = json.loads(run_a["codes"]), json.loads(run_b["codes"])
     both = sorted(a.keys() & b.keys())
-    return {"added": sorted(b.keys() - a.keys()), "removed": sorted(a.keys() - b.keys()),
+    renamed = renamed_codes(run_a, run_b)
+    return {"added": sorted(b.keys() - a.keys() - set(renamed.values())), "removed": sorted(a.keys() - b.keys() - set(renamed)),
+            "renamed or merged": [f"{old} -> {new}" for old, new in sorted(renamed.items())],
             "rules edited": [c for c in both if a[c]["rules"] != b[c]["rules"]],
             "description edited": [c for c in both if a[c]["description"] != b[c]["description"]]}
 
 
-def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int) -> dict[str, dict[str, list[dict]]]:
+def renamed_codes(run_a: dict, run_b: dict) -> dict[str, str]:
+    """Code of run_a -> the code of run_b it became: a code's `replaces` names an id of the other
+    run that is no code there any more (a rename, or a merge into a code of both runs). Read both
+    ways, so that a diff from a later run to an earlier one undoes the rename."""
+    if not run_a.get("codes") or not run_b.get("codes"):
+        return {}
+    a, b = json.loads(run_a["codes"]), json.loads(run_b["codes"])
+    forward = {old: new for new, entry in b.items() for old in entry.get("replaces", ()) if old in a and old not in b}
+    backward = {new: old for new, entry in a.items() for old in entry.get("replaces", ()) if old in b and old not in a}
+    return {**forward, **backward}
+
+
+def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int,
+                    renamed: dict[str, str] | None = None) -> dict[str, dict[str, list[dict]]]:
     """Per code, the rows of RUN_DIFF_SQL (code_id, change, segment_id, text) gained and lost. A
     coding lost to a coder's decision says so: source "rejected" (a reject of that code) or "none"
-    (read, no code applies), not the source of the machine coding it was."""
+    (read, no code applies), not the source of the machine coding it was. A renamed or merged
+    code (`renamed`: old id -> new id) is compared with what its old id had: a segment coded under
+    both names is no change (counted in the new code's "carried"), not a loss and a gain."""
     decided = {(row[0], row[1]): row[2] for row in conn.execute(
         "select segment_id, coalesce(code_id, ''), decision from manual_codings "
         "where decision in ('reject', 'none') and status = 'anchored'")}
@@ -74,7 +93,24 @@ def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int) -> dict[st
             elif decided.get((row["segment_id"], "")) == "none":
                 row["source"] = "none"
         codes.setdefault(row["code_id"], {"gained": [], "lost": []})[row["change"]].append(row)
+    for old, new in (renamed or {}).items():
+        _fold_rename(codes, old, new)
     return codes
+
+
+def _fold_rename(codes: dict[str, dict], old: str, new: str) -> None:
+    """Take the old id's changes into the new id's entry: a segment the old id lost and the new id
+    gained was carried over; what the old id lost otherwise the renamed code lost."""
+    lost = codes.pop(old, {}).get("lost", [])
+    if not lost:
+        return
+    entry = codes.setdefault(new, {"gained": [], "lost": []})
+    gained = {row["segment_id"] for row in entry["gained"]}
+    carried = {row["segment_id"] for row in lost} & gained
+    entry["gained"] = [row for row in entry["gained"] if row["segment_id"] not in carried]
+    already_lost = {row["segment_id"] for row in entry["lost"]}     # a merge: both codes had it
+    entry["lost"] += [{**row, "code_id": new} for row in lost if row["segment_id"] not in carried | already_lost]
+    entry["carried"] = {**entry.get("carried", {}), old: len(carried)}
 
 
 RUN_INPUTS = (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"),
@@ -107,7 +143,8 @@ def format_diff(report: dict, width: int = 100) -> str:
     if not report["codes"]:
         lines.append("  no coding changed")
     for code, entry in sorted(report["codes"].items()):
-        lines.append(f"\n{code}: +{len(entry['gained'])} -{len(entry['lost'])}")
+        carried = "".join(f" ({count} segments carried over from {old})" for old, count in entry.get("carried", {}).items())
+        lines.append(f"\n{code}: +{len(entry['gained'])} -{len(entry['lost'])}{carried}")
         for sign, change in (("+", "gained"), ("-", "lost")):
             for item in entry[change]:
                 text = " ".join(item["text"].split())

@@ -29,8 +29,8 @@ def _two_rule_project(tmp_path):
     inkoop["rules"] = [{"id": "regie.inkoop.aanbesteding", "phrases": ["aanbesteding", "taalaanbieder"]},
                        {"id": "regie.inkoop.contract", "phrases": ["contract"]}]
 
-    def build_with(rules):
-        inkoop["rules"] = rules
+    def build_with(rules, **changes):      # changes: of the code itself (a rename)
+        inkoop.update(rules=rules, **changes)
         codebook.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         build(corpus, tmp_path / "db" / "x.db", codebook)
 
@@ -229,3 +229,27 @@ def test_merging_two_codes_is_said_with_what_it_changes(tmp_path):
     assert (f"{codebook}: after the merge into 'regie.samenwerking', anna's decisions on segment {segment} disagree "
             f"(confirm, reject); only the latest counts: decide again in the workbench" in warnings)
     assert not any("replaces" in w for w in build(corpus, db, codebook).warnings)     # said once, in the merge's build
+
+
+def test_diff_after_a_rename_shows_only_what_changed(tmp_path):
+    """A renamed code read as all its segments lost under the old id and gained under the new
+    (tester round 8): the diff compares the code with what its old id had, both ways."""
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    build_with(rules[:1], id="regie.aanbesteding", replaces=["regie.inkoop"])   # renamed, a rule dropped
+    runner = CliRunner()
+    output = runner.invoke(cli, ["diff", "--db", str(db)]).output
+    assert "codes renamed or merged: regie.inkoop -> regie.aanbesteding; rules edited" not in output
+    assert "  codes renamed or merged: regie.inkoop -> regie.aanbesteding" in output
+    assert "regie.inkoop:" not in output
+    assert "regie.aanbesteding: +0 -1 (1 segments carried over from regie.inkoop)" in output
+    assert re.search(r"^  - \w+  \[rule\] Het contract loopt tot 2026\.$", output, re.MULTILINE)
+    backwards = runner.invoke(cli, ["diff", "2", "1", "--db", str(db)]).output
+    assert "regie.inkoop: +1 -0 (1 segments carried over from regie.aanbesteding)" in backwards
+    assert "regie.aanbesteding:" not in backwards
+    with sqlite3.connect(db) as conn:
+        page = workbench.last_run_diff(conn)
+    assert page["codebook_changes"]["renamed or merged"] == ["regie.inkoop -> regie.aanbesteding"]
+    assert page["codebook_changes"]["added"] == page["codebook_changes"]["removed"] == []
+    assert list(page["codes"]) == ["regie", "regie.aanbesteding"]      # the theme lost the contract segment too
+    assert page["codes"]["regie.aanbesteding"]["carried"] == {"regie.inkoop": 1}
