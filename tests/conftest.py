@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,21 @@ def demo_db(demo_workspace) -> Path:
     db_path = demo_workspace / "db" / "demo.db"
     build(demo_workspace / "corpus" / "demo", db_path, demo_workspace / "codebook.yaml")
     return db_path
+
+
+def whole_words_in(terms, haystack: str | bytes) -> list[str]:
+    """The terms that occur in `haystack` as whole words ("Voorst" is not in "Voorstel"). A plain
+    substring test first: it is fast enough for every term over a whole database file, where a
+    regular expression per term took minutes."""
+    as_bytes = isinstance(haystack, bytes)
+    found = []
+    for term in terms:
+        needle = term.encode() if as_bytes else term
+        if needle in haystack:
+            pattern = re.escape(needle)
+            if re.search((rb"(?<!\w)" + pattern + rb"(?!\w)") if as_bytes else (r"(?<!\w)" + pattern + r"(?!\w)"), haystack):
+                found.append(term)
+    return found
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ from pipeline.codebook import load_codebook
 from pipeline.errors import QcodeError
 from pipeline.export import ExportFilters, render
 
-from conftest import CODEBOOK
+from conftest import CODEBOOK, whole_words_in
 
 NS = {"q": refi.NS_PROJECT, "c": refi.NS_CODEBOOK}
 CODEBOOK_XSD = Path(__file__).parent / "data" / "refi" / "Codebook.xsd"
@@ -171,7 +171,7 @@ def test_qdpx_holds_no_key_value(demo_db, demo_qdpx):
     forms |= set(key["documents"].values())
     archive = zipfile.ZipFile(io.BytesIO(demo_qdpx))
     text = "\n".join(archive.read(name).decode("utf-8") for name in archive.namelist())
-    assert [f for f in forms if re.search(r"(?<!\w)" + re.escape(f) + r"(?!\w)", text)] == []
+    assert whole_words_in(forms, text) == []
 
 
 def test_file_formats_need_output(demo_db):
