@@ -7,14 +7,18 @@ paragraphs (onderzoeker_a); the second batch's sources in tools/demo_corpus_src 
 document_id. This prints, for each batch and for both, the cross-validated figures of
 `qcode evaluate`; the held-out figures when one batch trains and the other is scored (text by
 authors the model never saw); and the blind second coder's (onderzoeker_b) agreement with
-onderzoeker_a on the same segments, the human reference. Needs a built database
-(`qcode build --corpus corpus/demo --db db/demo.db`). Not part of the tests.
+onderzoeker_a on the same segments, the human reference. The demo database holds the first
+batch's codings only (the second batch's are held out in corpus/demo/_held_out/, so that the
+machine codes that batch), so without --db this builds a copy of the demo with both batches'
+codings in a temporary folder first (about a minute). Not part of the tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import sqlite_utils
@@ -24,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.agreement import compare_codings  # noqa: E402
+from pipeline.build import build  # noqa: E402
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.coding import cross_validate, with_themes  # noqa: E402
 from pipeline.evaluate import (evaluate_split, gold_from_db, holdout_split, load_gold_set,  # noqa: E402
@@ -48,10 +53,28 @@ def mean_of(rows: list[tuple]) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", type=Path, default=ROOT / "db" / "demo.db")
+    parser.add_argument("--db", type=Path, help="a database of the demo with both batches' codings "
+                                                 "(default: build one in a temporary folder)")
     parser.add_argument("--codebook", type=Path, default=ROOT / "codebook.yaml")
     parser.add_argument("--repeats", type=int, default=3, help="splits of the folds to average")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        args.db = args.db or fully_coded_demo(Path(folder), args.codebook)
+        report(args)
+
+
+def fully_coded_demo(folder: Path, codebook: Path) -> Path:
+    """The demo corpus with the held-out codings of the second batch added to its codings.csv, built."""
+    corpus = folder / "corpus" / "demo"
+    shutil.copytree(ROOT / "corpus" / "demo", corpus)
+    held_out = (corpus / "_held_out" / "codings.csv").read_text(encoding="utf-8").split("\n", 1)[1]
+    with open(corpus / "codings.csv", "a", encoding="utf-8") as handle:
+        handle.write(held_out)
+    build(corpus, folder / "db" / "demo.db", codebook)
+    return folder / "db" / "demo.db"
+
+
+def report(args) -> None:
     document_of = {row["id"]: row["document_id"] for row in sqlite_utils.Database(str(args.db)).query(
         "select id, document_id from segments")}
     later = second_batch_ids()
@@ -95,7 +118,7 @@ def second_coder(args, batches: dict) -> list[tuple]:
     other = {item["id"]: item for item in gold_from_db(args.db, "onderzoeker_b")}
     sub_codes = [c.id for c in codebook.codes if c.parent]
     rows = []
-    for name, batch in batches.items():
+    for name, batch in (*batches.items(), ("both", batches["first"] + batches["second"])):
         both = [item for item in batch if item["id"] in other]
         a = [with_themes(codebook, set(item["codes"])) for item in both]
         b = [with_themes(codebook, set(other[item["id"]]["codes"])) for item in both]

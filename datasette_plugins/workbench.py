@@ -37,7 +37,7 @@ DUTCH = {**{name: label for name, (_, label) in MATRIX_DIMENSIONS.items()}, "coo
          "rule": "regel", "classifier": "model", "manual": "handmatig",
          "selected": "geselecteerd", "sent": "voorgelegd", "approved": "goedgekeurd", "withdrawn": "ingetrokken",
          "confirm": "bevestigd", "reject": "afgewezen", "add": "toegevoegd",
-         "rejected": "afgewezen door codeur", "none": "codeur: geen code",
+         "rejected": "afgewezen door codeur", "none": "codeur: geen code", "left out": "codeur liet weg",
          "added": "toegevoegd", "removed": "verwijderd", "renamed or merged": "hernoemd of samengevoegd",
          "rules edited": "regels gewijzigd",
          "description edited": "omschrijving gewijzigd"}
@@ -122,6 +122,13 @@ def quote(conn, segment_id: str) -> dict | None:
         "context": context,
         "findings": rows(conn, """select * from findings where id in (select finding_id from finding_codes where
                                   code_id in (select code_id from segment_codes where segment_id = ?)) order by id""", [segment_id]),
+        # The machine's codes that do not count here (a coder rejected them, said "geen andere
+        # code", or coded the segment from scratch without them): shown, so a reviewer can still
+        # confirm one.
+        "set_aside": rows(conn, """select c.code_id, c.source, c.score, c.rule_id, k.label, k.colour from codings c
+                                   join codes k on k.id = c.code_id where c.segment_id = ? and c.code_id not in
+                                   (select code_id from segment_codes where segment_id = ?) order by k.sort""",
+                          [segment_id, segment_id]),
         "manual": (manual := rows(conn, "select * from manual_codings where segment_id = ? order by created", [segment_id])),
         "conflicts": coder_conflicts(manual),
         "memos": rows(conn, "select * from memos where target_type = 'segment' and target_id = ? order by created", [segment_id]),

@@ -78,20 +78,25 @@ def renamed_codes(run_a: dict, run_b: dict) -> dict[str, str]:
 def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int,
                     renamed: dict[str, str] | None = None) -> dict[str, dict[str, list[dict]]]:
     """Per code, the rows of RUN_DIFF_SQL (code_id, change, segment_id, text) gained and lost. A
-    coding lost to a coder's decision says so: source "rejected" (a reject of that code) or "none"
-    (read, no code applies), not the source of the machine coding it was. A renamed or merged
+    coding lost to a coder's decision says so: source "rejected" (a reject of that code), "none"
+    (read, no code applies) or "left out" (she coded the segment from scratch without it), not the
+    source of the machine coding it was. A renamed or merged
     code (`renamed`: old id -> new id) is compared with what its old id had: a segment coded under
     both names is no change (counted in the new code's "carried"), not a loss and a gain."""
     decided = {(row[0], row[1]): row[2] for row in conn.execute(
         "select segment_id, coalesce(code_id, ''), decision from manual_codings "
         "where decision in ('reject', 'none') and status = 'anchored'")}
+    # A segment a coder coded from scratch (codings.csv, another CAQDAS tool): her codes are all it has.
+    for (segment,) in conn.execute("select distinct segment_id from manual_codings where decision = 'add' "
+                                   "and origin != 'workbench' and status = 'anchored'"):
+        decided.setdefault((segment, ""), "left out")
     codes: dict[str, dict] = {}
     for row in _dicts(conn.execute(RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})):
         if row["change"] == "lost":
             if decided.get((row["segment_id"], row["code_id"])) == "reject":
                 row["source"] = "rejected"
-            elif decided.get((row["segment_id"], "")) == "none":
-                row["source"] = "none"
+            elif decided.get((row["segment_id"], "")) in ("none", "left out"):
+                row["source"] = decided[(row["segment_id"], "")]
         codes.setdefault(row["code_id"], {"gained": [], "lost": []})[row["change"]].append(row)
     for old, new in (renamed or {}).items():
         _fold_rename(codes, old, new)

@@ -266,7 +266,7 @@ def _manual_rows(db_path: Path):
         raise QcodeError(f"{db_path}: no such database; run qcode build first")
     db = sqlite_utils.Database(str(db_path))
     return db, list(db.query(
-        "select m.segment_id, m.code_id, m.coder, m.decision, s.text, s.role from manual_codings m "
+        "select m.segment_id, m.code_id, m.coder, m.decision, m.origin, s.text, s.role from manual_codings m "
         "join segments s on s.id = m.segment_id where m.status = 'anchored' and "
         + store.LATEST_DECISION.format(m="m") + " order by s.document_id, s.seq"))
 
@@ -291,13 +291,17 @@ def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
 def coder_agreement(db_path: Path, coder_a: str, coder_b: str, reviewed: bool = False) -> dict:
     """Per segment both coders decided on, their codes: what each added or confirmed, with its
     themes. `reviewed`: reviewers in the workbench leave standing the machine's codes they agree
-    with, so a machine code a coder neither rejected nor cleared with "none" is hers too."""
+    with, so a machine code a coder neither rejected nor cleared with "none" is hers too, on the
+    segments she reviewed: on one she coded from scratch (codings.csv, another CAQDAS tool) the
+    machine's codes she left out are not hers, as they do not count in the database either."""
     db, rows = _manual_rows(db_path)
     codebook_codes = [r["id"] for r in db.query("select id from codes order by sort")]
     parents = {r["id"]: r["parent"] for r in db.query("select id, parent from codes")}
     sets: dict[str, dict[str, set]] = {coder_a: {}, coder_b: {}}
     rejected: dict[str, set] = {coder_a: set(), coder_b: set()}
     for row in rows:
+        if row["coder"] in sets and row["decision"] == "add" and row["origin"] != "workbench":
+            rejected[row["coder"]].add((row["segment_id"], ""))       # coded from scratch: her codes are all it has
         if row["coder"] in sets:
             codes = sets[row["coder"]].setdefault(row["segment_id"], set())
             if row["decision"] in ("add", "confirm") and row["code_id"]:

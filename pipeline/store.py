@@ -119,8 +119,12 @@ SUPPORTING_ROLE = "role not in (select role from uncoded_roles)"
 RESEARCHER_TABLES = ("manual_codings", "memos", "quote_status", "runs")
 
 # The codes that count for each segment: automatic codings the researchers did not decide on,
-# plus the codes they added or confirmed (manual decisions win; a reject removes the code, and a
-# coder's "none", read and no code applies, removes every machine coding of the segment), plus
+# plus the codes they added or confirmed (manual decisions win; a reject removes the code, a
+# coder's "none", read and no code applies, removes every machine coding of the segment, and so
+# does a coding from scratch: a coder who coded the segment outside the workbench, in codings.csv
+# or another CAQDAS tool, gave it the codes she found, and a machine code she left out is not
+# counted on the machine's word against hers; reviewers in the workbench see the machine's codes,
+# so a code they leave standing counts), plus
 # the themes those manual sub-codes imply, as a build's codings do (unless a coder rejected the
 # theme there, or it is counted already). Kept
 # as a table rather than a view because every workbench page joins it: as a view it made pages
@@ -133,15 +137,17 @@ LATEST_DECISION = """not exists (select 1 from manual_codings later where later.
                    and later.code_id = {m}.code_id and later.coder = {m}.coder and later.status = 'anchored'
                    and (later.created > {m}.created or (later.created = {m}.created and later.origin = 'workbench'
                                                         and {m}.origin like 'file:%')))"""
+MACHINE_CODING_COUNTS = """not exists (select 1 from manual_codings decided where decided.segment_id = {c}.segment_id
+                      and decided.code_id = {c}.code_id and decided.decision in ('reject', 'add', 'confirm')
+                      and decided.status = 'anchored')
+      and not exists (select 1 from manual_codings decided where decided.segment_id = {c}.segment_id
+                      and decided.status = 'anchored'
+                      and (decided.decision = 'none' or (decided.decision = 'add' and decided.origin != 'workbench')))"""
 SEGMENT_CODES_SELECT = """
     select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
     from codings c join segments s on s.id = c.segment_id join documents d on d.id = s.document_id
-    where {codings_filter}
-      and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id and m.code_id = c.code_id
-                      and m.decision in ('reject', 'add', 'confirm') and m.status = 'anchored')
-      and not exists (select 1 from manual_codings m where m.segment_id = c.segment_id and m.decision = 'none'
-                      and m.status = 'anchored')
+    where {codings_filter} and {machine_c}
     union all
     select m.segment_id, m.code_id, codes.theme, 'manual', 1.0, null, null, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
@@ -157,13 +163,15 @@ SEGMENT_CODES_SELECT = """
     from manual_codings m join codes on codes.id = m.code_id join json_each(codes.ancestors) implied
     join segments s on s.id = m.segment_id join documents d on d.id = s.document_id
     where {manual_filter} and m.decision in ('add', 'confirm') and m.status = 'anchored' and {latest_m}
-      and not exists (select 1 from codings c where c.segment_id = m.segment_id and c.code_id = implied.value)
+      and not exists (select 1 from codings c where c.segment_id = m.segment_id and c.code_id = implied.value
+                      and {machine_c})
       and not exists (select 1 from manual_codings m2 where m2.segment_id = m.segment_id and m2.code_id = implied.value
                       and m2.decision in ('reject', 'add', 'confirm') and m2.status = 'anchored')
     group by m.segment_id, implied.value
 """
 def segment_codes_select(codings_filter: str, manual_filter: str) -> str:
     return SEGMENT_CODES_SELECT.format(codings_filter=codings_filter, manual_filter=manual_filter,
+                                       machine_c=MACHINE_CODING_COUNTS.format(c="c"),
                                        latest_m=LATEST_DECISION.format(m="m"), latest_m2=LATEST_DECISION.format(m="m2"))
 
 

@@ -28,6 +28,8 @@ def test_search_open_quote_and_document(server, page):
     page.wait_for_selector(".result")
     assert "taalles" in page.inner_text(".result mark").lower()
     shot(page, "search")
+    page.goto(server + "/-/qcode/search?q=taalles&source=rule")      # the demo's second batch: coded by the machine
+    page.wait_for_selector(".result")
     coded = page.locator(".result:has(.badge) .quote-link").first
     coded.click()
     page.wait_for_selector("#quote-text")
@@ -72,8 +74,7 @@ def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_worksp
 
     conn = sqlite3.connect(demo_db)
     segment_id, code_id = conn.execute(
-        "select segment_id, code_id from codings where source = 'rule' and code_id like '%.%' "
-        "and segment_id not in (select segment_id from manual_codings where code_id = codings.code_id) limit 1").fetchone()
+        "select segment_id, code_id from segment_codes where source = 'rule' and code_id like '%.%' limit 1").fetchone()
     conn.close()
     page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
     page.fill("#username", "tester")
@@ -124,3 +125,27 @@ def test_a_coder_marks_a_segment_done_and_withdraws_it(server, page, demo_db):
     page.wait_for_selector("#quote-text")
     assert sources() == before
     assert "codeur: geen code" not in page.inner_text("body")
+
+
+def test_a_machine_code_the_coders_left_out_can_be_confirmed(server, page, demo_db):
+    """On a segment coded by hand, the machine's other codes do not count; the quote page lists
+    them apart, and a reviewer's confirm makes one count."""
+    conn = sqlite3.connect(demo_db)
+    segment_id, code_id = conn.execute(
+        "select c.segment_id, c.code_id from codings c where c.code_id not in "
+        "(select code_id from segment_codes s where s.segment_id = c.segment_id) and c.segment_id not in "
+        "(select segment_id from manual_codings where decision in ('none', 'reject') and segment_id is not null) "
+        "limit 1").fetchone()
+    conn.close()
+    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
+    page.fill("#username", "tester")
+    page.fill("#password", "geheim")
+    page.click("#login-button")
+    page.wait_for_selector("#quote-text")
+    assert page.locator(f".coding[data-code='{code_id}']").count() == 0
+    assert page.locator(f"#set-aside tr[data-code='{code_id}']").count() == 1
+    shot(page, "quote-set-aside")
+    page.click(f"#set-aside tr[data-code='{code_id}'] button:has-text('bevestigen')")
+    page.wait_for_selector("#quote-text")
+    assert page.locator(f".coding[data-code='{code_id}']").count() == 1
+    assert page.locator(f"#set-aside tr[data-code='{code_id}']").count() == 0

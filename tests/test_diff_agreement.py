@@ -118,10 +118,11 @@ def test_a_database_with_full_run_sets_is_turned_into_changes(tmp_path):
 
 
 def test_the_demo_corpus_has_two_independent_coders(demo_db):
-    # corpus/demo/codings.csv: onderzoeker_b coded the 917 non-interviewer segments blind to onderzoeker_a
+    # corpus/demo/codings.csv: onderzoeker_b coded the first batch's 420 non-interviewer segments blind
+    # to onderzoeker_a (the second batch's 497 are held out, in corpus/demo/_held_out/)
     result = CliRunner().invoke(cli, ["agreement", "--db", str(demo_db), "--coders", "onderzoeker_a", "onderzoeker_b"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Agreement onderzoeker_a vs onderzoeker_b on 917 segments")
+    assert result.output.startswith("Agreement onderzoeker_a vs onderzoeker_b on 420 segments")
 
 
 def test_agreement_between_two_coders(demo_db, tmp_path):
@@ -253,3 +254,38 @@ def test_diff_after_a_rename_shows_only_what_changed(tmp_path):
     assert page["codebook_changes"]["added"] == page["codebook_changes"]["removed"] == []
     assert list(page["codes"]) == ["regie", "regie.aanbesteding"]      # the theme lost the contract segment too
     assert page["codes"]["regie.aanbesteding"]["carried"] == {"regie.inkoop": 1}
+
+
+def test_machine_codes_a_coder_left_out_do_not_count(tmp_path):
+    """Two coders coded a segment from scratch (codings.csv) without a code the rules gave it: that
+    code was still counted, on the machine's word against theirs (tester round 8). Now it counts
+    only where nobody coded the segment by hand; the quote page still shows it, to confirm."""
+    import json
+
+    db, rules, build_with = _two_rule_project(tmp_path)
+    build_with(rules)
+    corpus = tmp_path / "corpus"
+    (corpus / "codings.csv").write_text(
+        "document,quote,codes,coder\n"
+        "a.txt,Na de aanbesteding hebben we maar één taalaanbieder.,taal.lesaanbod,anna\n"
+        "a.txt,Na de aanbesteding hebben we maar één taalaanbieder.,taal.lesaanbod,bram\n", encoding="utf-8")
+    build_with(rules)
+    conn = sqlite3.connect(db)
+    coded, other = [row[0] for row in conn.execute("select id from segments order by seq")][-2:]
+    machine = {(s, c) for s, c in conn.execute("select segment_id, code_id from codings")}
+    assert {(coded, "regie.inkoop"), (other, "regie.inkoop")} <= machine       # the rules fire on both
+    counted = lambda segment: {c for (c,) in conn.execute("select code_id from segment_codes where segment_id = ?", [segment])}
+    assert counted(coded) == {"taal", "taal.lesaanbod"}                       # the coders' codes, not the rules'
+    assert "regie.inkoop" in counted(other)                                   # nobody coded it: the machine's
+    page = workbench.quote(conn, coded)
+    assert "regie.inkoop" in [c["code_id"] for c in page["set_aside"]]
+    workbench.record_decision(conn, coded, "regie.inkoop", "confirm", "carla")     # a reviewer takes it up
+    assert "regie.inkoop" in counted(coded)
+    conn.close()
+    report = json.loads(CliRunner().invoke(cli, ["agreement", "--db", str(db), "--coders", "anna", "bram",
+                                                 "--json", "--reviewed"]).output)
+    assert report["disagreements"] == [] and report["segments"] == 1   # the rules' codes are neither coder's
+    assert report["per_code"]["regie.inkoop"]["support"] == 0
+    output = CliRunner().invoke(cli, ["diff", "1", "2", "--db", str(db)]).output     # the coders' file came in
+    assert "regie.inkoop: +0 -1" in output
+    assert f"  - {coded}  [left out] Na de aanbesteding hebben we maar één taalaanbieder." in output

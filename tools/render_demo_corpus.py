@@ -137,14 +137,31 @@ WRITERS = {"docx": write_docx, "pdf": write_pdf, "txt": write_text, "md": write_
            "txt-cp1252": lambda s, p: write_text(s, p, "cp1252")}
 
 
+# The second batch's human codings are held out of the build: a folder starting with "_" is not
+# read, so the machine codes that batch, as it codes the documents nobody coded in a real study,
+# and its codings are there to score it (bench/author_batches.py; gold_codings.jsonl).
+HELD_OUT = OUT / "_held_out" / "codings.csv"
+
+
 def other_coders_rows() -> list[dict]:
     """The codings.csv rows of coders other than the authors (onderzoeker_b): coded afterwards, not
     in the sources, so a re-render keeps them as they are."""
-    path = OUT / "codings.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle) if row["coder"] != "onderzoeker_a"]
+    rows = []
+    for path in (OUT / "codings.csv", HELD_OUT):
+        if path.exists():
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows += [row for row in csv.DictReader(handle) if row["coder"] != "onderzoeker_a"]
+    return rows
+
+
+def write_codings(rows: list[dict], held_out_files: set[str]) -> None:
+    """The first batch's codings to codings.csv, the second batch's to _held_out/codings.csv."""
+    HELD_OUT.parent.mkdir(exist_ok=True)
+    for path, wanted in ((OUT / "codings.csv", False), (HELD_OUT, True)):
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["document", "speaker", "quote", "codes", "coder"])
+            writer.writeheader()
+            writer.writerows(row for row in rows if (row["document"] in held_out_files) == wanted)
 
 
 def main() -> int:
@@ -159,7 +176,8 @@ def main() -> int:
     used = set()
     # Documents of the first batch are numbered by date; later ones carry their document_id, so that
     # adding documents does not renumber (and orphan the workbench codings of) the earlier ones.
-    for source in sorted(sources, key=lambda s: ("document_id" in s, s["date"], s["id"])):
+    ordered = sorted(sources, key=lambda s: ("document_id" in s, s["date"], s["id"]))
+    for source in ordered:
         prefix = KIND_PREFIX[source["kind"]]
         if "document_id" not in source:
             counters[prefix] = counters.get(prefix, 0) + 1
@@ -192,10 +210,7 @@ def main() -> int:
               "# Per document: file, id (non-identifying), kind, date, municipality (a real town name that\n"
               "# qcode replaces by a pseudonym), language, interpreter, participants with role categories.\n")
     (OUT / "manifest.yaml").write_text(header + yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8")
-    with open(OUT / "codings.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["document", "speaker", "quote", "codes", "coder"])
-        writer.writeheader()
-        writer.writerows(codings + kept_rows)
+    write_codings(codings + kept_rows, {d["file"] for d, source in zip(documents, ordered) if "document_id" in source})
     (OUT / "planted_identifiers.txt").write_text("\n".join(identifiers) + "\n", encoding="utf-8")
     words = sum(len(t.split()) for s in sources for _, _, t in paragraphs_of(s))
     print(f"{len(documents)} documents, {words} words, {len(codings)} coded paragraphs, {len(identifiers)} identifiers")
