@@ -42,6 +42,15 @@ db_option = click.option("--db", "db_path", type=click.Path(dir_okay=False, path
 codebook_option = click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                default=DEFAULT_CODEBOOK, show_default=True, help="The codebook YAML file.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+# build and forget: a corpus's own codebook (or the project's), and the key beside the database
+corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                             default=DEFAULT_CORPUS, show_default=True,
+                             help="Folder of documents (.docx .pdf .txt .md .odt .vtt .srt).")
+corpus_codebook_option = click.option(
+    "--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="The codebook YAML file (default: <corpus>/codebook.yaml if there is one, else codebook.yaml).")
+key_option = click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                          help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
 
 
 @click.group(context_settings=CONTEXT)
@@ -54,13 +63,10 @@ def cli():
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=DEFAULT_CORPUS, show_default=True, help="Folder of documents (.docx .pdf .txt .md .odt .vtt .srt).")
+@corpus_option
 @db_option
-@click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The codebook YAML file (default: <corpus>/codebook.yaml if there is one, else codebook.yaml).")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
+@corpus_codebook_option
+@key_option
 @click.option("--max-document-mb", type=float, default=20, show_default=True, help="Refuse larger documents.")
 @click.option("--full", is_flag=True,
               help="Re-read and re-anonymise every document (default: reuse unchanged ones from the last build).")
@@ -122,10 +128,8 @@ def _print_build(result, db_path: Path, codebook_path: Path, corpus_dir: Path) -
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=DEFAULT_CORPUS, show_default=True, help="The corpus folder, without the removed text.")
 @db_option
-@click.option("--codebook", "codebook_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The codebook YAML file (default: <corpus>/codebook.yaml if there is one, else codebook.yaml).")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Pseudonym key file (default: keys/<db name>.key.json, outside db/).")
+@corpus_codebook_option
+@key_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly_errors

@@ -21,6 +21,14 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def open_quote_logged_in(page, server: str, segment_id: str) -> None:
+    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
+    page.fill("#username", "tester")
+    page.fill("#password", "geheim")
+    page.click("#login-button")
+    page.wait_for_selector("#quote-text")
+
+
 def test_search_open_quote_and_document(server, page):
     page.goto(server + "/-/qcode/search")
     page.fill("input[name=q]", "taalles")
@@ -76,11 +84,7 @@ def test_login_reject_rebuild_keeps_rejection(server, page, demo_db, demo_worksp
     segment_id, code_id = conn.execute(
         "select segment_id, code_id from segment_codes where source = 'rule' and code_id like '%.%' limit 1").fetchone()
     conn.close()
-    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
-    page.fill("#username", "tester")
-    page.fill("#password", "geheim")
-    page.click("#login-button")
-    page.wait_for_selector("#quote-text")
+    open_quote_logged_in(page, server, segment_id)
     page.click(f"tr[data-code='{code_id}'] button:has-text('afwijzen')")
     page.wait_for_selector("#quote-text")
     assert f"tester: afgewezen {code_id}" in page.inner_text("body")
@@ -109,11 +113,7 @@ def test_a_coder_marks_a_segment_done_and_withdraws_it(server, page, demo_db):
 
     def sources() -> list[str]:
         return sorted(page.locator(".coding td:nth-child(2)").all_inner_texts())
-    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
-    page.fill("#username", "tester")
-    page.fill("#password", "geheim")
-    page.click("#login-button")
-    page.wait_for_selector("#quote-text")
+    open_quote_logged_in(page, server, segment_id)
     before = sources()
     assert {"rule", "classifier"} & set(before)
     page.click("button.none-decision")
@@ -137,11 +137,7 @@ def test_a_machine_code_the_coders_left_out_can_be_confirmed(server, page, demo_
         "(select segment_id from manual_codings where decision in ('none', 'reject') and segment_id is not null) "
         "limit 1").fetchone()
     conn.close()
-    page.goto(server + f"/-/qcode/login?next=/-/qcode/quote/{segment_id}")
-    page.fill("#username", "tester")
-    page.fill("#password", "geheim")
-    page.click("#login-button")
-    page.wait_for_selector("#quote-text")
+    open_quote_logged_in(page, server, segment_id)
     assert page.locator(f".coding[data-code='{code_id}']").count() == 0
     assert page.locator(f"#set-aside tr[data-code='{code_id}']").count() == 1
     shot(page, "quote-set-aside")
@@ -149,3 +145,9 @@ def test_a_machine_code_the_coders_left_out_can_be_confirmed(server, page, demo_
     page.wait_for_selector("#quote-text")
     assert page.locator(f".coding[data-code='{code_id}']").count() == 1
     assert page.locator(f"#set-aside tr[data-code='{code_id}']").count() == 0
+    # The session's demo database is shared: take the confirm back, so that later tests see the
+    # corpus's codings (a confirm is training data and an exported coding).
+    with sqlite3.connect(demo_db) as conn:
+        conn.execute("delete from manual_codings where coder = 'tester' and segment_id = ? and code_id = ?",
+                     [segment_id, code_id])
+    conn.close()
