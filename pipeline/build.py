@@ -19,6 +19,7 @@ import re
 import time
 from collections import Counter
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
         manual = forget.drop_orphans(forgetting, manual, previous, set(segment_keys),
                                      {f"file:codings.csv:{row.line}": row.document for row in codings_rows}, corpus_dir)
         result.counts["forgotten"] = dict(forgetting.counts)
-    model = _model_for(codebook, prepared, segments, coded, manual, model_path, result)
+    redactor = StudyTextRedactor(settings, cache.load_redactions(cache.cache_path_for(key_path), fingerprint)
+                                 if use_cache else {})
+    model = _model_for(_redacted_descriptions(codebook, redactor), prepared, segments, coded, manual, model_path, result)
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
     assignments = [codes if ok else [] for codes, ok in zip(assignments, coded)]
@@ -223,8 +226,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
               segments, prepared, assignments, manual, previous, model, result)
         store.carry_run_history(db, db_path)
         _save_findings(db, findings, corpus_dir / "findings.yaml", codebook, result)
-        redactions = _redact_study_texts(db, settings, codebook.path, corpus_dir / "findings.yaml", result,
-                                         cache.load_redactions(cache.cache_path_for(key_path), fingerprint) if use_cache else {})
+        redactions = _redact_study_texts(db, redactor, codebook.path, corpus_dir / "findings.yaml", result)
         store.ensure_full_text(db)
         store.refresh_segment_codes(db)
         store.ensure_triggers(db)
@@ -803,45 +805,60 @@ def _save_findings(db, findings: list[dict], path: Path, codebook: Codebook, res
     store.save_rows(db, "finding_codes", [{"finding_id": f, "code_id": c} for f, c in sorted(links) if c in codebook.by_id])
 
 
-def _redact_study_texts(db, settings: dict, codebook_path: Path, findings_path: Path, result: BuildResult,
-                        known: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+class StudyTextRedactor:
+    """The researchers' own texts (codebook descriptions, findings) redacted as memos are
+    (unnumbered: "[PERSOON]"): text -> (redacted, identifiers found). `known`: the last build's
+    results, so that an unchanged codebook does not load the anonymiser's lists."""
+
+    def __init__(self, settings: dict, known: dict[str, tuple[str, int]]):
+        self.settings, self.known, self.done, self.lists = settings, known, {}, None
+
+    def __call__(self, text: str) -> tuple[str, int]:
+        if not re.search(r"[A-Z\d@]", text):
+            return text, 0          # no capital, digit or @: nothing the anonymiser would take
+        if text not in self.done:
+            if text in self.known:
+                self.done[text] = self.known[text]
+            else:
+                self.lists = self.lists or load_lists(self.settings)
+                self.done[text] = redact(text, self.lists)
+        return self.done[text]
+
+
+def _redacted_descriptions(codebook: Codebook, redactor: StudyTextRedactor) -> Codebook:
+    """The codebook with its definitions, inclusion notes and examples as the database keeps them:
+    the classifier learns from these, so a name quoted in an example does not reach the model
+    file in db/ (its vocabulary holds the words of its training texts)."""
+    return dataclasses.replace(codebook, codes=[dataclasses.replace(
+        code, definition=redactor(code.definition)[0], include=redactor(code.include)[0],
+        examples=tuple(redactor(str(example))[0] for example in code.examples)) for code in codebook.codes])
+
+
+def _redact_study_texts(db, redactor: StudyTextRedactor, codebook_path: Path, findings_path: Path,
+                        result: BuildResult) -> dict[str, tuple[str, int]]:
     """The codebook's definitions and examples and the findings are the researchers' own text, served
     on every page: an example quoted with its speaker's name, or a finding naming a town beside
     [GEMEENTE-1], gives away what the corpus hides (tester round 8). Their copies in the database
-    are redacted as memos are (unnumbered: "[PERSOON]"), and the files named so they can be mended.
-    The classifier still learns from the codebook as written. Returns text -> (redacted, found) for
-    the next build (`known`: the last build's)."""
-    done: dict[str, tuple[str, int]] = {}
-    lists = []          # loaded on the first text the last build did not redact
-
-    def redacted(text: str) -> tuple[str, int]:
-        if text not in done and text in known:
-            done[text] = known[text]
-        elif text not in done:
-            lists[:] = lists or [load_lists(settings)]
-            done[text] = redact(text, lists[0])
-        return done[text]
-
+    are redacted, and the files named so they can be mended. Returns what `redactor` redacted,
+    for the next build."""
     for table, columns, path in (("codes", ("definition", "include", "exclude", "examples"), codebook_path),
                                  ("findings", FINDING_FIELDS[1:], findings_path)):
         for row in list(db[table].rows):
             changed = {}
             for column in columns:
                 value = row[column] or ""
-                if not re.search(r"[A-Z\d@]", value):
-                    continue        # no capital, digit or @: nothing the anonymiser would take
                 if column == "examples":
-                    parts = [redacted(example) for example in json.loads(value)]
+                    parts = [redactor(example) for example in json.loads(value or "[]")]
                     text, found = store.to_json([p[0] for p in parts]), sum(p[1] for p in parts)
                 else:
-                    text, found = redacted(value)
+                    text, found = redactor(value)
                 if found:
                     changed[column] = text
             if changed:
                 db[table].update(row["id"], changed)
                 result.warnings.append(f"{path}: {table[:-1]} {row['id']}: {', '.join(changed)}: an identifier was "
                                        f"replaced in the database's copy; write it without names")
-    return done
+    return redactor.done
 
 
 FINDING_FIELDS = ("id", "chapter", "statement", "value", "unit", "population", "period", "source")

@@ -186,6 +186,15 @@ def test_codebook_examples_and_findings_are_served_without_names(tmp_path):
                                        cache.anonymiser_fingerprint(load_corpus_settings(corpus)))
     assert redactions["Algemene Rekenkamer 2017"] == ("Algemene Rekenkamer 2017", 0)
     assert build(corpus, db, corpus / "codebook.yaml").warnings == result.warnings
+    # the classifier learns from the redacted descriptions too: its model file in db/ keeps the
+    # words of its training texts
+    from pipeline.build import StudyTextRedactor, _redacted_descriptions
+    from pipeline.codebook import load_codebook
+    from pipeline.coding import code_descriptions
+
+    texts, _ = code_descriptions(_redacted_descriptions(load_codebook(corpus / "codebook.yaml"),
+                                                        StudyTextRedactor(load_corpus_settings(corpus), redactions)))
+    assert "Mevrouw [PERSOON] zei: ik mag zelf kiezen." in texts and not [t for t in texts if "Jansen" in t]
 
 
 def test_an_id_qcode_made_is_not_checked_for_names(tmp_path):
@@ -280,3 +289,28 @@ def test_the_server_log_keeps_no_search_words(small_project):
         process.terminate()
         log = process.communicate(timeout=20)[0].decode()
     assert "/-/qcode/search?…" in log and "Verhoeven" not in log
+
+
+def test_the_model_file_holds_no_name_from_a_codebook_example(tmp_path):
+    """The classifier trains on the codebook's examples as well as on the coded segments; a name
+    quoted in an example went into its vocabulary, pickled in db/ beside the database."""
+    from pipeline.build import build
+    from pipeline.classify import model_path_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    turns = [f"Klantmanager: {'De taallessen' if i % 2 else 'Het contract met de school'} duurt nummer {i} weken."
+             for i in range(24)]
+    (corpus / "a.txt").write_text("\n\n".join(turns) + "\n", encoding="utf-8")
+    (corpus / "codings.csv").write_text("document,quote,codes,coder\n" + "".join(
+        f"a.txt,{turn.split(': ', 1)[1]},{'taal' if i % 2 else 'regie'},anna\n" for i, turn in enumerate(turns)),
+        encoding="utf-8")
+    codebook = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
+    # twice: a word of a single training text is no feature (min_df=2)
+    codebook["codes"][0]["examples"] = ["Mevrouw Jansen zei: ik mag zelf kiezen.", "Volgens Jansen kiest zij zelf."]
+    (corpus / "codebook.yaml").write_text(yaml.safe_dump(codebook, allow_unicode=True), encoding="utf-8")
+    db = tmp_path / "db" / "x.db"
+    result = build(corpus, db, corpus / "codebook.yaml")
+    assert result.counts["model"]["status"] == "trained"
+    model = model_path_for(db).read_bytes().lower()
+    assert b"zelf" in model and b"jansen" not in model
