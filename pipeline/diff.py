@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .errors import QcodeError
-from .store import RUN_DIFF_SQL
+from .store import CODED_FROM_SCRATCH, RUN_DIFF_SQL
 
 
 def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None) -> dict:
@@ -87,8 +87,8 @@ def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int,
         "select segment_id, coalesce(code_id, ''), decision from manual_codings "
         "where decision in ('reject', 'none') and status = 'anchored'")}
     # A segment a coder coded from scratch (codings.csv, another CAQDAS tool): her codes are all it has.
-    for (segment,) in conn.execute("select distinct segment_id from manual_codings where decision = 'add' "
-                                   "and origin != 'workbench' and status = 'anchored'"):
+    for (segment,) in conn.execute("select distinct segment_id from manual_codings m where "
+                                   + CODED_FROM_SCRATCH.format(m="m") + " and status = 'anchored'"):
         decided.setdefault((segment, ""), "left out")
     codes: dict[str, dict] = {}
     for row in _dicts(conn.execute(RUN_DIFF_SQL, {"run_a": run_a, "run_b": run_b})):

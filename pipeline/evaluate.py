@@ -300,7 +300,7 @@ def coder_agreement(db_path: Path, coder_a: str, coder_b: str, reviewed: bool = 
     sets: dict[str, dict[str, set]] = {coder_a: {}, coder_b: {}}
     rejected: dict[str, set] = {coder_a: set(), coder_b: set()}
     for row in rows:
-        if row["coder"] in sets and row["decision"] == "add" and row["origin"] != "workbench":
+        if row["coder"] in sets and store.coded_from_scratch(row):
             rejected[row["coder"]].add((row["segment_id"], ""))       # coded from scratch: her codes are all it has
         if row["coder"] in sets:
             codes = sets[row["coder"]].setdefault(row["segment_id"], set())

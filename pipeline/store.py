@@ -137,12 +137,22 @@ LATEST_DECISION = """not exists (select 1 from manual_codings later where later.
                    and later.code_id = {m}.code_id and later.coder = {m}.coder and later.status = 'anchored'
                    and (later.created > {m}.created or (later.created = {m}.created and later.origin = 'workbench'
                                                         and {m}.origin like 'file:%')))"""
+# A manual coding that shows its coder coded the segment from scratch, outside the workbench
+# (codings.csv, another CAQDAS tool): her codes are all the segment has.
+CODED_FROM_SCRATCH = "({m}.decision = 'add' and {m}.origin != 'workbench')"
+
+
+def coded_from_scratch(row: dict) -> bool:
+    """CODED_FROM_SCRATCH, for a manual coding read into Python."""
+    return row["decision"] == "add" and row.get("origin") != "workbench"
+
+
 MACHINE_CODING_COUNTS = """not exists (select 1 from manual_codings decided where decided.segment_id = {c}.segment_id
                       and decided.code_id = {c}.code_id and decided.decision in ('reject', 'add', 'confirm')
                       and decided.status = 'anchored')
       and not exists (select 1 from manual_codings decided where decided.segment_id = {c}.segment_id
                       and decided.status = 'anchored'
-                      and (decided.decision = 'none' or (decided.decision = 'add' and decided.origin != 'workbench')))"""
+                      and (decided.decision = 'none' or """ + CODED_FROM_SCRATCH.format(m="decided") + "))"
 SEGMENT_CODES_SELECT = """
     select c.segment_id, c.code_id, c.theme, c.source, c.score, c.rule_id, c.spans, s.document_id, s.role,
            d.kind, d.municipality, d.municipality_type, d.size_class, d.region, d.urbanisation
