@@ -576,7 +576,8 @@ def import_command(file, fmt, db_path, codebook_path, output):
 
     qdpx: every human coding becomes a manual coding (decision add, coder = the other tool's user,
     origin refi:<file>) on each segment its selection overlaps; the source is matched to a document
-    by name, GUID or identical text. A code missing from the codebook, a dangling GUID or an offset
+    by name, GUID or identical text. Where the selection also holds qcode's machine codings (a qcode
+    export of a reviewed segment), the origin is refi-review:<file> and those codes keep counting. A code missing from the codebook, a dangling GUID or an offset
     outside the text stops the import with the line; nothing is imported then. Rebuilds keep them.
 
     Example: qcode import --format qdpx other-tool.qdpx --db db/demo.db
@@ -592,6 +593,9 @@ def import_command(file, fmt, db_path, codebook_path, output):
         report = refi.import_project(file, db_path)
         click.echo(f"Imported {report['imported']} manual codings from {file} into {db_path} "
                    f"(coders: {', '.join(report['coders']) or 'none'}; {report['sources']} documents)")
+        if report["reviewed"]:
+            click.echo(f"  {report['reviewed']} of them beside the machine's codes in the file: a review, so the machine "
+                       "codes there keep counting, as in the workbench")
         click.echo(f"  skipped: {report['present']} already present, {report['machine']} by qcode's rules or classifier "
                    f"(recomputed by every build), {report['whole_source']} of whole sources, "
                    f"{report['between_segments']} between segments")

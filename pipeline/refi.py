@@ -541,7 +541,8 @@ def shift_offset(offset: int, removed: list[int]) -> int:
 
 
 def import_project(path: Path, db_path: Path) -> dict:
-    """Import the human codings of a .qdpx as manual codings (decision 'add', origin 'refi:<file>').
+    """Import the human codings of a .qdpx as manual codings (decision 'add', origin 'refi:<file>', or
+    'refi-review:<file>' where the selection also holds qcode's machine codings: a review).
 
     Each selection is mapped to the segments it overlaps in the matching document. Codings made by
     qcode's own rule and classifier users are skipped (every build recomputes them). Everything is
@@ -655,6 +656,7 @@ def _manual_rows(project: Project, db, code_ids: dict, file_name: str, label: st
             start, end = _document_span(selection, text, removed, doc_id, documents[doc_id])
             hit = _overlapping(segments.get(doc_id, []), documents[doc_id], start, end)
             report["between_segments"] += 0 if hit else len(selection.codings)
+            origin = f"{'refi-review' if _reviewed(project, selection) else 'refi'}:{file_name}"
             for coding, code_guid, notes in selection.codings:
                 coder = _coder(project, coding, selection)
                 if _is_machine(coder):
@@ -665,16 +667,25 @@ def _manual_rows(project: Project, db, code_ids: dict, file_name: str, label: st
                     if key in existing:
                         report["present"] += 1
                         continue
-                    row = _manual_row(segment, doc_id, code_ids[code_guid], coder, file_name,
+                    row = _manual_row(segment, doc_id, code_ids[code_guid], coder, file_name, origin,
                                       _datetime(coding.attrs.get("creationDateTime")) or now, selection.notes + notes)
                     rows[row["id"]] = row
+    report["reviewed"] = sum(row["origin"].startswith("refi-review:") for row in rows.values())
     return rows, report
 
 
-def _manual_row(segment: dict, doc_id: str, code_id: str, coder: str, file_name: str, created: str, notes: list) -> dict:
+def _reviewed(project: Project, selection: Selection) -> bool:
+    """Whether the selection's human codings are a review of the machine's: in a qcode export, the
+    rules' or the classifier's codings stand beside them only where the coders left them standing
+    in the workbench (on a segment coded from scratch they are not exported)."""
+    return any(_is_machine(_coder(project, coding, selection)) for coding, _, _ in selection.codings)
+
+
+def _manual_row(segment: dict, doc_id: str, code_id: str, coder: str, file_name: str, origin: str, created: str,
+                notes: list) -> dict:
     key = f"refi\x1f{file_name}\x1f{segment['id']}\x1f{code_id}\x1f{coder}"
     return {"id": hashlib.sha1(key.encode()).hexdigest()[:16], "segment_id": segment["id"], "document_id": doc_id,
-            "code_id": code_id, "coder": coder, "decision": "add", "created": created, "origin": f"refi:{file_name}",
+            "code_id": code_id, "coder": coder, "decision": "add", "created": created, "origin": origin,
             "anchor_text": segment["text"][:200], "status": "anchored",
             "note": "\n\n".join(n for n in notes if n) or None}
 

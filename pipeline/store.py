@@ -138,13 +138,17 @@ LATEST_DECISION = """not exists (select 1 from manual_codings later where later.
                    and (later.created > {m}.created or (later.created = {m}.created and later.origin = 'workbench'
                                                         and {m}.origin like 'file:%')))"""
 # A manual coding that shows its coder coded the segment from scratch, outside the workbench
-# (codings.csv, another CAQDAS tool): her codes are all the segment has.
-CODED_FROM_SCRATCH = "({m}.decision = 'add' and {m}.origin != 'workbench')"
+# (codings.csv, another CAQDAS tool): her codes are all the segment has. An add imported from a
+# qcode export in which the machine's codes stood beside hers is a review (origin 'refi-review:'),
+# like one made in the workbench; so is an add of unknown origin (databases older than origins).
+FROM_SCRATCH_ORIGINS = ("file:", "refi:")
+CODED_FROM_SCRATCH = ("({m}.decision = 'add' and ("
+                      + " or ".join(f"{{m}}.origin like '{prefix}%'" for prefix in FROM_SCRATCH_ORIGINS) + "))")
 
 
 def coded_from_scratch(row: dict) -> bool:
     """CODED_FROM_SCRATCH, for a manual coding read into Python."""
-    return row["decision"] == "add" and row.get("origin") != "workbench"
+    return row["decision"] == "add" and str(row.get("origin") or "").startswith(FROM_SCRATCH_ORIGINS)
 
 
 MACHINE_CODING_COUNTS = """not exists (select 1 from manual_codings decided where decided.segment_id = {c}.segment_id

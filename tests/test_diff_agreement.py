@@ -289,3 +289,18 @@ def test_machine_codes_a_coder_left_out_do_not_count(tmp_path):
     output = CliRunner().invoke(cli, ["diff", "1", "2", "--db", str(db)]).output     # the coders' file came in
     assert "regie.inkoop: +0 -1" in output
     assert f"  - {coded}  [left out] Na de aanbesteding hebben we maar één taalaanbieder." in output
+
+
+def test_coded_from_scratch_reads_the_same_in_sql_and_python():
+    """Search and the diff (SQL) and agreement --reviewed (Python) agree on which adds mean a coder
+    coded the segment from scratch: those from a codings file or another tool, not a review."""
+    from pipeline.store import CODED_FROM_SCRATCH, coded_from_scratch
+
+    rows = [(decision, origin) for decision in ("add", "confirm", "reject")
+            for origin in ("file:codings.csv:3", "refi:ander.qdpx", "refi-review:demo.qdpx", "workbench", None)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create table m (decision text, origin text)")
+    conn.executemany("insert into m values (?, ?)", rows)
+    in_sql = {(d, o) for d, o in conn.execute(f"select decision, origin from m as x where {CODED_FROM_SCRATCH.format(m='x')}")}
+    in_python = {(d, o) for d, o in rows if coded_from_scratch({"decision": d, "origin": o})}
+    assert in_sql == in_python == {("add", "file:codings.csv:3"), ("add", "refi:ander.qdpx")}

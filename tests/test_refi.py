@@ -351,6 +351,40 @@ def test_round_trip_gives_the_same_codes_selections_and_codings(demo_db, demo_qd
     assert manual_set(copy) == original
 
 
+def test_a_reviewed_segment_comes_back_as_a_review_with_the_machine_codes_counting(demo_db, tmp_path):
+    """A code a reviewer added in the workbench, beside machine codes she left standing, travels as
+    a review: imported, the machine codes still count there. A from-scratch coding stays one."""
+    reviewed = copy_db(demo_db, tmp_path)
+    with sqlite3.connect(reviewed) as conn:
+        segment, document = conn.execute(
+            "select s.id, s.document_id from segments s join segment_codes c on c.segment_id = s.id "
+            "where c.source != 'manual' and not exists (select 1 from manual_codings m where m.segment_id = s.id) "
+            "group by s.id having count(*) >= 2 order by s.id limit 1").fetchone()
+        added = conn.execute("select id from codes where parent is not null and id not in "
+                             "(select code_id from segment_codes where segment_id = ?) order by id limit 1", [segment]).fetchone()[0]
+    db = store.open_db(reviewed)
+    store.save_rows(db, "manual_codings", [{
+        "id": "review-1", "segment_id": segment, "document_id": document, "code_id": added, "coder": "beoordelaar",
+        "decision": "add", "created": "2026-12-01T10:00:00+00:00", "origin": "workbench", "anchor_text": "",
+        "status": "anchored", "note": None}])
+    db.close()
+    path = tmp_path / "reviewed.qdpx"
+    path.write_bytes(render(reviewed, "qdpx", ExportFilters()))
+    target = tmp_path / "target.db"
+    shutil.copy(demo_db, target)
+    with sqlite3.connect(target) as conn:
+        conn.execute("delete from manual_codings")
+        machine = {c for (c,) in conn.execute("select code_id from segment_codes where segment_id = ?", [segment])}
+    report = refi.import_project(path, target)
+    with sqlite3.connect(target) as conn:
+        origins = dict(conn.execute("select coder, origin from manual_codings where segment_id = ?", [segment]))
+        counted = {c for (c,) in conn.execute("select code_id from segment_codes where segment_id = ?", [segment])}
+        scratch = conn.execute("select count(*) from manual_codings where coder = 'onderzoeker_a' and origin = 'refi:reviewed.qdpx'").fetchone()[0]
+    assert origins == {"beoordelaar": "refi-review:reviewed.qdpx"} and report["reviewed"] == 1
+    assert counted == machine | {added, added.split(".")[0]}
+    assert scratch > 0                                  # the first batch's coders coded from scratch
+
+
 def test_imported_codings_survive_a_rebuild(demo_workspace, demo_db, tmp_path):
     from pipeline.build import build
 
