@@ -28,12 +28,20 @@ def diff_runs(db_path: Path, run_a: int | None = None, run_b: int | None = None)
         if run not in runs:
             raise QcodeError(f"{db_path}: no run {run}; runs are {', '.join(map(str, runs))}")
     renamed = renamed_codes(recorded[run_a], recorded[run_b])
-    codes = {code: {change: [{"segment": row["segment_id"], "text": row["text"] or "(segment no longer in the corpus)",
-                              "source": row["source"]} for row in rows] if change in ("gained", "lost") else rows
-                    for change, rows in entry.items()}
+    codes = {code: {"gained": _quotes(entry["gained"]), "lost": _quotes(entry["lost"]), "carried": entry["carried"]}
              for code, entry in changes_by_code(conn, run_a, run_b, renamed).items()}
     return {"run_a": run_a, "run_b": run_b, "inputs": run_inputs(recorded[run_a], recorded[run_b]),
             "codebook_changes": codebook_changes(recorded[run_a], recorded[run_b]), "codes": codes}
+
+
+def _quotes(rows: list[dict]) -> list[dict]:
+    return [{"segment": row["segment_id"], "text": row["text"] or "(segment no longer in the corpus)",
+             "source": row["source"]} for row in rows]
+
+
+def _no_change() -> dict:
+    """A code's entry: the rows it gained and lost, and per old id the segments carried over."""
+    return {"gained": [], "lost": [], "carried": {}}
 
 
 def recorded_runs(conn: sqlite3.Connection) -> list[dict]:
@@ -76,7 +84,7 @@ def renamed_codes(run_a: dict, run_b: dict) -> dict[str, str]:
 
 
 def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int,
-                    renamed: dict[str, str] | None = None) -> dict[str, dict[str, list[dict]]]:
+                    renamed: dict[str, str] | None = None) -> dict[str, dict]:
     """Per code, the rows of RUN_DIFF_SQL (code_id, change, segment_id, text) gained and lost. A
     coding lost to a coder's decision says so: source "rejected" (a reject of that code), "none"
     (read, no code applies) or "left out" (she coded the segment from scratch without it), not the
@@ -97,7 +105,7 @@ def changes_by_code(conn: sqlite3.Connection, run_a: int, run_b: int,
                 row["source"] = "rejected"
             elif decided.get((row["segment_id"], "")) in ("none", "left out"):
                 row["source"] = decided[(row["segment_id"], "")]
-        codes.setdefault(row["code_id"], {"gained": [], "lost": []})[row["change"]].append(row)
+        codes.setdefault(row["code_id"], _no_change())[row["change"]].append(row)
     for old, new in (renamed or {}).items():
         _fold_rename(codes, old, new)
     return codes
@@ -109,13 +117,13 @@ def _fold_rename(codes: dict[str, dict], old: str, new: str) -> None:
     lost = codes.pop(old, {}).get("lost", [])
     if not lost:
         return
-    entry = codes.setdefault(new, {"gained": [], "lost": []})
+    entry = codes.setdefault(new, _no_change())
     gained = {row["segment_id"] for row in entry["gained"]}
     carried = {row["segment_id"] for row in lost} & gained
     entry["gained"] = [row for row in entry["gained"] if row["segment_id"] not in carried]
     already_lost = {row["segment_id"] for row in entry["lost"]}     # a merge: both codes had it
     entry["lost"] += [{**row, "code_id": new} for row in lost if row["segment_id"] not in carried | already_lost]
-    entry["carried"] = {**entry.get("carried", {}), old: len(carried)}
+    entry["carried"][old] = len(carried)
 
 
 RUN_INPUTS = (("codebook", "codebook_hash"), ("model", "model_version"), ("corpus", "corpus_hash"),
@@ -148,7 +156,7 @@ def format_diff(report: dict, width: int = 100) -> str:
     if not report["codes"]:
         lines.append("  no coding changed")
     for code, entry in sorted(report["codes"].items()):
-        carried = "".join(f" ({count} segments carried over from {old})" for old, count in entry.get("carried", {}).items())
+        carried = "".join(f" ({count} segments carried over from {old})" for old, count in entry["carried"].items())
         lines.append(f"\n{code}: +{len(entry['gained'])} -{len(entry['lost'])}{carried}")
         for sign, change in (("+", "gained"), ("-", "lost")):
             for item in entry[change]:
