@@ -145,3 +145,13 @@ def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_pa
     with_rules = CliRunner().invoke(cli, ["evaluate", "--gold", str(paths["train"]), "--test-gold", str(paths["test"]),
                                           "--rules", "--json"])
     assert json.loads(with_rules.output)["rules"] == rule_precision(test, ROOT / "codebook.yaml")   # on the test items
+
+
+def test_the_blind_policy_gold_uses_the_codebook_s_codes():
+    """tests/data/coding_gold_policy.jsonl (README: Known gaps) stays usable with
+    `qcode evaluate --test-gold` as the codebook changes: unique ids, known codes."""
+    items = [json.loads(line) for line in (ROOT / "tests" / "data" / "coding_gold_policy.jsonl").open(encoding="utf-8")]
+    codes = {code.id for code in load_codebook(ROOT / "codebook.yaml").codes}
+    assert len({item["id"] for item in items}) == len(items) == 122
+    assert {code for item in items for code in item["codes"]} <= codes
+    assert all(item["text"].strip() and item["role"] == "beleidstekst" for item in items)
