@@ -129,7 +129,7 @@ def evaluate_repeated(items: list[dict], codebook_path: Path, folds: int = 5, re
     """evaluate_gold over `repeats` splits of the folds (random_state 0, 1, ...): every figure is
     the mean over the splits, and `spread` gives the headline figures' lowest and highest split.
     On the demo codings a theme's kappa differs by up to 0.07 between splits, so compare codebook
-    or model changes on the mean. `jobs` splits run at once (joblib processes); `progress(n)` counts
+    or model changes on the mean. `jobs` splits run at once (processes; -1: one per CPU); `progress(n)` counts
     folds. `with_rules` adds `rules` (rule_precision)."""
     _check_folds(items, folds)          # report bad gold before any work or process starts
     gold_set = load_gold_set(items, codebook_path)
@@ -137,14 +137,17 @@ def evaluate_repeated(items: list[dict], codebook_path: Path, folds: int = 5, re
     if jobs == 1:
         reports = [evaluate_split(gold_set, folds, seed, progress=progress) for seed in seeds]
     else:
-        from joblib import Parallel, delayed
+        # Processes of the standard library: joblib's left its temporary folder behind, reported
+        # as leaked, since qcode ends with os._exit (cli.main), before joblib's clean-up at exit.
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import repeat
 
         reports = []
-        for report in Parallel(n_jobs=jobs, return_as="generator")(
-                delayed(evaluate_split)(gold_set, folds, seed) for seed in seeds):
-            reports.append(report)
-            if progress:
-                progress(folds)
+        with ProcessPoolExecutor(max_workers=jobs if jobs > 0 else None, initializer=_one_thread) as pool:
+            for report in pool.map(evaluate_split, repeat(gold_set), repeat(folds), seeds):
+                reports.append(report)
+                if progress:
+                    progress(folds)
     report = reports[0] if repeats == 1 else _mean_report(reports)
     if with_rules:
         report["rules"] = _rule_precision(gold_set)
@@ -160,6 +163,14 @@ def _mean_report(reports: list[dict]) -> dict:
             "sub_codes": _mean_comparison([r["sub_codes"] for r in reports]),
             "splits": headline,
             "spread": {name: [min(h[name] for h in headline), max(h[name] for h in headline)] for name in headline[0]}}
+
+
+def _one_thread() -> None:
+    """A worker's numerical libraries use one thread each: with their default of one per CPU in
+    every worker, the workers wait on each other (four times slower on two cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def rule_precision(items: list[dict], codebook_path: Path) -> list[dict]:

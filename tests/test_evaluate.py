@@ -87,6 +87,24 @@ def test_evaluate_repeats_prints_the_spread_and_checks_the_gold_first(tmp_path):
     assert "gold item 'x1': unknown codes ['geen_code']" in result.output
 
 
+def test_splits_in_worker_processes_give_the_same_report_and_leave_nothing_behind(tmp_path):
+    """`--jobs 2` through the real console script (which ends with os._exit): the figures of the
+    serial run, and no warning of leaked semaphores or folders from the workers."""
+    import subprocess
+    import sys
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in _demo_gold(150)) + "\n", encoding="utf-8")
+    serial = evaluate_repeated(_demo_gold(150), ROOT / "codebook.yaml", folds=3, repeats=2, jobs=1)
+    run = subprocess.run([str(Path(sys.executable).parent / "qcode"), "evaluate", "--gold", str(gold), "--folds", "3",
+                          "--repeats", "2", "--jobs", "2", "--json", "--quiet", "--codebook", str(ROOT / "codebook.yaml")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    parallel = json.loads(run.stdout)
+    assert parallel["splits"] == json.loads(json.dumps(serial["splits"]))
+    assert "leaked" not in run.stderr and "Warning" not in run.stderr
+
+
 def test_rule_precision_counts_the_gold_segments_each_rule_matches():
     items = [
         {"id": "a", "text": "De gemeente heeft de regie over het hele traject.", "codes": ["regie"], "role": "klantmanager"},
