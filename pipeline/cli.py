@@ -577,8 +577,9 @@ def import_command(file, fmt, db_path, codebook_path, output):
     qdpx: every human coding becomes a manual coding (decision add, coder = the other tool's user,
     origin refi:<file>) on each segment its selection overlaps; the source is matched to a document
     by name, GUID or identical text. Where the selection also holds qcode's machine codings (a qcode
-    export of a reviewed segment), the origin is refi-review:<file> and those codes keep counting. A code missing from the codebook, a dangling GUID or an offset
-    outside the text stops the import with the line; nothing is imported then. Rebuilds keep them.
+    export of a reviewed segment), the origin is refi-review:<file> and those codes keep counting.
+    A code missing from the codebook, a dangling GUID or an offset outside the text stops the
+    import with the line; nothing is imported then. Rebuilds keep them.
 
     Example: qcode import --format qdpx other-tool.qdpx --db db/demo.db
     """

@@ -129,8 +129,8 @@ def evaluate_repeated(items: list[dict], codebook_path: Path, folds: int = 5, re
     """evaluate_gold over `repeats` splits of the folds (random_state 0, 1, ...): every figure is
     the mean over the splits, and `spread` gives the headline figures' lowest and highest split.
     On the demo codings a theme's kappa differs by up to 0.07 between splits, so compare codebook
-    or model changes on the mean. `jobs` splits run at once (processes; -1: one per CPU); `progress(n)` counts
-    folds. `with_rules` adds `rules` (rule_precision)."""
+    or model changes on the mean. `jobs` splits run at once (processes; -1: one per CPU);
+    `progress(n)` counts folds. `with_rules` adds `rules` (rule_precision)."""
     _check_folds(items, folds)          # report bad gold before any work or process starts
     gold_set = load_gold_set(items, codebook_path)
     seeds = range(repeats)
