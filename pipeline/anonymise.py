@@ -94,6 +94,7 @@ ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunt
 ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
 ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam|Jeugdbescherming"   # care providers and a municipality's teams
 ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Rekenkamercommissie"
+ORG_KEYWORDS += "|Werkplein"   # a region's job centre: "Werkplein De Dollard"
 ORG_KEYWORDS += "|Sociaal\\s+[Tt]eam|OCMW|CVO|CAW"   # a municipality's social team; Flemish welfare centres and adult schools
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
@@ -141,10 +142,14 @@ AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s
 
 EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
-PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-–/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
+# Not a date and a time ("05-03-2024 08:55", a chat's or a ticket's stamp): ten digits from 0 too.
+PHONE = re.compile(r"(?<![\w+])(?!\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}(?!\d))(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-–/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
 # A phone number read out in words, as speech recognition writes it: "nul zes twaalf ..." is too
 # free; ten digits said one by one are not: "nul drie zes vijf vijf vijf twee acht nul nul".
 SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen)){8,}\b", re.IGNORECASE)
+# A place name with the old genitive "'s-" ("'s-Gravenzande", "'s-Heer Arendskerke"): Dutch writes
+# no other word so, so it is a place even when no list has it.
+S_PLACE = re.compile(r"(?<![\w'’])['’]s-[A-ZÀ-Þ][a-zà-ÿ]+(?:[- ][A-ZÀ-Þ][a-zà-ÿ]+)?")
 SHORT_PHONE = re.compile(r"(?<![\w+])14\s?0\d{2,3}(?!\d)")
 BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. ]\d{2}[. ]\d{3}|\d{3}[. ]\d{3}[. ]\d{3})(?!\d|[.,]\d)")
 # A numbered field of a letter, file or form, and its value: "V-nummer: V 3104 7725 86", "Ons
@@ -156,9 +161,12 @@ NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[
 # Keys that are a noun of their own ("de klant", "KvK") need a longer value than "dossier 7724".
 BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist", "zaak")
 NUMBER_FIELD_VALUE = re.compile(
-    r"(?:[^\S\n]+[^\W\d_]+(?:-[^\W\d_]+)*(?=[\s:(]))?(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "gemeente", "(CZ)", ":"
+    r"(?:[^\S\n]+(?![A-Z]{2,5}[^\S\n]\d)[^\W\d_]+(?:-[^\W\d_]+)*(?=[\s:(]))?"        # "gemeente"; not a court's "ROE" before its number
+    r"(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
     r"(?:[A-Z]{1,5}[\-/]|[A-Z]{2,5}[^\S\n](?=\d))*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")   # "ARN 23/4417"
+# Parliament's number of a paper, public as the paper is: Kamervragen "2024Z02817", a letter "2024D01234".
+PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}[ZD]\d{5}")
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -275,7 +283,8 @@ INITIALS_TOKEN = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}(?!\w)")
 WORD_BEFORE = re.compile(r"(?<![\w\-'’])(?P<word>[^\W\d_][\w'’\-]*)(?P<dot>\.?)[^\S\n]+$")
 # A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
 # lower case: "00:03:25 marieke de jong".
-TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*:?[^\S\n]*$")
+TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*(?P<colon>:?)[^\S\n]*$")
+CAPITALISED_RUN = re.compile(rf"(?:{NAME_TOKEN}(?:[^\S\n]+(?:{'|'.join(sorted(TUSSENVOEGSELS))})(?=[^\S\n]+[A-ZÀ-Þ]))*(?:[^\S\n]+|$))*")
 CLUB_YEAR = re.compile(r"[^\S\n]'\d{2}\b")   # a club's founding year: "SV Zuiderzee '75"
 # Abbreviations in capitals that are no one's initials: "NB", "PS", "ZSM".
 ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc", "pm", "vs", "ca", "dd", "nl", "eu",
@@ -298,7 +307,11 @@ NICKNAME_THEN_NAME = re.compile(r"\b(?P<nickname>[A-Z][a-z]{1,5})[^\S\n]+\((?P<n
 # A comment or tracked change left in a Word document names its author: "[Opmerking JdV: ...]".
 COMMENT_AUTHOR = re.compile(r"\[(?:[Oo]pmerking|[Cc]ommentaar|[Cc]omment|[Ii]ngevoegd door|[Vv]erwijderd door|[Gg]ewijzigd door)[^\S\n]+(?P<initials>[A-Z][A-Za-z]{0,3}[A-Z])[^\S\n]*[:\]]")
 # "YILMAZ, H." as in registers and exam lists: a surname, a comma, initials.
-SURNAME_INITIALS = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL|De|Van|El|Al)\s+){0,2}[A-ZÀ-Þ][\w'’\-]{2,}),\s?(?:[A-Z]\.){1,3}(?!\w)")
+# "Jansen, P.", and as address books and chat exports write it, with the particles after the
+# surname and the first name in brackets: "Berg, van den, J. (Joost)".
+SURNAME_INITIALS = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL|De|Van|El|Al)\s+){0,2}[A-ZÀ-Þ][\w'’\-]{2,}),\s?"
+                              r"(?:(?:van der|van den|van de|van 't|in 't|van|de|der|den|ter|ten|te|'t),\s?)?"
+                              r"(?:[A-Z]\.){1,3}(?!\w)(?:[^\S\n]?\([A-ZÀ-Þ][a-zà-ÿ]+\))?")
 # Registers in capitals, surname first: "NOORZAI, Farida", "EL AMRANI, Karim".
 SURNAME_FIRST_NAME = re.compile(r"\b(?P<name>(?:(?:DE|DEN|DER|VAN|TER|TEN|EL|AL)\s+){0,2}[A-ZÀ-Þ]{3,}(?:-[A-ZÀ-Þ]{2,})?),\s(?P<first>[A-ZÀ-Þ][a-zà-ÿ]{2,})\b")
 TITLE_NAME = re.compile(rf"\b{TITLES}\s+(?P<name>(?:(?:[A-Z]\.\s?){{1,3}})?(?:(?:van|de|der|den|ter|ten|el|al|El|Al|Van|De)\s+)*{NAME_SEQ})")
@@ -792,7 +805,8 @@ def _deduce_entities(text: str) -> list[Entity]:
 
 def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
-    for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS")):
+    for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS"),
+                         (S_PLACE, "MUNICIPALITY_OR_TOWN")):
         found += [_unbracketed(_after_a_title(Entity(m.start(), m.end(), label, m.group()), lists)) for m in regex.finditer(text)
                   if label != "ADDRESS" or not (_allow_listed_street(m.group(), lists) or _year_in_capitals(text, m.start()))]
     emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
@@ -820,7 +834,7 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
             ibans.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
         elif (kind == "plate" and _letters_and_digits(m.group(), 1, 1)) or (kind in ("serial", "prefixed") and (
                 _letters_and_digits(m.group(), 0, 5 if kind == "prefixed" else 0) and not _public_reference(text, m.start()))) or (kind == "document" and (
-                _letters_and_digits(m.group(), 2, 3) or _letters_and_digits(m.group(), 1, 6))):   # "P03918274"
+                _letters_and_digits(m.group(), 2, 3) or _letters_and_digits(m.group(), 1, 6)) and not PUBLIC_PAPER_NUMBER.fullmatch(m.group())):   # "P03918274"
             found.append(Entity(m.start(), m.end(), "ID_NUMBER", m.group()))
     if ibans:   # its digits can look like a phone number ("NL91 ABNA 0417 1643 00")
         spans = _coverage(ibans)
@@ -881,7 +895,7 @@ def _field_numbers(text: str) -> list[Entity]:
         if not m or label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
             continue
         number = m.group("number")
-        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or (
+        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or PUBLIC_PAPER_NUMBER.fullmatch(number) or (
                 key.group().lower() in BARE_NUMBER_KEYS and len(number) < 6):     # not "de klant 1500 euro"
             continue
         found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", number))
@@ -950,9 +964,13 @@ def _letters_and_digits(token: str, letters: int, digits: int) -> bool:
 
 def _allow_listed_street(address: str, lists: "Lists | None") -> bool:
     """A "street" that is an allow-listed word and a number: "Inburgering 2023" ends in the street
-    suffix "ring", but is a plan's title and its year."""
+    suffix "ring", but is a plan's title and its year; or a Dutch noun in -ering alone and a number
+    ("Aflevering 14", "Vergadering 3"): Dutch makes nouns of verbs so, and names no street so."""
     words = WORD.findall(re.split(r"\s+\d", address, maxsplit=1)[0])
-    return lists is not None and bool(words) and fold(words[-1]) in lists.allow and not POSTCODE.search(address)
+    if lists is None or not words or POSTCODE.search(address):
+        return False
+    noun = len(words) == 1 and words[0].lower().endswith("ering") and words[0].lower() in lists.dutch_words
+    return fold(words[-1]) in lists.allow or noun
 
 
 def _elf_proef(digits: str) -> bool:
@@ -973,7 +991,8 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
     for m in SURNAME_INITIALS.finditer(text):
         word = m.group("name")
         key = fold(word.split()[-1])
-        if key not in lists.allow and (word.isupper() or key in lists.surnames or key in lists.first_names):
+        parts = [fold(p) for p in word.split()[-1].split("-")]     # "Goossen-Verhage, M.": either surname
+        if key not in lists.allow and (word.isupper() or any(p in lists.surnames or p in lists.first_names for p in parts)):
             found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "initials"))
     for m in SURNAME_FIRST_NAME.finditer(text) if CAPITALS_COMMA.search(text) else ():
         if fold(m.group("first")) in lists.first_names and fold(m.group("name")) not in lists.allow:
@@ -1162,13 +1181,17 @@ def _cell_values(text: str, start: int, cells: list[str], separator: str, kinds:
 # header, the name before the time: "joost.vd.linden 10:02".
 MENTION = re.compile(r"(?<![\w.@])@(?P<handle>[^\W_][\w.\-]{0,40}[^\W_]|[^\W_])")
 HANDLE_HEADER = re.compile(r"(?m)^[^\S\n]*(?P<handle>[a-z][a-z0-9]*(?:[._\-][a-z0-9]+)+)[^\S\n]+\[?\d{1,2}:\d{2}\b")
+# A forum's or a comment thread's user name before what it wrote: "Arif_K schreef op 4 april:".
+HANDLE_WROTE = re.compile(r"(?m)^[^\S\n]*(?P<handle>[^\W\d_][\w.\-]*(?:_|\d)[\w.\-]*)[^\S\n]+(?:schreef|reageerde|antwoordde|wrote)\b")
 GROUP_MENTIONS = {"channel", "here", "everyone", "iedereen", "allen", "all", "team", "admin"}
 
 
 def _chat_handles(text: str) -> list[Entity]:
-    """Every use of a user name that a chat mentions with "@" or puts before a message's time."""
+    """Every use of a user name that a chat mentions with "@" or puts before a message's time, or
+    a forum before what it wrote."""
     handles = {m.group("handle") for m in MENTION.finditer(text)} if "@" in text else set()
     handles |= {m.group("handle") for m in HANDLE_HEADER.finditer(text)} if ":" in text else set()
+    handles |= {m.group("handle").rstrip(".-") for m in HANDLE_WROTE.finditer(text)}
     handles = {h for h in handles if re.split(r"[.\-_]", h.lower())[0] not in GROUP_MENTIONS}
     if not handles:
         return []
@@ -1236,8 +1259,12 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
         found += _bracketed_short_names(text, lists, initials)
     if ":" in text:
         for m in TIMESTAMP_SPEAKER.finditer(text):
-            if _transcript_speaker(m.group("name"), lists):
-                add(m.start("name"), m.end("name"), "transcript")
+            # Without a colon the line may be a chapter of show notes or minutes ("38:55 Rients over
+            # de intake"): only its leading capitalised words can be a speaker's name.
+            end = m.end("name") if m.group("colon") or _all_name_words(m.group("name"), lists) else (
+                m.start("name") + len(CAPITALISED_RUN.match(m.group("name")).group().rstrip()))
+            if end > m.start("name") and _transcript_speaker(text[m.start("name"):end], lists):
+                add(m.start("name"), end, "transcript")
     return found
 
 
@@ -1264,6 +1291,13 @@ def _abbreviates(short: str, words: list[str]) -> bool:
     """The letters of `short`, in order, are first letters of `words`, the last of them the last word's."""
     firsts = iter(w[0].lower() for w in words)
     return bool(words) and short[-1].lower() == words[-1][0].lower() and all(c.lower() in firsts for c in short)
+
+
+def _all_name_words(name: str, lists: Lists) -> bool:
+    """Every word capitalised, a particle or a listed name part ("marieke de jong" in a transcript
+    typed in lower case)."""
+    return all(w[0].isupper() or w.lower() in TUSSENVOEGSELS or fold(w) in lists.first_names or fold(w) in lists.surnames
+               for w in WORD.findall(name))
 
 
 def _transcript_speaker(name: str, lists: Lists) -> bool:
@@ -1483,12 +1517,20 @@ def _letter_closing(text: str, start: int, end: int, word: str) -> bool:
     return word in CLOSINGS or bool(alone_on_a_line)
 
 
+# What may stand before a line's first word: a bullet, a clock time or a chat's or transcript's
+# stamp ("13.30 Lunch", "38:55 Over de intake", "[05-03-2024 08:55] Graag"), an item's number or letter.
+LINE_MARKER = re.compile(r"[^\S\n]*(?:[-–—•*·▪>]|\[?[\d:.\-/]+(?:[^\S\n]+[\d:.\-/]+)*\]?|[a-z]?\d{0,3}[.)])[^\S\n]*")
+
+
 def _sentence_start(text: str, start: int) -> bool:
-    """Does a sentence or line begin here?"""
+    """Does a sentence or line begin here (after a line's bullet, time or number, too)?"""
     before = text[max(0, start - 64):start].rstrip(" \"'“‘(«„[")   # a window: this runs per capitalised word
     if not before and start > 64:
         before = text[:start].rstrip(" \"'“‘(«„[")
-    return not before or before[-1] in ".!?:\n" or before.endswith("...")
+    if not before or before[-1] in ".!?:\n" or before.endswith("..."):
+        return True
+    line_start = text.rfind("\n", max(0, start - 64), start) + 1
+    return (line_start > 0 or start <= 64) and LINE_MARKER.fullmatch(text, line_start, start) is not None
 
 
 def _is_listed_name(text, tokens, folded, i, lists) -> bool:
@@ -1544,6 +1586,7 @@ def _continues_name(text, tokens, folded, j, lists) -> bool:
     return (key in lists.first_names or key in lists.surnames) and word.lower() not in lists.dutch_words
 
 
+ABSTRACT_NOUN_ENDINGS = ("logie", "iatrie", "isme", "iteit", "heid", "schap")
 ORG_HEADS = ("school", "college", "centrum", "bedrijf", "instituut", "academie", "vereniging", "praktijk", "kliniek")
 PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek", "hoven", "dam", "meer", "burg",
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
@@ -1644,6 +1687,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
             continue
+        if lower.endswith(ABSTRACT_NOUN_ENDINGS):
+            continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
         if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article
             start = m.start() - 3 if text[max(0, m.start() - 3):m.start()] == "De " else \
                 m.start() - 4 if text[max(0, m.start() - 4):m.start()] == "Het " else m.start()
@@ -2103,6 +2148,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
         end = entity.end if re.match(r"\.", text[end:entity.end]) and (entity.label == "ORGANISATION" or initial) else end
     founded = CLUB_YEAR.match(text, end) if entity.label == "ORGANISATION" else None
     end = founded.end() if founded and founded.end() <= entity.end else end
+    if text[end:end + 1] == ")" and end < entity.end and text.count("(", start, end) > text.count(")", start, end):
+        end += 1    # a bracket the span opened: "Berg, van den, J. (Joost)"
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
 
 

@@ -931,11 +931,10 @@ GOLD_MISSES = {
     "anonymiser_gold_seventh.yaml": [
         ("h14", "Zorg- en Activeringscentrum De Meerpaal"), ("h16", "Werkkompas Veenendaal"),
     ],
-    # a chat's name and a neighbourhood in lower case, organisations whose kind follows the name or that
-    # keep a part ('Werkplein [GEMEENTE-1]')
+    # a chat's name and a neighbourhood in lower case, organisations whose kind follows the name
     "anonymiser_gold_eighth.yaml": [
         ("e10", "taalkracht eemland"), ("e10", "vathorst"), ("e17", "Aksoy Groente & Fruit"),
-        ("e18", "Werkplein Lelystad"), ("e18", "Al-Fatih moskee"),
+        ("e18", "Al-Fatih moskee"),
         ("e18", "Werkgeverskring Noordelijke Flevopolder"), ("e24", "Protestantse wijkgemeente De Ark Veldhuizen"),
     ],
     # organisations that keep a part ('Rekenkamer [GEMEENTE-1]'), a two-letter village (Ee), a town's
@@ -983,6 +982,10 @@ GOLD_MISSES = {
     # blind: 0.911 (housing, work, safety, health, Flemish material, OCR, system logs); still missed:
     # a firm's name with a lower-case word before its legal form ('Zorg met Aandacht [ORGANISATIE-1]')
     "anonymiser_gold_fifteenth.yaml": [("t16", "Zorg met Aandacht Hoek VOF")],
+    # blind: 0.980 (parliament, objections and courts, chats, forums, radio); still missed: a
+    # municipality of three words after "Gemeente" at a line's start ('[PERSOON-1] van Twente'), a
+    # volunteers' café whose kind stays ('Taalcafé [ORGANISATIE-1]')
+    "anonymiser_gold_sixteenth.yaml": [("u04", "Hof van Twente"), ("u17", "Taalcafé De Wâldpyk")],
 }
 MISSED_LINE = re.compile(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", re.MULTILINE)
 
