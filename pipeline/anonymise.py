@@ -2254,15 +2254,17 @@ def _municipality_keys() -> frozenset:
 
 
 def _starts_with_place(entity: Entity, places: set[tuple[int, int]], lists: Lists) -> bool:
-    """deduce reads "(Volgens) Den Haag de Wet inburgering" as the name "Den Haag de Wet": a person's
-    name does not open with a listed place that is no first name, after Dutch words at most. The
-    place stays found by the list."""
+    """deduce reads "(Volgens) Den Haag de Wet inburgering" as the name "Den Haag de Wet", and
+    "Gemeente Hof van Twente" as a name too: a person's name does not open with a listed place that
+    is no first name, after Dutch words at most. The place stays found by the list."""
     if entity.label != "PERSON":
         return False
     for start, end in places:
-        if entity.start <= start and end < entity.end and fold(entity.text[start - entity.start:end - entity.start]) not in lists.first_names:
+        if entity.start <= start and end <= entity.end and fold(entity.text[start - entity.start:end - entity.start]) not in lists.first_names:
             before = WORD.findall(entity.text[:start - entity.start])
-            if all(w.lower() in lists.dutch_words for w in before):
+            # A place that ends the name may be a surname after a first name: "Joost van Ommeren".
+            surname = end == entity.end and any(fold(w) in lists.first_names or w.lower() in TUSSENVOEGSELS for w in before)
+            if all(w.lower() in lists.dutch_words for w in before) and not surname:
                 return True
     return False
 
