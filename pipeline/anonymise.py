@@ -94,7 +94,7 @@ ORG_KEYWORDS += "|Dagbesteding|Taalmaatjes"   # day care for the Z-route, volunt
 ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local parties name their town: "Leefbaar Emmen"
 ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam|Jeugdbescherming"   # care providers and a municipality's teams
 ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Rekenkamercommissie"
-ORG_KEYWORDS += "|Werkplein"   # a region's job centre: "Werkplein De Dollard"
+ORG_KEYWORDS += "|Werkplein|Taalcafé|Taalcafe"   # a region's job centre, volunteers' language café: "Werkplein De Dollard"
 ORG_KEYWORDS += "|Sociaal\\s+[Tt]eam|OCMW|CVO|CAW"   # a municipality's social team; Flemish welfare centres and adult schools
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
 ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
@@ -135,6 +135,8 @@ ORG_JOINERS = {"de", "het", "'t", "van", "der", "den", "aan", "op", "en", "&"}
 ORG_BEFORE = re.compile(
     rf"\b(?:{ORG_KEYWORDS})[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|voor)[^\S\n]+)*{NAME_TOKEN}(?:[^\S\n]+(?:(?:[Dd]e|[Hh]et|'t|[Vv]an|der|den|aan|op|en|&)[^\S\n]+)*{NAME_TOKEN})*"
 )
+# A kind of organisation of another one: "Taalcafé van Buurthuis ...", "Taalhuis van Bibliotheek ...".
+INNER_KIND = re.compile(rf"[^\S\n]+(?:van|voor)[^\S\n]+(?:de[^\S\n]+|het[^\S\n]+)?(?=(?:{ORG_KEYWORDS})\b)")
 ORG_AFTER = re.compile(
     rf"(?:(?:{NAME_TOKEN}|&|Zn\.|Zonen)[^\S\n]+)*(?:{NAME_TOKEN}|&|Zn\.)[^\S\n]*(?:(?:B\.V\.|BV|V\.O\.F\.|VOF|N\.V\.|NV|Holding|Groep)(?![\w.])|(?<=&\s)(?:Zn\.?|Zonen|Partners|Co\.?|Compagnie)(?!\w))"
 )
@@ -1016,6 +1018,9 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         found.append(Entity(m.start(), m.end(), "PERSON", m.group(), True, "script"))
     for m in ORG_BEFORE.finditer(text):
         start, end = m.start(), _trim_org(text, m.start(), m.end(), lists)
+        inner = INNER_KIND.match(text, WORD.match(text, start).end())
+        if inner and inner.end() < end:
+            start = inner.end()    # "het Taalcafé van Buurthuis De Klaproos": the buurthuis is named, not the café
         while start > 1 and text[start - 1] == "-" and text[start - 2].isalpha():   # "Hotel-Restaurant De ..."
             start -= 1
             while start > 0 and text[start - 1].isalpha():
