@@ -1528,12 +1528,15 @@ LINE_MARKER = re.compile(r"[^\S\n]*(?:[-–—•*·▪>]|\[?[\d:.\-/]+(?:[^\S\n
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    """Does a sentence or line begin here (after a line's bullet, time or number, too)?"""
+    """Does a sentence or line begin here?"""
     before = text[max(0, start - 64):start].rstrip(" \"'“‘(«„[")   # a window: this runs per capitalised word
     if not before and start > 64:
         before = text[:start].rstrip(" \"'“‘(«„[")
-    if not before or before[-1] in ".!?:\n" or before.endswith("..."):
-        return True
+    return not before or before[-1] in ".!?:\n" or before.endswith("...")
+
+
+def _after_line_marker(text: str, start: int) -> bool:
+    """Does a line's bullet, clock time or stamp stand just before this word (LINE_MARKER)?"""
     line_start = text.rfind("\n", max(0, start - 64), start) + 1
     return (line_start > 0 or start <= 64) and LINE_MARKER.fullmatch(text, line_start, start) is not None
 
@@ -1666,7 +1669,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             found.append(Entity(m.start(), place, "MUNICIPALITY_OR_TOWN", text[m.start():place], False, "weak"))
             last_end = place
             continue
-        named = CAPITALISED_AFTER_ARTICLE.match(text, m.end()) if word in ("De", "Het") else None
+        # After a line's bullet or time "De" opens the line's sentence: "24:10 De Wet inburgering".
+        named = CAPITALISED_AFTER_ARTICLE.match(text, m.end()) if word in ("De", "Het") and not _after_line_marker(text, m.start()) else None
         if named and not all(fold(w) in lists.allow for w in WORD.findall(named.group())):
             # Mid-sentence Dutch writes "de" in lower case: "bij De Kompasroos" is a name (a home, a school).
             found.append(Entity(m.start(), named.end(), "ORGANISATION", text[m.start():named.end()], False, "weak"))
@@ -1692,6 +1696,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
             continue
+        if _after_line_marker(text, m.start()) and _dutch_stem(lower, dutch):
+            continue   # "13.30 Paneldiscussie", "- Voortgangsgesprek": a compound opening a programme's or list's line
         if lower.endswith(ABSTRACT_NOUN_ENDINGS):
             continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
         if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article

@@ -1063,3 +1063,13 @@ def test_a_redacted_memo_is_redacted_again_as_it_is(lists):
     once = redact("Anna: eerst voorleggen aan Fatima Yilmaz uit Ede.", lists)[0]
     assert once == "[PERSOON]: eerst voorleggen aan [PERSOON] uit [GEMEENTE]."
     assert redact(once, lists) == (once, 0)
+
+
+def test_a_line_s_bullet_or_time_opens_a_compound_but_not_a_name(lists):
+    """Programmes and lists open lines with a time or a bullet: a compound of Dutch words there is
+    an item ("13.30 Paneldiscussie"), a date and time is no phone number, while a word that is
+    Dutch by no list is still taken for a name, as mid-sentence."""
+    text = "13.30 Paneldiscussie met VNG\n- Voortgangsgesprek met de klant\n* Vlothuizerink regelt de zaal\n24:10 De Wet inburgering 2021"
+    assert anonymised(text, lists) == ("13.30 Paneldiscussie met VNG\n- Voortgangsgesprek met de klant\n"
+                                       "* [PERSOON-1] regelt de zaal\n24:10 De Wet inburgering 2021")
+    assert anonymised("[05-03-2024 08:55] Graag een reactie.", lists) == "[05-03-2024 08:55] Graag een reactie."
