@@ -167,8 +167,9 @@ NUMBER_FIELD_VALUE = re.compile(
     r"(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
     r"(?:[A-Z]{1,5}[\-/]|[A-Z]{2,5}[^\S\n](?=\d))*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")   # "ARN 23/4417"
-# Parliament's number of a paper, public as the paper is: Kamervragen "2024Z02817", a letter "2024D01234".
-PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}[ZD]\d{5}")
+# Parliament's number of Kamervragen, public as they are: "2024Z02817" (as a "kenmerk" only; after
+# "dossier" or "klantnummer" a number of that form is a client's).
+PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}Z\d{5}")
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -897,7 +898,8 @@ def _field_numbers(text: str) -> list[Entity]:
         if not m or label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
             continue
         number = m.group("number")
-        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or PUBLIC_PAPER_NUMBER.fullmatch(number) or (
+        public = key.group().lower() == "kenmerk" and PUBLIC_PAPER_NUMBER.fullmatch(number)
+        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or public or (
                 key.group().lower() in BARE_NUMBER_KEYS and len(number) < 6):     # not "de klant 1500 euro"
             continue
         found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", number))
