@@ -287,7 +287,8 @@ WORD_BEFORE = re.compile(r"(?<![\w\-'’])(?P<word>[^\W\d_][\w'’\-]*)(?P<dot>\
 # A Teams or Zoom transcript puts each speaker on a line of their own after the time, often in
 # lower case: "00:03:25 marieke de jong".
 TIMESTAMP_SPEAKER = re.compile(r"(?m)^[^\S\n]*\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?[^\S\n]+(?P<name>[^\W\d_][^\n:\d()]{0,40}?)[^\S\n]*(?P<colon>:?)[^\S\n]*$")
-CAPITALISED_RUN = re.compile(rf"(?:{NAME_TOKEN}(?:[^\S\n]+(?:{'|'.join(sorted(TUSSENVOEGSELS))})(?=[^\S\n]+[A-ZÀ-Þ]))*(?:[^\S\n]+|$))*")
+# A name's words at the start of a line: capitalised, with particles between them ("Quarrema van der Zwaluw").
+CAPITALISED_RUN = re.compile(rf"(?:{NAME_TOKEN}(?:(?:[^\S\n]+(?:{'|'.join(sorted(TUSSENVOEGSELS))}))+(?=[^\S\n]+[A-ZÀ-Þ]))?(?:[^\S\n]+|$))*")
 CLUB_YEAR = re.compile(r"[^\S\n]'\d{2}\b")   # a club's founding year: "SV Zuiderzee '75"
 # Abbreviations in capitals that are no one's initials: "NB", "PS", "ZSM".
 ABBREVIATIONS = {"nb", "ps", "ok", "nvt", "zsm", "tav", "ivm", "iom", "cc", "bcc", "pm", "vs", "ca", "dd", "nl", "eu",

@@ -1073,3 +1073,11 @@ def test_a_line_s_bullet_or_time_opens_a_compound_but_not_a_name(lists):
     assert anonymised(text, lists) == ("13.30 Paneldiscussie met VNG\n- Voortgangsgesprek met de klant\n"
                                        "* [PERSOON-1] regelt de zaal\n24:10 De Wet inburgering 2021")
     assert anonymised("[05-03-2024 08:55] Graag een reactie.", lists) == "[05-03-2024 08:55] Graag een reactie."
+
+
+def test_a_timestamped_line_without_a_colon_names_only_its_leading_capitalised_words(lists):
+    """Show notes and minutes put a topic after a time ("38:55 Rients over de brede intake"): the
+    speaker is the line's leading name, particles included; a lower-case line typed by a transcriber
+    ("00:03:25 marieke de jong") is a name as a whole."""
+    text = "38:55 Rients over de brede intake\n12:10 Quarrema van der Zwaluw over taal\n00:03:25 marieke de jong"
+    assert anonymised(text, lists) == "38:55 [PERSOON-1] over de brede intake\n12:10 [PERSOON-2] over taal\n00:03:25 [PERSOON-3]"
