@@ -974,7 +974,8 @@ def _allow_listed_street(address: str, lists: "Lists | None") -> bool:
     words = WORD.findall(re.split(r"\s+\d", address, maxsplit=1)[0])
     if lists is None or not words or POSTCODE.search(address):
         return False
-    noun = len(words) == 1 and words[0].lower().endswith("ering") and words[0].lower() in lists.dutch_words
+    # long ones only: a short one may name a street ("Kering 5")
+    noun = len(words) == 1 and len(words[0]) >= 9 and words[0].lower().endswith("ering") and words[0].lower() in lists.dutch_words
     return fold(words[-1]) in lists.allow or noun
 
 

@@ -1081,3 +1081,8 @@ def test_a_timestamped_line_without_a_colon_names_only_its_leading_capitalised_w
     ("00:03:25 marieke de jong") is a name as a whole."""
     text = "38:55 Rients over de brede intake\n12:10 Quarrema van der Zwaluw over taal\n00:03:25 marieke de jong"
     assert anonymised(text, lists) == "38:55 [PERSOON-1] over de brede intake\n12:10 [PERSOON-2] over taal\n00:03:25 [PERSOON-3]"
+
+
+def test_a_long_noun_in_ering_and_a_number_is_no_street_but_a_short_one_may_be(lists):
+    assert anonymised("Aflevering 14 gaat over taal. Hij woont op Kering 5.", lists) == \
+        "Aflevering 14 gaat over taal. Hij woont op [ADRES]."
