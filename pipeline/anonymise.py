@@ -1702,7 +1702,7 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if _after_line_marker(text, m.start()) and _dutch_stem(lower, dutch):
             continue   # "13.30 Paneldiscussie", "- Voortgangsgesprek": a compound opening a programme's or list's line
-        if lower.endswith(ABSTRACT_NOUN_ENDINGS):
+        if fold(word).endswith(ABSTRACT_NOUN_ENDINGS):
             continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
         if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article
             start = m.start() - 3 if text[max(0, m.start() - 3):m.start()] == "De " else \
