@@ -1191,7 +1191,8 @@ def _cell_values(text: str, start: int, cells: list[str], separator: str, kinds:
 MENTION = re.compile(r"(?<![\w.@])@(?P<handle>[^\W_][\w.\-]{0,40}[^\W_]|[^\W_])")
 HANDLE_HEADER = re.compile(r"(?m)^[^\S\n]*(?P<handle>[a-z][a-z0-9]*(?:[._\-][a-z0-9]+)+)[^\S\n]+\[?\d{1,2}:\d{2}\b")
 # A forum's or a comment thread's user name before what it wrote: "Arif_K schreef op 4 april:".
-HANDLE_WROTE = re.compile(r"(?m)^[^\S\n]*(?P<handle>[^\W\d_][\w.\-]*(?:_|\d)[\w.\-]*)[^\S\n]+(?:schreef|reageerde|antwoordde|wrote)\b")
+WROTE_VERBS = ("schreef", "reageerde", "antwoordde", "wrote")
+HANDLE_WROTE = re.compile(rf"(?m)^[^\S\n]*(?P<handle>[^\W\d_][\w.\-]*(?:_|\d)[\w.\-]*)[^\S\n]+(?:{'|'.join(WROTE_VERBS)})\b")
 GROUP_MENTIONS = {"channel", "here", "everyone", "iedereen", "allen", "all", "team", "admin"}
 
 
@@ -1200,7 +1201,8 @@ def _chat_handles(text: str) -> list[Entity]:
     a forum before what it wrote."""
     handles = {m.group("handle") for m in MENTION.finditer(text)} if "@" in text else set()
     handles |= {m.group("handle") for m in HANDLE_HEADER.finditer(text)} if ":" in text else set()
-    handles |= {m.group("handle").rstrip(".-") for m in HANDLE_WROTE.finditer(text)}
+    if any(verb in text for verb in WROTE_VERBS):
+        handles |= {m.group("handle").rstrip(".-") for m in HANDLE_WROTE.finditer(text)}
     handles = {h for h in handles if re.split(r"[.\-_]", h.lower())[0] not in GROUP_MENTIONS}
     if not handles:
         return []

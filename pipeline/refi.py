@@ -37,6 +37,7 @@ NS_CODEBOOK = "urn:QDA-XML:codebook:1.0"
 GUID_NAMESPACE = uuid.UUID("5d0c7a0e-2b9e-5f3c-9a61-7b3f1e8c4d20")
 # Users that stand for qcode's own coding: their codings are recomputed by every build, not imported.
 MACHINE_USER_PREFIXES = ("qcode-rules@", "qcode-classifier@")
+REVIEW_ORIGIN = "refi-review:"   # an imported coding that reviewed the machine's (store.CODED_FROM_SCRATCH)
 CASE_VARIABLES = ("role", "route", "gender", "age_band", "municipality_type")
 SOURCE_VARIABLES = ("municipality_type", "kind")
 MAX_MEMBER_BYTES = 200 * 1024 * 1024   # a larger member in a .qdpx is refused (zip bomb)
@@ -656,9 +657,12 @@ def _manual_rows(project: Project, db, code_ids: dict, file_name: str, label: st
             start, end = _document_span(selection, text, removed, doc_id, documents[doc_id])
             hit = _overlapping(segments.get(doc_id, []), documents[doc_id], start, end)
             report["between_segments"] += 0 if hit else len(selection.codings)
-            origin = f"{'refi-review' if _reviewed(project, selection) else 'refi'}:{file_name}"
-            for coding, code_guid, notes in selection.codings:
-                coder = _coder(project, coding, selection)
+            coders = [_coder(project, coding, selection) for coding, _, _ in selection.codings]
+            # In a qcode export the machine's codings stand beside a coder's only where she left
+            # them standing in the workbench (on a segment coded from scratch they are not
+            # exported): her codings there are a review.
+            origin = f"{REVIEW_ORIGIN if any(map(_is_machine, coders)) else 'refi:'}{file_name}"
+            for (coding, code_guid, notes), coder in zip(selection.codings, coders):
                 if _is_machine(coder):
                     report["machine"] += 1
                     continue
@@ -670,15 +674,8 @@ def _manual_rows(project: Project, db, code_ids: dict, file_name: str, label: st
                     row = _manual_row(segment, doc_id, code_ids[code_guid], coder, file_name, origin,
                                       _datetime(coding.attrs.get("creationDateTime")) or now, selection.notes + notes)
                     rows[row["id"]] = row
-    report["reviewed"] = sum(row["origin"].startswith("refi-review:") for row in rows.values())
+    report["reviewed"] = sum(row["origin"].startswith(REVIEW_ORIGIN) for row in rows.values())
     return rows, report
-
-
-def _reviewed(project: Project, selection: Selection) -> bool:
-    """Whether the selection's human codings are a review of the machine's: in a qcode export, the
-    rules' or the classifier's codings stand beside them only where the coders left them standing
-    in the workbench (on a segment coded from scratch they are not exported)."""
-    return any(_is_machine(_coder(project, coding, selection)) for coding, _, _ in selection.codings)
 
 
 def _manual_row(segment: dict, doc_id: str, code_id: str, coder: str, file_name: str, origin: str, created: str,
