@@ -51,8 +51,8 @@ def qde_of(qdpx: bytes):
     return archive, etree.fromstring(archive.read("project.qde"))
 
 
-def copy_db(demo_db, tmp_path: Path, clear_manual: bool = False) -> Path:
-    path = tmp_path / "copy.db"
+def copy_db(demo_db, tmp_path: Path, clear_manual: bool = False, name: str = "copy.db") -> Path:
+    path = tmp_path / name
     shutil.copy(demo_db, path)
     if clear_manual:
         with sqlite3.connect(path) as conn:
@@ -370,10 +370,8 @@ def test_a_reviewed_segment_comes_back_as_a_review_with_the_machine_codes_counti
     db.close()
     path = tmp_path / "reviewed.qdpx"
     path.write_bytes(render(reviewed, "qdpx", ExportFilters()))
-    target = tmp_path / "target.db"
-    shutil.copy(demo_db, target)
+    target = copy_db(demo_db, tmp_path, clear_manual=True, name="target.db")
     with sqlite3.connect(target) as conn:
-        conn.execute("delete from manual_codings")
         machine = {c for (c,) in conn.execute("select code_id from segment_codes where segment_id = ?", [segment])}
     report = refi.import_project(path, target)
     with sqlite3.connect(target) as conn:
