@@ -429,21 +429,35 @@ def evaluate(gold, test_gold, folds, repeats, jobs, codebook_path, as_json, with
 
 
 @cli.command("evaluate-anonymiser", context_settings=CONTEXT)
-@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--gold", "gold_files", required=True, multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A gold YAML file; repeat it (or give a shell wildcard) for one summary line per file.")
 @json_option
 @friendly_errors
-def evaluate_anonymiser_command(gold, as_json):
-    """Recall per label, keep rate and every miss of the anonymiser on a gold YAML file.
+def evaluate_anonymiser_command(gold_files, as_json):
+    """Recall per label, keep rate and every miss of the anonymiser on a gold YAML file; with
+    several files, each file's recall and keep rate on one line, and the totals.
 
     Example: qcode evaluate-anonymiser --gold tests/data/anonymiser_gold.yaml
+
+    Example (every gold file, after a rule change): qcode evaluate-anonymiser $(printf -- '--gold %s '
+    tests/data/anonymiser_gold*.yaml)
     """
     from .anonymise import load_lists
     from .anonymiser_eval import evaluate_anonymiser, load_gold
 
-    report = evaluate_anonymiser(load_gold(gold), load_lists())
+    lists = load_lists()
+    reports = {str(path): evaluate_anonymiser(load_gold(path), lists) for path in gold_files}
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
-        return
+        click.echo(json.dumps(reports if len(reports) > 1 else reports[str(gold_files[0])], ensure_ascii=False,
+                              indent=1))
+    elif len(reports) > 1:
+        _echo_gold_summary(reports)
+    else:
+        _echo_gold_report(reports[str(gold_files[0])])
+
+
+def _echo_gold_report(report: dict) -> None:
     click.echo(f"{'label':<22}{'recall':>8}{'found':>8}{'total':>8}")
     for label, recall in report["recall"].items():
         found, total = report["counts"][label]
@@ -455,6 +469,23 @@ def evaluate_anonymiser_command(gold, as_json):
         click.echo(f"MISSED  {miss['passage']} {miss['label']:<20} {miss['text']!r}  …{miss['context']}…")
     for wrong in report["wrongly_removed"]:
         click.echo(f"REMOVED {wrong['passage']} {wrong['text']!r}  …{wrong['context']}…")
+
+
+def _echo_gold_summary(reports: dict[str, dict]) -> None:
+    """One line per gold file, then the identifiers and keep words of all files together."""
+    width = max(len(Path(name).name) for name in reports) + 2
+    click.echo(f"{'gold file':<{width}}{'recall':>8}{'found':>12}{'keep':>8}{'kept':>12}")
+    totals = [0, 0, 0, 0]
+    for name, report in reports.items():
+        found = sum(f for f, _ in report["counts"].values())
+        total = sum(t for _, t in report["counts"].values())
+        kept, keep_total = report["keep_counts"]
+        totals = [a + b for a, b in zip(totals, (found, total, kept, keep_total))]
+        click.echo(f"{Path(name).name:<{width}}{report['recall_all']:>8.3f}{f'{found}/{total}':>12}"
+                   f"{report['keep_rate']:>8.3f}{f'{kept}/{keep_total}':>12}")
+    found, total, kept, keep_total = totals
+    click.echo(f"{'ALL':<{width}}{found / max(total, 1):>8.3f}{f'{found}/{total}':>12}"
+               f"{kept / max(keep_total, 1):>8.3f}{f'{kept}/{keep_total}':>12}")
 
 
 @cli.command(context_settings=CONTEXT)

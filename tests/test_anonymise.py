@@ -1013,6 +1013,24 @@ def test_evaluate_anonymiser_on_policy_prose():
 
 
 
+def test_evaluate_anonymiser_sums_several_gold_files():
+    """With several --gold files, one line per file and totals that are their sums (the check
+    after every rule change: did any file lose an identifier or a kept word?)."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    files = ["tests/data/anonymiser_gold_policy.yaml", "tests/data/anonymiser_gold_blind.yaml"]
+    result = CliRunner().invoke(cli, ["evaluate-anonymiser", "--gold", files[0], "--gold", files[1]])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()[1:]}
+    assert list(rows) == ["anonymiser_gold_policy.yaml", "anonymiser_gold_blind.yaml", "ALL"]
+    found = [tuple(map(int, row[1].split("/"))) for row in rows.values()]
+    kept = [tuple(map(int, row[3].split("/"))) for row in rows.values()]
+    assert found[2] == (found[0][0] + found[1][0], found[0][1] + found[1][1])
+    assert kept[2] == (kept[0][0] + kept[1][0], kept[0][1] + kept[1][1]) and kept[0][1] == 191
+    assert float(rows["ALL"][0]) == round(found[2][0] / found[2][1], 3)
+
 
 def test_a_lower_case_town_found_once_is_replaced_everywhere_in_the_text(lists):
     """Notes found "in almelo" but kept their heading "aantekeningen km almelo", which gave the
