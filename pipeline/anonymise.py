@@ -51,7 +51,8 @@ LABEL_PRIORITY = ["ADDRESS", "EMAIL", "URL", "PHONE", "ID_NUMBER", "DATE_OF_BIRT
 # A pseudonym, or a redacted memo's unnumbered kind ("[PERSOON]: ..." is no speaker's name).
 PSEUDONYM = re.compile(r"\[(?:PERSOON|GEMEENTE|ORGANISATIE)(?:-\d+)?\]|\[(?:TELEFOON|EMAIL|URL|ID-NUMMER|ADRES|GEBOORTEDATUM)\]")
 
-WORD = re.compile(r"[^\W\d_](?:[\w\u0300-\u036f]|[-'’](?=\w))*", re.UNICODE)
+# Not across "_": file names join words with it ("interview_Wouter_Dekker.docx").
+WORD = re.compile(r"[^\W\d_](?:[^\W_]|[\u0300-\u036f]|[-'’](?=[^\W_]))*", re.UNICODE)
 NON_LATIN_NAME = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+(?:\s+[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u04ff]+)*")
 
 TUSSENVOEGSELS = {"van", "de", "der", "den", "te", "ter", "ten", "het", "'t", "in", "op", "la", "le",
@@ -95,9 +96,10 @@ ORG_KEYWORDS += "|Lokaal|Leefbaar|Gemeentebelangen|Dorpsbelangen"   # local part
 ORG_KEYWORDS += "|Jeugdhulp|Jeugdteam|Wijkteam|Buurtteam|Gebiedsteam|Jeugdbescherming"   # care providers and a municipality's teams
 ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Rekenkamercommissie"
 ORG_KEYWORDS += "|Werkplein|Taalcafé|Taalcafe"   # a region's job centre, volunteers' language café: "Werkplein De Dollard"
+ORG_KEYWORDS += "|Welzijnsplein|Sporthal"   # a welfare desk, the hall of a job fair: "Sporthal Het Wiekske"
 ORG_KEYWORDS += "|Sociaal\\s+[Tt]eam|OCMW|CVO|CAW"   # a municipality's social team; Flemish welfare centres and adult schools
 # Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
-ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening)"
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening|werkplaats)"
 
 
 def _trie_alternation(words: list[str]) -> str:
@@ -145,7 +147,8 @@ AZC = re.compile(rf"\b(?:azc|AZC|asielzoekerscentrum|opvanglocatie|noodopvang)\s
 EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]|\b[\w\-]+(?:\.[\w\-]+)*\.(?:nl|com|org|net|eu|info|be|de)(?:/[^\s<>()\"']*[^\s<>()\"'.,;:!?])?\b")
 # Not a date and a time ("05-03-2024 08:55", a chat's or a ticket's stamp): ten digits from 0 too.
-PHONE = re.compile(r"(?<![\w+])(?!\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}(?!\d))(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-–/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
+# Not the minutes of a clock time and what follows ("11:02 2024-03-04_interview.docx" in a file listing).
+PHONE = re.compile(r"(?<![\w+])(?<!\d[:.])(?!\d{1,2}[\-/.]\d{1,2}[\-/.](?:19|20)\d{2}(?!\d))(?:(?:\+|00)31[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:\d(?:\s?[\-–/.]\s?|[\s)]|\)\s)?){8}\d(?![\d])")
 # A phone number read out in words, as speech recognition writes it: "nul zes twaalf ..." is too
 # free; ten digits said one by one are not: "nul drie zes vijf vijf vijf twee acht nul nul".
 SPOKEN_PHONE = re.compile(r"\bnul(?:[\s,]+(?:nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen)){8,}\b", re.IGNORECASE)
@@ -218,7 +221,7 @@ STREET_SUFFIX = "strjitte|bocht|meent|wei|leane|dyk|paad|zijde|straat|weg|laan|p
 # is no street); a floor ("3 hoog", "2e etage") belongs to the address, and so does a Belgian
 # postcode, four digits without letters ("Kapelstraat 23 bus 2, 9100 Sint-Niklaas").
 STREET = re.compile(
-    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.)(?:[^\S\n]|-))*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?[^\S\n]+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}}(?:e|de|ste)?)(?![\w]))?(?:[^\S\n]+(?:hoog|etage|verdieping)\b)?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}(?:\s?[A-Z]{{2}}|(?=[^\S\n]+[A-ZÀ-Þ])))?(?:{TOWN_AFTER})?"
+    rf"\b(?:(?:{NAME_TOKEN}|[Vv]an|de|der|den|Dr\.|Mr\.|Prof\.|St\.|(?:[A-Z]\.)+)(?:[^\S\n]|-))*[A-ZÀ-Þ][\w'’\-]*(?:{STREET_SUFFIX})(?:-(?:Oost|West|Noord|Zuid))?[^\S\n]+\d{{1,4}}(?:bis\b|\s?[a-zA-Z](?![\w]))?(?:[\-/ ](?:bis|hs|[A-Z]{{1,2}}\d{{0,3}}|I{{1,3}}|IV|\d{{1,3}}(?:e|de|ste)?)(?![\w]))?(?:[^\S\n]+(?:hoog|etage|verdieping)\b)?(?:\s+(?:unit|bus|kamer)\s+\d{{1,4}})?(?:,?\s+[1-9]\d{{3}}(?:\s?[A-Z]{{2}}|(?=[^\S\n]+[A-ZÀ-Þ])))?(?:{TOWN_AFTER})?"
 )
 # A street named by a word and a street word on its own: "Nieuwe Markt 9-11", "Oude Gracht 12".
 STREET_WORDS = "Markt|Gracht|Haven|Kade|Dijk|Singel|Wal|Dam|Plein|Laan|Weg|Straat|Steeg"
@@ -399,6 +402,25 @@ def canonical_text(text: str) -> tuple[str, list[int]]:
 OCR_SIGN = re.compile(r"\d[OolI]|[OolI]\d")
 OCR_NUMBER = re.compile(r"(?<![\w.\-/])[\dOolI][\dOolI\-./]*[\dOolI](?![\w])")
 OCR_DIGITS = str.maketrans("OolI", "0011")
+
+
+UNDERSCORED_TOKEN = re.compile(r"[^\s_@]*_\S*")
+# Between words of two letters or more: a user name "Arif_K" stays one word.
+WORD_JOINING_UNDERSCORE = re.compile(r"(?<=[^\W_]{2})_+(?=[^\W_]{2})")
+
+
+def _spaced_underscores(text: str) -> str:
+    """The same text, as long, with the underscores that join words read as spaces: a file name
+    ("2024-03-05_statushouder_Habtom_Kidane.m4a") is read as the words it joins. Not in an e-mail
+    address or a link, whose own patterns read it whole."""
+    if "_" not in text:
+        return text
+
+    def spaced(m: re.Match) -> str:
+        token = m.group()
+        return token if "@" in token or "://" in token or "www." in token else WORD_JOINING_UNDERSCORE.sub(
+            lambda u: " " * len(u.group()), token)
+    return UNDERSCORED_TOKEN.sub(spaced, text)
 
 
 def _ocr_digits(text: str) -> str:
@@ -811,7 +833,8 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
     found = []
     for regex, label in ((EMAIL, "EMAIL"), (PHONE, "PHONE"), (SHORT_PHONE, "PHONE"), (STREET, "ADDRESS"), (POSTCODE, "ADDRESS"),
                          (S_PLACE, "MUNICIPALITY_OR_TOWN")):
-        found += [_unbracketed(_after_a_title(Entity(m.start(), m.end(), label, m.group()), lists)) for m in regex.finditer(text)
+        found += [_unbracketed(_after_a_title(_street_only(Entity(m.start(), m.end(), label, m.group()), lists), lists))
+                  for m in regex.finditer(text)
                   if label != "ADDRESS" or not (_allow_listed_street(m.group(), lists) or _year_in_capitals(text, m.start()))]
     emails = [(e.start, e.end) for e in found if e.label == "EMAIL"]
     for m in URL.finditer(text):
@@ -1116,6 +1139,9 @@ def _name_shaped(value: str, lists: Lists) -> bool:
     return not all(w.lower() in lists.dutch_words or fold(w) in lists.allow for w in words)
 
 
+LEADING_TITLE = re.compile(rf"{TITLES}\.?[^\S\n]+")
+
+
 def _field_value_entity(text: str, start: int, end: int, kind: str, lists: Lists, in_table: bool = False) -> Entity | None:
     value = text[start:end]
     if not re.search(r"\w", value) or fold(value) in lists.allow or value.lower().strip(".") in ("onbekend", "nvt", "n.v.t", "geen"):
@@ -1128,6 +1154,9 @@ def _field_value_entity(text: str, start: int, end: int, kind: str, lists: Lists
     if kind in NUMBERED and not ((in_table and any(w[0].isupper() for w in WORD.findall(value))) or _name_shaped(value, lists) or (
             kind == "MUNICIPALITY_OR_TOWN" and tuple(fold(w) for w in WORD.findall(value)) in lists.places)):
         return None
+    title = LEADING_TITLE.match(value) if kind == "PERSON" else None
+    if title and title.end() < len(value):     # "| Wethouder A.C. Brink-de Graaf |": the name, not its title
+        start, value = start + title.end(), value[title.end():]
     return Entity(start, end, kind, value, True, "field")
 
 
@@ -1668,7 +1697,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if not word[0].isupper() or (len(word) < 3 and word != "De") or word.isupper() or any(c.isdigit() for c in word) or _covered(covered, m.start(), m.end()):
             continue
-        if _sentence_start(text, m.start()) or (FIELD_END.match(text, m.end()) and _label_so_far(text, m.start())):
+        if _sentence_start(text, m.start()) or (FIELD_END.match(text, m.end()) and _label_so_far(text, m.start())) or (
+                _quoted_word(text, m.start(), m.end()) and (fold(word),) in lists.places and _word_quoted_as_word(word, lists)):
             continue
         place = _capitalised_place_after_preposition(text, m, lists)
         if place:
@@ -1800,6 +1830,8 @@ def _lower_case_name_after_title(text: str, m: re.Match, lists: Lists) -> Entity
         end = w.end()
         if w.group() not in TUSSENVOEGSELS:
             break
+    if m.group() in ("het", "der"):
+        return None     # no surname begins with these: "mevrouw het woord", "meneer der dingen"
     last = text[m.start():end].split()[-1]
     if end != m.end():   # particles, then the surname
         named = fold(last) in lists.surnames or not (
@@ -2154,7 +2186,7 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     while words and droppable(words[-1].group(), False):
         words.pop()
     if entity.label == "PERSON":
-        words = _before_a_body(words, lists)
+        words = _before_a_recipient(_before_a_body(words, lists), lists)
     if not words:
         return None
     start = min(words[0].start(), entity.start) if text[entity.start].isdigit() else words[0].start()
@@ -2168,6 +2200,40 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     if text[end:end + 1] == ")" and end < entity.end and text.count("(", start, end) > text.count(")", start, end):
         end += 1    # a bracket the span opened: "Berg, van den, J. (Joost)"
     return Entity(start, end, entity.label, text[start:end], entity.strong, entity.source)
+
+
+# The Dutch words a street's name begins with before its own name: adjectives and titles
+# ("Oude Molenweg", "Eerste Helmersstraat", "Burgemeester Visserstraat", "Koningin Julianalaan").
+STREET_NAME_WORDS = {
+    "oude", "nieuwe", "korte", "lange", "hoge", "lage", "grote", "kleine", "brede", "smalle", "kromme", "verlengde",
+    "achter", "voor", "binnen", "buiten", "boven", "beneden", "noord", "zuid", "oost", "west", "noorder", "zuider",
+    "ooster", "wester", "eerste", "tweede", "derde", "vierde", "vijfde", "heilige", "sint", "onze", "lieve", "vrouwe",
+    "koning", "koningin", "prins", "prinses", "graaf", "gravin", "hertog", "burgemeester", "dokter", "pastoor",
+    "kapelaan", "dominee", "meester", "generaal", "kolonel", "kapitein", "luitenant", "admiraal", "professor",
+    "president", "pater", "broeder", "zuster", "kardinaal", "paus", "bisschop", "baron", "jonkheer", "ridder"}
+
+
+SPACES = re.compile(r"[^\S\n]+")
+
+
+def _street_only(entity: Entity, lists: Lists | None) -> Entity:
+    """An address without the Dutch noun before it: "Huisbezoek Lindenstraat 8b" (_noun_before_a_street)."""
+    first = WORD.match(entity.text)
+    if entity.label != "ADDRESS" or lists is None or not first or not _noun_before_a_street(first.group(), lists):
+        return entity
+    space = SPACES.match(entity.text, first.end())
+    if not space:
+        return entity
+    return Entity(entity.start + space.end(), entity.end, entity.label, entity.text[space.end():], entity.strong, entity.source)
+
+
+def _noun_before_a_street(word: str, lists: Lists) -> bool:
+    """A Dutch noun before a street and its number, no part of the street's name: "Huisbezoek
+    Lindenstraat 8b" (a street's name begins with an adjective, a title or a name, STREET_NAME_WORDS)."""
+    lower = word.lower()
+    return (len(word) >= 4 and word[0].isupper() and lower in lists.dutch_words and lower not in STREET_NAME_WORDS
+            and not lower.endswith(("e", "se", "sche")) and fold(word) not in lists.surnames
+            and fold(word) not in lists.first_names)
 
 
 def _verb_before_a_name(word: re.Match, name: re.Match, text: str, lists: Lists) -> bool:
@@ -2189,6 +2255,29 @@ def _before_a_body(words: list[re.Match], lists: Lists) -> list[re.Match]:
             if len(after) >= 2 and any(len(w) > 3 and w.lower() in lists.dutch_words
                                        and fold(w) not in lists.surnames and fold(w) not in lists.first_names for w in after):
                 return words[:i]     # a surname after "van" is one word ("P. van 't Zand"), a body's name more
+    return words
+
+
+# Surname particles that are also prepositions ("Aan de Stegge", "Op den Kamp"): deduce reads
+# "Jansen aan de Minister" as one name.
+PREPOSITION_PARTICLES = {"aan", "bij", "uit", "in", "op"}
+ARTICLE_PARTICLES = {"de", "den", "het", "'t", "t"}
+
+
+def _before_a_recipient(words: list[re.Match], lists: Lists) -> list[re.Match]:
+    """A name ends before "aan de" (or "bij de", "uit de", "op de", ...) when a Dutch word follows:
+    "Vragen van het lid Jansen aan de Minister", not "Wendy Op den Kamp". "aan", "bij" and "uit"
+    begin few surnames, so any Dutch word ends the name there; after "in" and "op", which begin
+    many ("In 't Veld"), only a word that is no listed surname does."""
+    folded = tuple(fold(w.group()) for w in words)
+    if any(folded[j:] in lists.places for j in range(len(folded) - 3)):
+        return words    # "van Horst aan de Maas": the place, which merging may have joined to a name
+    for i in range(1, len(words) - 2):
+        particle, article, after = (w.group() for w in words[i:i + 3])
+        if particle.lower() in PREPOSITION_PARTICLES and article.lower() in ARTICLE_PARTICLES \
+                and after.lower() in lists.dutch_words and (
+                particle.lower() not in TUSSENVOEGSELS or fold(after) not in lists.surnames):
+            return words[:i]
     return words
 
 
@@ -2245,10 +2334,12 @@ def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
     word = entity.text
     if entity.label not in ("PERSON", "MUNICIPALITY_OR_TOWN") or not WORD.fullmatch(word) or not word[0].isupper():
         return False
+    if _quoted_word(text, entity.start, entity.end) and entity.label == "MUNICIPALITY_OR_TOWN":
+        return _word_quoted_as_word(word, lists)    # a surname stays a name: "we noemen hem 'Smit'"
+    lower = word.lower()
     after = NEXT_WORD.match(text, entity.end) or SENTENCE_END.match(text, entity.end)   # "Mooi doel", "Mooi."
     if not after or not _opens_sentence(text, entity.start):
         return False
-    lower = word.lower()
     if lower in SENTENCE_ADVERBS:
         return True
     if after.group("word") in SUBJECT_PRONOUNS and _dutch_anywhere(lower, lists):
@@ -2258,6 +2349,23 @@ def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
             after.group("word") in REPORTING_VERBS):
         return False
     return all(_opens_sentence(text, m.start()) for m in re.finditer(rf"\b{re.escape(word)}\b", text))
+
+
+QUOTES = {"'": "'", "‘": "’", "“": "”", '"': '"', "„": "”", "«": "»"}
+
+
+def _quoted_word(text: str, start: int, end: int) -> bool:
+    """Is the text from start to end alone between quotation marks?"""
+    return start > 0 and end < len(text) and QUOTES.get(text[start - 1]) == text[end]
+
+
+def _word_quoted_as_word(word: str, lists: Lists) -> bool:
+    """A place's name alone in quotes that is a Dutch word: "zegt 'Kamp' voor het AZC" (by
+    its frequency too: the word lists leave out words that are places); not a first name or a
+    municipality."""
+    lower = word.lower()
+    return (_dutch_anywhere(lower, lists) or _zipf(lower, "nl") >= 4.5) and fold(word) not in lists.first_names and (
+        fold(word) not in _municipality_keys())
 
 
 def _opens_sentence(text: str, start: int) -> bool:
@@ -2497,7 +2605,7 @@ def save_key(key: PseudonymKey, path: Path) -> None:
 def find_entities(text: str, lists: Lists, known_names: "NameIndex | None" = None, use_deduce: bool = True) -> list[Entity]:
     """Entities with offsets into `text` as given (any Unicode form, zero-width characters)."""
     canonical, index = canonical_text(text)
-    entities = detect_entities(_ocr_digits(canonical), lists, use_deduce)
+    entities = detect_entities(_spaced_underscores(_ocr_digits(canonical)), lists, use_deduce)
     if known_names is not None:
         entities = merge_entities(entities + known_names.find(canonical, entities), canonical)
     result = []
