@@ -170,9 +170,9 @@ NUMBER_FIELD_VALUE = re.compile(
     r"(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
     r"(?:[A-Z]{1,5}[\-/]|[A-Z]{2,5}[^\S\n](?=\d))*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")   # "ARN 23/4417"
-# Parliament's number of Kamervragen, public as they are: "2024Z02817" (as a "kenmerk" only; after
+# Parliament's number of Kamervragen or of a document, public as they are: "2024Z02817", "2023D04025" (as a "kenmerk" only; after
 # "dossier" or "klantnummer" a number of that form is a client's).
-PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}Z\d{5}")
+PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}[DZ]\d{5}")
 NOT_ID_FIELDS = ("telefoon", "huis", "fax", "mobiel", "pagina", "volg", "versie", "artikel", "hoofdstuk", "bijlage", "tel")
 # A foreign phone number, as newcomers' families have: "+380 67 410 2290", "+49 (0)30 1234567".
 FOREIGN_PHONE = re.compile(r"(?<![\w+])\+(?!31)\d{1,3}(?:[^\S\n]?[\-.]?[^\S\n]?\(?\d{1,4}\)?){2,6}(?!\d)")
@@ -1059,6 +1059,9 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
         name_words = [w for w in WORD.findall(text[start:end]) if w.lower() not in TUSSENVOEGSELS]
         if text[m.start()].islower() and all(fold(w) in lists.allow for w in name_words):
             continue   # "bij de taalschool het COA": COA is no school's name
+        if text[m.start()].islower() and len(name_words) == 1 and name_words[0].endswith("e") and _inflected_dutch(
+                name_words[0].lower(), lists) and NEXT_WORD.match(text, end):
+            continue   # "... in de praktijk Maatschappelijke begeleiding": a heading's adjective and noun, no name
         after_kind = [w for w in WORD.findall(text[m.start():end])[1:] if w.lower() not in TUSSENVOEGSELS]
         if after_kind and any(_policy_term(w, lists) or LEVEL_CODE.fullmatch(w) for w in after_kind) and all(
                 fold(w) in lists.allow or LEVEL_CODE.fullmatch(w) for w in after_kind):
@@ -1316,7 +1319,8 @@ def _bracketed_short_names(text: str, lists: Lists, initials) -> list[Entity]:
         # The short form's letters are the initials of the words before it: "Ria Kramer (RK)",
         # "J.P. de W. (JdW)"; not "Ineke Swinkels (HR)", "Werkgeversservicepunt (WSP)".
         words = re.findall(r"[^\W\d_]+", text[text.rfind("\n", 0, m.start()) + 1:m.start("initials")])[-6:]
-        if initials(m.group("initials")) and _abbreviates(m.group("initials"), words):
+        if initials(m.group("initials")) and _abbreviates(m.group("initials"), words) and not _abbreviates_a_title(
+                m.group("initials"), words, lists):
             found.append(Entity(m.start("initials"), m.end("initials"), "PERSON", m.group("initials"), True, "initials"))
     for m in NICKNAME_THEN_NAME.finditer(text):
         nickname = m.group("nickname")
@@ -1331,6 +1335,16 @@ def _abbreviates(short: str, words: list[str]) -> bool:
     """The letters of `short`, in order, are first letters of `words`, the last of them the last word's."""
     firsts = iter(w[0].lower() for w in words)
     return bool(words) and short[-1].lower() == words[-1][0].lower() and all(c.lower() in firsts for c in short)
+
+
+def _abbreviates_a_title(short: str, words: list[str], lists: Lists) -> bool:
+    """The short form begins with a Dutch word that is no name: the acronym of a law or a body,
+    "Wet Inburgering Nieuwkomers (WIN)", "Wetenschappelijke Raad voor het Regeringsbeleid (WRR)";
+    not a person's "Ria Kramer (RK)"."""
+    first = next((w for w in words if w[0].lower() == short[0].lower()), "")
+    lower = first.lower()
+    return len(first) > 1 and fold(first) not in lists.first_names and (
+        lower in lists.dutch_words or _inflected_dutch(lower, lists) or _document_title(lower, lists.dutch_words.__contains__))
 
 
 def _all_name_words(name: str, lists: Lists) -> bool:
@@ -1562,6 +1576,13 @@ def _letter_closing(text: str, start: int, end: int, word: str) -> bool:
 LINE_MARKER = re.compile(r"[^\S\n]*(?:[-–—•*·▪>]|\[?[\d:.\-/]+(?:[^\S\n]+[\d:.\-/]+)*\]?|[a-z]?\d{0,3}[.)])[^\S\n]*")
 
 
+# The words a law's or a policy paper's title begins with: the capitalised word after it is part of the title.
+TITLE_OPENERS = {"Wet", "Regeling", "Besluit", "Verordening", "Nota", "Programma", "Actieplan", "Beleidsplan", "Beleidsregels"}
+# A section's number or an article, appendix or chapter before a heading's first word (a report's
+# headings and table of contents, also when a PDF's lines run together).
+HEADING_NUMBER = re.compile(r"(?:^|\s)(?:\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}\.|(?:Artikel|Bijlage|Hoofdstuk|Paragraaf|Deel)[^\S\n]+[\dIVX]{1,4}[a-z]?\.?|§[^\S\n]?\d{1,2}(?:\.\d{1,2})*)[^\S\n]+$")
+
+
 def _sentence_start(text: str, start: int) -> bool:
     """Does a sentence or line begin here?"""
     before = text[max(0, start - 64):start].rstrip(" \"'“‘(«„[")   # a window: this runs per capitalised word
@@ -1707,7 +1728,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         # After a line's bullet or time "De" opens the line's sentence: "24:10 De Wet inburgering".
         named = CAPITALISED_AFTER_ARTICLE.match(text, m.end()) if word in ("De", "Het") and not _after_line_marker(text, m.start()) else None
-        if named and not all(fold(w) in lists.allow for w in WORD.findall(named.group())):
+        if named and not all(fold(w) in lists.allow for w in WORD.findall(named.group())) and (
+                WORD.findall(named.group())[0] not in TITLE_OPENERS):    # "2013 De Wet Inburgering 2013": a title
             # Mid-sentence Dutch writes "de" in lower case: "bij De Kompasroos" is a name (a home, a school).
             found.append(Entity(m.start(), named.end(), "ORGANISATION", text[m.start():named.end()], False, "weak"))
             last_end = named.end()
@@ -1732,8 +1754,13 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
             continue
-        if _after_line_marker(text, m.start()) and _dutch_stem(lower, dutch):
-            continue   # "13.30 Paneldiscussie", "- Voortgangsgesprek": a compound opening a programme's or list's line
+        if (_after_line_marker(text, m.start()) or previous in TITLE_OPENERS or HEADING_NUMBER.search(
+                text, max(0, m.start() - 16), m.start()) or (text.startswith(":", m.end()) and fold(word) not in lists.surnames)) \
+                and (_dutch_stem(lower, dutch) or _three_words(lower, dutch) or _verbal_noun(lower, lists)):
+            # A compound opening a programme's or list's line ("13.30 Paneldiscussie", "- Voortgangsgesprek"),
+            # a heading ("4.1.2 Duale trajecten", "Bijlage 3 Activeringsladder"), a law's or a
+            # paper's title ("Wet Taaleis", "Nota Inburgering") or a form's label ("Besluitnummer:").
+            continue
         if fold(word).endswith(ABSTRACT_NOUN_ENDINGS):
             continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
         if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article
@@ -1942,6 +1969,14 @@ def _inflected_dutch(word: str, lists: "Lists") -> bool:
     "regionale" (adjectives in -e), plurals in -en and -s."""
     return any(word.endswith(end) and len(word) - len(end) >= 4 and word[:-len(end)] in lists.dutch_words
                for end in ("e", "en", "s"))
+
+
+def _verbal_noun(word: str, lists: Lists) -> bool:
+    """A noun made of a Dutch verb with -ing, or a compound ending in one: "benutting" (benutten),
+    "activeringsladder" (activeren); the word lists leave many out."""
+    head, _, tail = word.partition("ings")
+    noun = head + "ing" if tail and (_dutch_compound(tail, lists.dutch_words.__contains__) or tail in lists.dutch_words) else word
+    return noun.endswith("ing") and len(noun) >= 7 and (noun[:-3] + "en" in lists.dutch_words or noun[:-3] + "en" in lists.lemma_words)
 
 
 def _verb_stem(word: str, lemma_words: frozenset) -> bool:
@@ -2412,6 +2447,9 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
         return True   # "het noorden"
     if bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words):
         return True
+    if entity.label == "PERSON" and entity.source == "deduce" and any(
+            w in TITLE_OPENERS and i + 1 < len(words) for i, w in enumerate(words)):
+        return True   # deduce's name with a law's or a paper's title in it: "BUS-N Wet Taaleis", "Nota van Uitgangspunten"
     # "Stuurgroep Inburgering Zuidwest-Drenthe": deduce's name of Dutch words and allow-listed terms
     allowed = [fold(w) in lists.allow for w in words]
     return (entity.source == "deduce" and any(_policy_term(w, lists) for w in words)

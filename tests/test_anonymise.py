@@ -1167,3 +1167,24 @@ def test_a_place_name_quoted_as_a_word(lists):
         "Respondent zegt 'Kamp' voor het AZC in [GEMEENTE-1].")
     assert anonymised("We noemen hem 'Smit'. Ze komt uit 'Putten'.", lists) == (
         "We noemen hem '[PERSOON-1]'. Ze komt uit '[GEMEENTE-1]'.")
+
+
+def test_policy_prose_keeps_acronyms_law_titles_and_headings(lists):
+    """Found on real policy documents (Kamerbrieven, rekenkamer reports, monitors): the acronym of
+    a law or body in brackets after its name is no person's initials; a law's or a paper's title
+    is no name, nor its word in lower case elsewhere; a heading's first word after its section
+    number, and a form's label, are Dutch words."""
+    for text in ["op grond van de Wet Werk en Bijstand (WWB) en de oude Wet Inburgering Nieuwkomers (WIN).",
+                 "Het rapport van de Wetenschappelijke Raad voor het Regeringsbeleid (WRR) verscheen.",
+                 "Gegevens over de Wet Taaleis ontbreken; de taaleis wordt weinig toegepast.",
+                 "4.1.2 Extra maatregelen 4.2.1 Benutting ambities en mogelijkheden",
+                 "Bijlage 3 Activeringsladder en participatieladder. Artikel 1 Begripsomschrijvingen",
+                 "Raadsvergadering: 17 december 2014 Portefeuillehouder: zie bijlage",
+                 "Een nieuwe kijk op de Wet Inburgering 2013 De Wet Inburgering 2013 heeft ertoe geleid",
+                 "Hoofdstuk 4 Maatschappelijke begeleiding in de praktijk Maatschappelijke begeleiding vanuit de gemeente",
+                 "Kamervragen 2023Z01734 en de brief 2023D04025 daarover."]:
+        assert anonymised(text, lists) == text, text
+    # ... but a person's initials in brackets, and a name after a heading's number, are still found
+    assert anonymised("Ria Kramer (RK) belt. RK zegt ja.", lists) == "[PERSOON-1] ([PERSOON-2]) belt. [PERSOON-2] zegt ja."
+    assert anonymised("Bijlage 2 Vlothuizerink", lists) == "Bijlage 2 [PERSOON-1]"
+    assert anonymised("Verslaglegging: Zonneveld", lists) == "Verslaglegging: [PERSOON-1]"
