@@ -1576,6 +1576,8 @@ def _letter_closing(text: str, start: int, end: int, word: str) -> bool:
 LINE_MARKER = re.compile(r"[^\S\n]*(?:[-–—•*·▪>]|\[?[\d:.\-/]+(?:[^\S\n]+[\d:.\-/]+)*\]?|[a-z]?\d{0,3}[.)])[^\S\n]*")
 
 
+# A compound's first part whose second it shares with the next word: "Handhavings- en maatregelenverordening".
+TRUNCATED_COMPOUND = re.compile(r"-[^\S\n]+(?:en|of|en/of)[^\S\n]+[a-zà-ÿ]")
 # The words a law's or a policy paper's title begins with: the capitalised word after it is part of the title.
 TITLE_OPENERS = {"Wet", "Regeling", "Besluit", "Verordening", "Nota", "Programma", "Actieplan", "Beleidsplan", "Beleidsregels"}
 # A section's number or an article, appendix or chapter before a heading's first word (a report's
@@ -1754,11 +1756,12 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
             continue
-        if (_after_line_marker(text, m.start()) or previous in TITLE_OPENERS or HEADING_NUMBER.search(
+        if (_after_line_marker(text, m.start()) or previous in TITLE_OPENERS or TRUNCATED_COMPOUND.match(text, m.end()) or HEADING_NUMBER.search(
                 text, max(0, m.start() - 16), m.start()) or (text.startswith(":", m.end()) and fold(word) not in lists.surnames)) \
                 and (_dutch_stem(lower, dutch) or _three_words(lower, dutch) or _verbal_noun(lower, lists)):
             # A compound opening a programme's or list's line ("13.30 Paneldiscussie", "- Voortgangsgesprek"),
-            # a heading ("4.1.2 Duale trajecten", "Bijlage 3 Activeringsladder"), a law's or a
+            # a heading ("4.1.2 Duale trajecten", "Bijlage 3 Activeringsladder"), the first part of
+            # two compounds written once ("De Handhavings- en maatregelenverordening"), a law's or a
             # paper's title ("Wet Taaleis", "Nota Inburgering") or a form's label ("Besluitnummer:").
             continue
         if fold(word).endswith(ABSTRACT_NOUN_ENDINGS):

@@ -1188,3 +1188,14 @@ def test_policy_prose_keeps_acronyms_law_titles_and_headings(lists):
     assert anonymised("Ria Kramer (RK) belt. RK zegt ja.", lists) == "[PERSOON-1] ([PERSOON-2]) belt. [PERSOON-2] zegt ja."
     assert anonymised("Bijlage 2 Vlothuizerink", lists) == "Bijlage 2 [PERSOON-1]"
     assert anonymised("Verslaglegging: Zonneveld", lists) == "Verslaglegging: [PERSOON-1]"
+
+
+def test_policy_prose_keeps_offices_registers_and_truncated_compounds(lists):
+    """An office before a name is no part of it ("Kamerlid Ceder"); national registers, the
+    state's formulae, research instruments and a compound's first part written once stay."""
+    assert anonymised("Eerder diende Kamerlid Ceder een motie in.", lists) == "Eerder diende Kamerlid [PERSOON-1] een motie in."
+    for text in ["7. De Handhavings- en maatregelenverordening in te trekken.",
+                 "De Divosa Benchmark Statushouders maakt vergelijken mogelijk; in de benchmark zie je het.",
+                 "Staatsblad van het Koninkrijk der Nederlanden, Vergaderjaar 2022-2023.",
+                 "De Basisregistratie personen en de regeling Generaal Pardon."]:
+        assert anonymised(text, lists) == text, text
