@@ -1338,13 +1338,22 @@ def _abbreviates(short: str, words: list[str]) -> bool:
 
 
 def _abbreviates_a_title(short: str, words: list[str], lists: Lists) -> bool:
-    """The short form begins with a Dutch word that is no name: the acronym of a law or a body,
-    "Wet Inburgering Nieuwkomers (WIN)", "Wetenschappelijke Raad voor het Regeringsbeleid (WRR)";
-    not a person's "Ria Kramer (RK)"."""
-    first = next((w for w in words if w[0].lower() == short[0].lower()), "")
-    lower = first.lower()
-    return len(first) > 1 and fold(first) not in lists.first_names and (
-        lower in lists.dutch_words or _inflected_dutch(lower, lists) or _document_title(lower, lists.dutch_words.__contains__))
+    """The short form abbreviates Dutch words, none of them a name: the acronym of a law or a
+    national body, "Wet Inburgering Nieuwkomers (WIN)", "Wetenschappelijke Raad voor het
+    Regeringsbeleid (WRR)"; not a person's "Ria Kramer (RK)", nor a local body's "Sociale
+    Werkvoorziening Zeist (SWZ)", which names its place."""
+    first = next((i for i, w in enumerate(words) if w[0].lower() == short[0].lower()), None)
+    if first is None:
+        return False
+    dutch = lists.dutch_words.__contains__
+    for word in words[first:]:
+        lower = word.lower()
+        if len(word) < 2 or fold(word) in lists.first_names or (fold(word),) in lists.places:
+            return False
+        if not (lower in TUSSENVOEGSELS or dutch(lower) or fold(word) in lists.allow or _inflected_dutch(lower, lists)
+                or _dutch_stem(lower, dutch)):
+            return False
+    return True
 
 
 def _all_name_words(name: str, lists: Lists) -> bool:

@@ -1186,6 +1186,8 @@ def test_policy_prose_keeps_acronyms_law_titles_and_headings(lists):
         assert anonymised(text, lists) == text, text
     # ... but a person's initials in brackets, and a name after a heading's number, are still found
     assert anonymised("Ria Kramer (RK) belt. RK zegt ja.", lists) == "[PERSOON-1] ([PERSOON-2]) belt. [PERSOON-2] zegt ja."
+    # a local body's acronym, whose name holds its place, names the place too
+    assert "SWZ" not in anonymised("de Sociale Werkvoorziening Zeist (SWZ) en later de SWZ", lists)
     assert anonymised("Bijlage 2 Vlothuizerink", lists) == "Bijlage 2 [PERSOON-1]"
     assert anonymised("Verslaglegging: Zonneveld", lists) == "Verslaglegging: [PERSOON-1]"
 
