@@ -902,11 +902,17 @@ def _pattern_entities(text: str, lists: "Lists | None" = None) -> list[Entity]:
                     found.append(Entity(m.start(), end, "ADDRESS", text[m.start():end]))
                     break
     for m in BARE_STREET.finditer(text):   # "aan de Rijnsburgerweg": a street without a number
-        if lists is not None and fold(m.group()) in lists.allow:
-            continue   # "het Werkplein" when a corpus keeps it
+        if lists is not None and fold(m.group()) in lists.allow or m.group().lower() in ECONOMIC_MARKETS:
+            continue   # "het Werkplein" when a corpus keeps it; a market in the economic sense ("op de Arbeidsmarkt")
         if not _sentence_start(text, m.start()):
             found.append(Entity(m.start(), m.end(), "ADDRESS", m.group(), True, "bare_street"))
     return found
+
+
+# Markets in the economic sense, capitalised in programme names ("Integratie op de Arbeidsmarkt");
+# a town's "Vismarkt" or "Paardenmarkt" is a square.
+ECONOMIC_MARKETS = {"arbeidsmarkt", "woningmarkt", "huurmarkt", "koopmarkt", "huizenmarkt", "zorgmarkt",
+                    "consumentenmarkt", "onderwijsmarkt", "inburgeringsmarkt", "opleidingsmarkt", "banenmarkt"}
 
 
 def _field_numbers(text: str) -> list[Entity]:
@@ -2094,7 +2100,8 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
         ends = [e.start for e in found if e.label == "ORGANISATION"] + [start for start, _ in protected]
         places = {(e.start, e.end) for e in found if e.source == "places"}
         found += [_cut_at(e, ends, text) for e in _deduce_entities(text)
-                  if not (_allowed(e, lists) or _capitalised_by_sentence(e, text, lists) or _starts_with_place(e, places, lists)
+                  if not (_allowed(e, lists) or _allowed_compound_part(e, text, lists) or _capitalised_by_sentence(e, text, lists)
+                          or _starts_with_place(e, places, lists)
                           or _year_in_capitals(text, e.start)
                           or (e.label == "ADDRESS" and _allow_listed_street(e.text, lists)))]
     # An allow-listed phrase protects the names and bare street-like words inside it
@@ -2108,6 +2115,21 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
             for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
     # merged again: a name that took its first name, and initials, may now touch another detection
     return merge_entities(tidy + _initials_of_people(text, tidy, lists), text)
+
+
+HYPHENATED_REST = re.compile(r"(?:-[^\W\d_]+)+")
+
+
+def _allowed_compound_part(entity: Entity, text: str, lists: Lists) -> bool:
+    """deduce's place that is the first part of an allow-listed hyphenated word: "de Noord" of
+    "de Noord-Hollandse gemeenten"."""
+    rest = HYPHENATED_REST.match(text, entity.end)
+    if not rest:
+        return False
+    words = WORD.findall(entity.text)
+    if words and words[0].lower() in DETERMINERS:
+        words = words[1:]
+    return bool(words) and fold(" ".join(words) + rest.group()) in lists.allow
 
 
 def _word_before(text: str, start: int) -> re.Match | None:
@@ -2355,7 +2377,11 @@ def _cut_at(entity: Entity, starts: list[int], text: str) -> Entity:
 # Dutch adverbs that open a sentence ("Pas daar durfde ze ...", "Toch ging het goed"); some are
 # surnames too ("Pas"), which deduce then finds.
 SENTENCE_ADVERBS = {"pas", "toch", "wel", "ook", "nog", "net", "zo", "dus", "dan", "nu", "eerst", "soms", "vaak",
-                    "juist", "zelfs", "gewoon", "even", "meteen", "straks", "vroeger", "later", "daarna", "alleen"}
+                    "juist", "zelfs", "gewoon", "even", "meteen", "straks", "vroeger", "later", "daarna", "alleen",
+                    # the adverbs that link a sentence to the one before, in reports and letters ("Immers, ...")
+                    "immers", "echter", "bovendien", "daarnaast", "tevens", "verder", "daarom", "vervolgens",
+                    "tenslotte", "uiteraard", "kortom", "enerzijds", "anderzijds", "evenwel", "derhalve", "inmiddels"}
+ADVERB_COMMA = re.compile(r"(?P<word>),")
 
 
 # The subject after a verb that opens a question or a request: "Ken je ...", "Leg jij ...".
@@ -2384,7 +2410,8 @@ def _capitalised_by_sentence(entity: Entity, text: str, lists: Lists) -> bool:
     if _quoted_word(text, entity.start, entity.end) and entity.label == "MUNICIPALITY_OR_TOWN":
         return _word_quoted_as_word(word, lists)    # a surname stays a name: "we noemen hem 'Smit'"
     lower = word.lower()
-    after = NEXT_WORD.match(text, entity.end) or SENTENCE_END.match(text, entity.end)   # "Mooi doel", "Mooi."
+    after = NEXT_WORD.match(text, entity.end) or SENTENCE_END.match(text, entity.end) or (   # "Mooi doel", "Mooi."
+        ADVERB_COMMA.match(text, entity.end) if lower in SENTENCE_ADVERBS else None)               # "Immers, ..."
     if not after or not _opens_sentence(text, entity.start):
         return False
     if lower in SENTENCE_ADVERBS:
@@ -2746,6 +2773,10 @@ class NameIndex:
             return _zipf(word, "nl") >= 5.0
         return word in self.dutch_words
 
+    def _compound_noun(self, word: str) -> bool:
+        dutch = self.dutch_words.__contains__
+        return len(word) >= 8 and (_dutch_stem(word, dutch) or _three_words(word, dutch))
+
     def _add(self, words: tuple, label: str, weak: bool) -> None:
         names = self._by_first.setdefault(words[0], {}).setdefault(len(words), {})
         known_label, known_weak = names.get(words, (label, True))
@@ -2779,6 +2810,11 @@ class NameIndex:
                     # Not a listed place that is no word at all: notes found "in almelo" but kept
                     # their heading "aantekeningen km almelo", which gave the pseudonym away.
                     if surface.lower() in common or (surface.islower() and not common.counts(surface)[1]):
+                        continue
+                    if surface.islower() and label == "PERSON" and self._compound_noun(surface):
+                        # A compound of Dutch words capitalised in a title or heading ("Kadernotitie
+                        # beleid WSW", "Impactanalyse") is the common noun where the text writes it in
+                        # lower case. Not a place's name ("merenwijk"): those are labelled places.
                         continue
                 found.append(Entity(start, end, label, surface, not weak, "propagated"))
                 break

@@ -1201,3 +1201,21 @@ def test_policy_prose_keeps_offices_registers_and_truncated_compounds(lists):
                  "Staatsblad van het Koninkrijk der Nederlanden, Vergaderjaar 2022-2023.",
                  "De Basisregistratie personen en de regeling Generaal Pardon."]:
         assert anonymised(text, lists) == text, text
+
+
+def test_policy_prose_keeps_common_nouns_regions_and_national_bodies(lists):
+    """From a second batch of real policy documents: a compound capitalised in a title is the
+    common noun where the text writes it in lower case; a linking adverb opens its sentence;
+    provinces' adjectives, the King's commissioner, demonyms, ministries and national bodies stay;
+    the labour market is no street. A place's name in lower case, and a street, are still found."""
+    for text in ["Kadernotitie beleid WSW voor de raad. Deze kadernotitie stelt verzelfstandiging voor.",
+                 "De regeling is duidelijk. Immers, de raad besloot anders.",
+                 "De Noord-Hollandse gemeenten en de Commissaris van de Koning (CdK) overleggen.",
+                 "Marokkanen, Surinaamse en Antilliaanse Nederlanders.",
+                 "De minister van Binnenlandse Zaken en Koninkrijksrelaties en de Inspectie Werk en Inkomen.",
+                 "Programma Verdere Integratie op de Arbeidsmarkt."]:
+        assert anonymised(text, lists) == text, text
+    assert anonymised("In de Merenwijk wonen gezinnen. in de merenwijk is het rustig.", lists) == (
+        "In de [GEMEENTE-1] wonen gezinnen. in de [GEMEENTE-1] is het rustig.")
+    assert anonymised("Ze woont sinds vorig jaar in Velp, op de Hoofdstraat.", lists) == (
+        "Ze woont sinds vorig jaar in [GEMEENTE-1], op de [ADRES].")
