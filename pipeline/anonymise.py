@@ -1683,7 +1683,12 @@ DOCUMENT_HEADS = ("wet", "besluit", "regeling", "brief", "nota", "akkoord", "cou
 # firm: "Gemeentefonds", "Evaluatieprogramma", "Mobiliteitsteams", "Participatieloket".
 INSTITUTION_HEADS = ("fonds", "programma", "team", "teams", "loket", "plan", "aanpak", "agenda", "monitor", "overleg",
                      "beleid", "traject", "commissie", "uitkering", "subsidie", "budget", "keurmerk", "register",
-                     "bijdrage", "route", "pakket")
+                     "bijdrage", "route", "pakket",
+                     # the activities and analyses that policy titles and headings name ("Schulddienstverlening",
+                     # "Budgetbeheer", "Impactanalyse", "Kadernotitie"), seen capitalised in real policy documents
+                     "verlening", "beheer", "analyse", "notitie", "ondersteuning", "begeleiding", "voorziening",
+                     "voorzieningen", "participatie", "visie", "strategie", "evaluatie", "verkenning", "vergelijking",
+                     "beschrijving", "ladder", "opgave", "regie")
 TITLE_HEADS = DOCUMENT_HEADS + INSTITUTION_HEADS
 LINKING = ("", "s", "e", "en")      # Dutch linking sounds between the parts of a compound
 INFLECTIONS = ("e", "en", "s", "er", "st", "ste")   # of Dutch adjectives and nouns: "ruimtelijk|e", "hoog|st"

@@ -1213,7 +1213,8 @@ def test_policy_prose_keeps_common_nouns_regions_and_national_bodies(lists):
                  "De Noord-Hollandse gemeenten en de Commissaris van de Koning (CdK) overleggen.",
                  "Marokkanen, Surinaamse en Antilliaanse Nederlanders.",
                  "De minister van Binnenlandse Zaken en Koninkrijksrelaties en de Inspectie Werk en Inkomen.",
-                 "Programma Verdere Integratie op de Arbeidsmarkt."]:
+                 "Programma Verdere Integratie op de Arbeidsmarkt.",
+                 "Het Beleidsplan Schulddienstverlening en de Impactanalyse Jeugdhulp, met Budgetbeheer."]:
         assert anonymised(text, lists) == text, text
     assert anonymised("In de Merenwijk wonen gezinnen. in de merenwijk is het rustig.", lists) == (
         "In de [GEMEENTE-1] wonen gezinnen. in de [GEMEENTE-1] is het rustig.")
