@@ -141,7 +141,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     previous = store.copy_researcher_tables(db_path)
     _check_key_is_there(db_path, key_path, previous.get("runs"), new_key)
     result = BuildResult(run_id=store.next_run_id(previous.get("runs", [])), db_path=db_path, key_path=key_path)
-    result.warnings += [f"{corpus_dir / w}" for w in role_typos(manifest)]
+    result.warnings += [f"{corpus_dir / w}" for w in role_typos(manifest)] + list(codebook.teaching_left_out)
     if _inside(key_path, db_path.parent):
         result.warnings.append(
             f"{key_path}: the pseudonym key is in the database's folder, so whoever gets the folder can reveal "
@@ -831,7 +831,8 @@ def _redacted_descriptions(codebook: Codebook, redactor: StudyTextRedactor) -> C
     file in db/ (its vocabulary holds the words of its training texts)."""
     return dataclasses.replace(codebook, codes=[dataclasses.replace(
         code, definition=redactor(code.definition)[0], include=redactor(code.include)[0],
-        examples=tuple(redactor(str(example))[0] for example in code.examples)) for code in codebook.codes])
+        examples=tuple(redactor(str(example))[0] for example in code.examples)) for code in codebook.codes],
+        teaching=tuple((redactor(text)[0], codes) for text, codes in codebook.teaching))
 
 
 def _redact_study_texts(db, redactor: StudyTextRedactor, codebook_path: Path, findings_path: Path,

@@ -199,7 +199,9 @@ def _model_summary(model: dict | None) -> str:
     """The build's `model` count: what the classifier learnt from, and whether it was retrained."""
     if not model:
         return "none (rules only)"
-    learnt_from = f"{model['segments']} coded segments and {model['descriptions']} code descriptions"
+    learnt_from = (f"{model['segments']} coded segments, {model['descriptions']} code descriptions and "
+                   f"{model['teaching']} teaching examples" if model.get("teaching") else
+                   f"{model['segments']} coded segments and {model['descriptions']} code descriptions")
     if model["status"] == "reused":
         return f"reused (trained on {learnt_from}; neither changed)"
     return f"trained on {learnt_from}"

@@ -24,7 +24,7 @@ COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules",
              "replaces"}
 RULE_KEYS = {"id", "phrases", "patterns", "unless_near", "window", "attr"}
-TOP_KEYS = {"version", "language", "codes", "uncoded_roles"}
+TOP_KEYS = {"version", "language", "codes", "uncoded_roles", "teaching_examples"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,11 @@ class Codebook:
     # Speaker roles whose turns get no machine codings and do not train the classifier (context,
     # not evidence: an interviewer's questions). A researcher can still code them by hand.
     uncoded_roles: tuple = ()
+    # Coded passages of other genres that the classifier learns from in every build and every
+    # evaluation, as it learns from the codes' descriptions, and that are never scored: (text,
+    # codes) pairs from the codebook's `teaching_examples` (see classify.py, "Training data").
+    teaching: tuple = ()
+    teaching_left_out: tuple = ()     # why a teaching example was left out (a code it names is gone)
 
     def __post_init__(self):
         self.by_id = {code.id: code for code in self.codes}
@@ -151,10 +156,45 @@ def load_codebook(path: Path) -> Codebook:
     codes = _parse_codes(path, root, data, problems)
     _check_tree(path, codes, problems)
     uncoded_roles = _parse_uncoded_roles(path, root, data, problems)
+    teaching_left_out: list[int] = []     # the lines of examples whose codes are gone
+    teaching = _parse_teaching(path, root, data, codes, problems, teaching_left_out)
     if problems:
         raise CodebookError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return Codebook(codes=codes, path=path, hash=digest, uncoded_roles=uncoded_roles)
+    left_out = (f"{path}:{teaching_left_out[0]}: {len(teaching_left_out)} teaching example"
+                f"{'s' if len(teaching_left_out) > 1 else ''} left out, as a code they name is not in the codebook "
+                f"(this is the first)",) if teaching_left_out else ()
+    return Codebook(codes=codes, path=path, hash=digest, uncoded_roles=uncoded_roles, teaching=teaching,
+                    teaching_left_out=left_out)
+
+
+def _parse_teaching(path: Path, root, data, codes: list[Code], problems: list[str], skipped: list[int]) -> tuple:
+    """The codebook's `teaching_examples`: a list of coded passages, each {text: ..., codes: [...]}
+    (an empty list for a passage that takes no code)."""
+    items = data.get("teaching_examples") if isinstance(data, dict) else None
+    if items is None:
+        return ()
+    node = _mapping_value(root, "teaching_examples")
+    if not isinstance(items, list) or not isinstance(node, yaml.SequenceNode):
+        problems.append(f"{path}:{_node_line(node)}: 'teaching_examples' must be a list of passages with text and codes")
+        return ()
+    known = {code.id for code in codes} | {old for code in codes for old in code.replaces}
+    renamed = {old: code.id for code in codes for old in code.replaces}
+    teaching = []
+    for item, item_node in zip(items, node.value):
+        line = _node_line(item_node)
+        if not (isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip()
+                and isinstance(item.get("codes"), list)):
+            problems.append(f"{path}:{line}: a teaching example needs a text and a list of codes (codes: [] for none)")
+            continue
+        unknown = [c for c in item["codes"] if c not in known]
+        if unknown:
+            # A code dropped from the codebook (or mistyped) must not block a build; without the
+            # code the passage would teach the wrong thing, so it is left out, and said (build.py).
+            skipped.append(line)
+            continue
+        teaching.append((item["text"], tuple(renamed.get(c, c) for c in item["codes"])))
+    return tuple(teaching)
 
 
 def _parse_uncoded_roles(path: Path, root, data, problems: list[str]) -> tuple:

@@ -74,13 +74,17 @@ def rule_matrix(prepared: Prepared, code_ids: list[str]) -> np.ndarray:
 
 def code_descriptions(codebook: Codebook) -> tuple[list[str], list[set[str]]]:
     """The codebook's description of each code as training texts: its definition, inclusion note
-    and each example, labelled with the code and its ancestors (see classify.py)."""
+    and each example, labelled with the code and its ancestors; then its teaching examples with
+    their codes (see classify.py)."""
     texts, code_sets = [], []
     for code in codebook.codes:
         for text in (code.definition, code.include, *code.examples):
             if str(text).strip():
                 texts.append(str(text))
                 code_sets.append(with_themes(codebook, {code.id}))
+    for text, codes in codebook.teaching:
+        texts.append(text)
+        code_sets.append(with_themes(codebook, set(codes)))
     return texts, code_sets
 
 
@@ -102,7 +106,8 @@ def train_model(codebook: Codebook, prepared: Prepared, code_sets: list[set[str]
         text_frame(prepared.lemma_texts), label_matrix([with_themes(codebook, s) for s in code_sets], code_ids),
         rule_matrix(prepared, code_ids), teaching=teaching)
     return SavedModel(classifier, codebook.hash, model_training_hash(codebook, prepared, code_sets),
-                      codebook.tree_hash, meta={"segments": len(code_sets), "descriptions": len(described)})
+                      codebook.tree_hash, meta={"segments": len(code_sets), "descriptions": len(described) - len(codebook.teaching),
+                            "teaching": len(codebook.teaching)})
 
 
 def class_scores(model: SavedModel | None, lemma_texts: list[str]) -> np.ndarray | None:

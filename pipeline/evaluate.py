@@ -38,6 +38,11 @@ def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
         unknown = [c for c in item["codes"] if c not in codebook.by_id]
         if unknown:
             raise QcodeError(f"gold item {item.get('id')!r}: unknown codes {unknown} (not in {codebook_path})")
+    taught = {" ".join(text.split()) for text, _ in codebook.teaching}
+    overlap = sum(1 for item in items if " ".join(item["text"].split()) in taught)
+    if overlap:
+        raise QcodeError(f"{overlap} gold segments are among the codebook's teaching examples, which every model "
+                         "learns from; a model must not be scored on what it learned from")
     return GoldSet(codebook, items, prepare([item["text"] for item in items], RuleSet(codebook, load_nlp())))
 
 

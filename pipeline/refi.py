@@ -804,21 +804,33 @@ def _code_entry(code: Code, code_id: str, parent: str | None) -> dict:
 
 
 def append_codes(text: str, entries: list[dict], origin: str = "REFI-QDA") -> str:
-    """The codebook text with entries appended to its `codes:` list. When `codes:` is the last block
-    list of the file, the entries are appended as text (comments stay); otherwise the file is rewritten."""
+    """The codebook text with entries appended to its `codes:` list. When that is a block list, the
+    entries are inserted as text after its last code (comments stay, and so do the keys after it,
+    such as `teaching_examples`); otherwise the file is rewritten."""
     if not entries:
         return text
     block = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100)
     root = yaml.compose(text)
-    last = root.value[-1] if isinstance(root, yaml.MappingNode) and root.value else None
-    if last and last[0].value == "codes" and isinstance(last[1], yaml.SequenceNode) and last[1].value and not last[1].flow_style:
-        indent = " " * last[1].start_mark.column
+    codes = next((value for key, value in root.value if key.value == "codes"), None) if isinstance(root, yaml.MappingNode) else None
+    if isinstance(codes, yaml.SequenceNode) and codes.value and not codes.flow_style:
+        indent = " " * codes.start_mark.column
         origin = " ".join(origin.split())   # a file name stays on the comment line
         block = f"# Imported from {origin} (qcode import): check definitions and add rules.\n" + block
-        return text.rstrip("\n") + "\n\n" + "".join(indent + line if line.strip() else line for line in block.splitlines(True))
+        end = text.find("\n", _content_end(codes.value[-1]))
+        end = len(text) if end == -1 else end
+        inserted = "\n\n" + "".join(indent + line if line.strip() else line for line in block.splitlines(True))
+        return text[:end].rstrip("\n") + inserted.rstrip("\n") + ("\n\n" + text[end:].lstrip("\n") if text[end:].strip() else "\n")
     data = yaml.safe_load(text) or {}
     data["codes"] = list(data.get("codes") or []) + entries
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _content_end(node) -> int:
+    """Where a YAML node's own text ends: its last scalar or flow collection, not the comments after it."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        return node.end_mark.index
+    children = [v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+    return max((_content_end(child) for child in children), default=node.start_mark.index)
 
 
 def write_codebook(text: str, target: Path) -> None:

@@ -218,3 +218,39 @@ def test_uncoded_roles(tmp_path, codebook):
     assert codebook.uncoded_roles == ("interviewer",)
     path = write(tmp_path, "codes:\n  - id: werk\n    label: W\n    definition: W.\n")
     assert load_codebook(path).uncoded_roles == ()
+
+
+def test_teaching_examples_are_checked_with_their_lines(tmp_path):
+    """Each teaching example needs a text and a list of codes, reported with its line; a code
+    renamed with `replaces` is read as its new id."""
+    text = """\
+version: 1
+codes:
+  - id: regie
+    label: Regie
+    definition: Regie.
+    replaces: [sturing]
+    rules:
+      - id: r1
+        phrases: [regie]
+teaching_examples:
+  - codes: [regie]
+    text: De gemeente voert de regie.
+  - codes: [sturing]
+    text: De gemeente stuurt.
+  - codes: [taal]
+    text: Taalles.
+  - text: Zonder codes.
+  - codes: []
+    text: Een passage over de Wmo.
+"""
+    path = write(tmp_path, text)
+    assert problems_of(path) == [f"{path}:17: a teaching example needs a text and a list of codes (codes: [] for none)"]
+    # a code that is gone (dropped, or mistyped) leaves its passage out, and says so: a build goes on
+    fixed = load_codebook(write(tmp_path, text.replace("  - text: Zonder codes.\n", ""), "b.yaml"))
+    assert fixed.teaching == (("De gemeente voert de regie.", ("regie",)), ("De gemeente stuurt.", ("regie",)),
+                              ("Een passage over de Wmo.", ()))
+    assert fixed.teaching_left_out == (f"{tmp_path / 'b.yaml'}:15: 1 teaching example left out, as a code they name "
+                                       f"is not in the codebook (this is the first)",)
+    assert problems_of(write(tmp_path, text.split("teaching_examples:")[0] + "teaching_examples: zie bestand\n", "c.yaml")) == [
+        f"{tmp_path / 'c.yaml'}:10: 'teaching_examples' must be a list of passages with text and codes"]

@@ -165,11 +165,24 @@ def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_pa
     assert json.loads(with_rules.output)["rules"] == rule_precision(test, ROOT / "codebook.yaml")   # on the test items
 
 
-def test_the_blind_policy_gold_uses_the_codebook_s_codes():
-    """tests/data/coding_gold_policy.jsonl (README: Known gaps) stays usable with
-    `qcode evaluate --test-gold` as the codebook changes: unique ids, known codes."""
-    items = [json.loads(line) for line in (ROOT / "tests" / "data" / "coding_gold_policy.jsonl").open(encoding="utf-8")]
-    codes = {code.id for code in load_codebook(ROOT / "codebook.yaml").codes}
-    assert len({item["id"] for item in items}) == len(items) == 122
-    assert {code for item in items for code in item["codes"]} <= codes
-    assert all(item["text"].strip() and item["role"] == "beleidstekst" for item in items)
+def test_the_codebook_teaches_policy_prose_and_evaluate_will_not_score_it(tmp_path):
+    """The codebook's teaching examples (122 paragraphs of policy prose, 24 taking no code) load
+    with their themes; `qcode evaluate` refuses gold segments that are among them."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from pipeline.coding import code_descriptions
+
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    assert len(codebook.teaching) == 122 and sum(1 for _, codes in codebook.teaching if not codes) == 24
+    texts, code_sets = code_descriptions(codebook)
+    assert texts[-122:] == [text for text, _ in codebook.teaching]
+    assert code_sets[-122] == {"snel_meedoen.werk", "snel_meedoen", "regie.samenwerking", "regie"}
+    gold = tmp_path / "taught.jsonl"
+    demo = (ROOT / "corpus" / "demo" / "gold_codings.jsonl").read_text(encoding="utf-8").splitlines()[:40]
+    taught = [json.dumps({"id": f"t{i}", "text": text, "codes": list(codes)}) for i, (text, codes) in enumerate(codebook.teaching[:3])]
+    gold.write_text("\n".join(demo + taught) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", "--gold", str(gold), "--folds", "2", "--quiet"])
+    assert result.exit_code != 0
+    assert ("3 gold segments are among the codebook's teaching examples, which every model learns from; "
+            "a model must not be scored on what it learned from") in result.output

@@ -292,8 +292,9 @@ def test_the_server_log_keeps_no_search_words(small_project):
 
 
 def test_the_model_file_holds_no_name_from_a_codebook_example(tmp_path):
-    """The classifier trains on the codebook's examples as well as on the coded segments; a name
-    quoted in an example went into its vocabulary, pickled in db/ beside the database."""
+    """The classifier trains on the codebook's examples and teaching examples as well as on the
+    coded segments; a name quoted in an example went into its vocabulary, pickled in db/ beside
+    the database."""
     from pipeline.build import build
     from pipeline.classify import model_path_for
 
@@ -308,9 +309,12 @@ def test_the_model_file_holds_no_name_from_a_codebook_example(tmp_path):
     codebook = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
     # twice: a word of a single training text is no feature (min_df=2)
     codebook["codes"][0]["examples"] = ["Mevrouw Jansen zei: ik mag zelf kiezen.", "Volgens Jansen kiest zij zelf."]
+    # ... and on its teaching examples
+    codebook["teaching_examples"] += [{"codes": ["regie"], "text": "Wethouder Verhoeven regelt de inkoop zelf."},
+                                      {"codes": [], "text": "Wethouder Verhoeven opent het zwembad."}]
     (corpus / "codebook.yaml").write_text(yaml.safe_dump(codebook, allow_unicode=True), encoding="utf-8")
     db = tmp_path / "db" / "x.db"
     result = build(corpus, db, corpus / "codebook.yaml")
     assert result.counts["model"]["status"] == "trained"
     model = model_path_for(db).read_bytes().lower()
-    assert b"zelf" in model and b"jansen" not in model
+    assert b"zelf" in model and b"jansen" not in model and b"verhoeven" not in model

@@ -429,7 +429,10 @@ def test_qdc_import_appends_new_codes_and_the_result_loads(tmp_path, codebook_sc
     assert result.output == (f"{tmp_path / 'ander.qdc'}: 4 codes, 2 already in {codebook}, 2 new written to {codebook}: "
                              "taal.wachten_op_een_tolk, gezondheid_zorg\n")
     merged = codebook.read_text(encoding="utf-8")
-    assert merged.startswith(original.rstrip("\n"))                          # comments and layout kept
+    # comments and layout kept: the new codes come after the last code, before the teaching examples
+    teaching = original.index("\n# ------------------------------------------------------------------ teaching examples")
+    assert merged.startswith(original[:teaching].rstrip("\n")) and merged.endswith(original[teaching:])
+    assert merged.index("id: gezondheid_zorg") < merged.index("teaching_examples:")
     loaded = load_codebook(codebook)
     tolk = loaded.by_id["taal.wachten_op_een_tolk"]
     assert (tolk.parent, tolk.label, tolk.colour, tolk.definition, tolk.include, tolk.exclude) == (
