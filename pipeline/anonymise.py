@@ -1776,13 +1776,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
         if _document_title(lower, dutch) or _acronym_compound(word, dutch) or dutch(lower) or all(
                 dutch(p) or fold(p) in lists.allow for p in parts if p):
             continue
-        if (_after_line_marker(text, m.start()) or previous in TITLE_OPENERS or TRUNCATED_COMPOUND.match(text, m.end()) or HEADING_NUMBER.search(
-                text, max(0, m.start() - 16), m.start()) or (text.startswith(":", m.end()) and fold(word) not in lists.surnames)) \
-                and (_dutch_stem(lower, dutch) or _three_words(lower, dutch) or _verbal_noun(lower, lists)):
-            # A compound opening a programme's or list's line ("13.30 Paneldiscussie", "- Voortgangsgesprek"),
-            # a heading ("4.1.2 Duale trajecten", "Bijlage 3 Activeringsladder"), the first part of
-            # two compounds written once ("De Handhavings- en maatregelenverordening"), a law's or a
-            # paper's title ("Wet Taaleis", "Nota Inburgering") or a form's label ("Besluitnummer:").
+        if _where_a_term_is_capitalised(text, m, previous, lists) and (
+                _dutch_compound_noun(lower, dutch) or _verbal_noun(lower, lists)):
             continue
         if fold(word).endswith(ABSTRACT_NOUN_ENDINGS):
             continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
@@ -1992,6 +1987,23 @@ def _inflected_dutch(word: str, lists: "Lists") -> bool:
     "regionale" (adjectives in -e), plurals in -en and -s."""
     return any(word.endswith(end) and len(word) - len(end) >= 4 and word[:-len(end)] in lists.dutch_words
                for end in ("e", "en", "s"))
+
+
+def _where_a_term_is_capitalised(text: str, m: re.Match, previous: str, lists: Lists) -> bool:
+    """Where Dutch capitalises a common noun mid-sentence: opening a programme's or list's line
+    ("13.30 Paneldiscussie", "- Voortgangsgesprek"), a heading after its number ("4.2.1 Benutting",
+    "Bijlage 3 Activeringsladder"), a law's or a paper's title ("Wet Taaleis", "Nota Inburgering"),
+    the first part of two compounds written once ("De Handhavings- en maatregelenverordening"), or
+    a form's label ("Besluitnummer:"; not a surname, a speaker's)."""
+    return (_after_line_marker(text, m.start()) or previous in TITLE_OPENERS
+            or TRUNCATED_COMPOUND.match(text, m.end()) is not None
+            or HEADING_NUMBER.search(text, max(0, m.start() - 16), m.start()) is not None
+            or (text.startswith(":", m.end()) and fold(m.group()) not in lists.surnames))
+
+
+def _dutch_compound_noun(word: str, dutch) -> bool:
+    """A compound of two or three Dutch words ("kosten|vergelijking", "wijk|team|medewerker")."""
+    return _dutch_stem(word, dutch) or _three_words(word, dutch)
 
 
 def _verbal_noun(word: str, lists: Lists) -> bool:
@@ -2778,9 +2790,6 @@ class NameIndex:
             return _zipf(word, "nl") >= 5.0
         return word in self.dutch_words
 
-    def _compound_noun(self, word: str) -> bool:
-        dutch = self.dutch_words.__contains__
-        return len(word) >= 8 and (_dutch_stem(word, dutch) or _three_words(word, dutch))
 
     def _add(self, words: tuple, label: str, weak: bool) -> None:
         names = self._by_first.setdefault(words[0], {}).setdefault(len(words), {})
@@ -2816,7 +2825,8 @@ class NameIndex:
                     # their heading "aantekeningen km almelo", which gave the pseudonym away.
                     if surface.lower() in common or (surface.islower() and not common.counts(surface)[1]):
                         continue
-                    if surface.islower() and label == "PERSON" and self._compound_noun(surface):
+                    if surface.islower() and label == "PERSON" and len(surface) >= 8 and _dutch_compound_noun(
+                            surface, self.dutch_words.__contains__):
                         # A compound of Dutch words capitalised in a title or heading ("Kadernotitie
                         # beleid WSW", "Impactanalyse") is the common noun where the text writes it in
                         # lower case. Not a place's name ("merenwijk"): those are labelled places.
