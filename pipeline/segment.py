@@ -54,7 +54,7 @@ def segment_document(document_id: str, text: str, paragraph_attrs: list[dict] | 
             attrs["heading"] = True
         elif number == 0 and speaker is None and _title_line(paragraph):
             attrs["heading"] = True         # "Gespreksverslag klantmanager inburgering": no evidence
-        elif speaker is None and _register_row(paragraph):
+        elif speaker is None and (_register_row(paragraph) or _contents_list(paragraph)):
             attrs["register"] = True        # "[PERSOON-10] | klantmanager | [TELEFOON]": no evidence either
         if agenda_item:
             attrs["agenda_item"] = agenda_item
@@ -91,6 +91,17 @@ def _register_row(paragraph: str) -> bool:
 
 
 REGISTER_CELL_WORDS = 6
+# A line of a report's table of contents: a heading (capitalised or numbered) and its page number
+# ("3.1 Eigen verantwoordelijkheid .......... 12", "Bijlage 2 Geraadpleegde documenten 57"); a
+# line of running text that happens to end in a number starts in lower case more often than not.
+CONTENTS_LINE = re.compile(r"^[ \t]*[A-ZÀ-Þ0-9§][^\n]{2,90}?(?:[ \t]*[.·…_]{3,}[ \t]*|[ \t]+)\d{1,3}[ \t]*$")
+
+
+def _contents_list(paragraph: str) -> bool:
+    """A table of contents, as a PDF's text has it: three or more lines, most of them a heading
+    with its page number. A list of headings is no evidence, though it names every theme."""
+    lines = [line for line in paragraph.splitlines() if line.strip()]
+    return len(lines) >= 3 and sum(1 for line in lines if CONTENTS_LINE.match(line)) >= 0.75 * len(lines)
 
 
 def _pieces(paragraph: str, start: int, max_words: int) -> list[tuple[int, int]]:

@@ -138,6 +138,18 @@ def test_a_tables_rows_of_short_cells_are_a_register_not_evidence():
     assert registers == [False, True, True, True, False]
 
 
+def test_a_table_of_contents_is_a_register_not_evidence():
+    """A report's table of contents, as a PDF's text gives it (one paragraph, a heading and a page
+    number per line), names every theme and was coded as evidence (real policy documents,
+    session 18); prose whose lines end in a number is not one."""
+    contents = ("Inhoudsopgave\n1 Inleiding 3\n2 De Wet inburgering 2013 in de praktijk 7\n"
+                "2.1 Drie typen duale trajecten 9\n3 Wachttijden en taalniveau ............ 14\n"
+                "Bijlage 2 Geraadpleegde documenten 57")
+    prose = "In 2023 heeft de gemeente 12\nstatushouders gehuisvest en wacht zij op 40\nnieuwe woningen, ongeveer 15"
+    registers = [s.attrs.get("register", False) for s in segment_document("d", f"Rapport\n\n{contents}\n\n{prose}")]
+    assert registers == [False, True, False]
+
+
 def test_a_register_row_gets_no_codes(tmp_path):
     import sqlite3
     from pathlib import Path
