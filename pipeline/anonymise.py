@@ -2355,14 +2355,14 @@ def _before_a_recipient(words: list[re.Match], lists: Lists) -> list[re.Match]:
     "Vragen van het lid Jansen aan de Minister", not "Wendy Op den Kamp". "aan", "bij" and "uit"
     begin few surnames, so any Dutch word ends the name there; after "in" and "op", which begin
     many ("In 't Veld"), only a word that is no listed surname does."""
-    folded = tuple(fold(w.group()) for w in words)
-    if any(folded[j:] in lists.places for j in range(len(folded) - 3)):
-        return words    # "van Horst aan de Maas": the place, which merging may have joined to a name
     for i in range(1, len(words) - 2):
         particle, article, after = (w.group() for w in words[i:i + 3])
         if particle.lower() in PREPOSITION_PARTICLES and article.lower() in ARTICLE_PARTICLES \
                 and after.lower() in lists.dutch_words and (
                 particle.lower() not in TUSSENVOEGSELS or fold(after) not in lists.surnames):
+            folded = tuple(fold(w.group()) for w in words)
+            if any(folded[j:] in lists.places for j in range(len(folded) - 3)):
+                return words    # "van Horst aan de Maas": the place, which merging may have joined to a name
             return words[:i]
     return words
 
@@ -2789,7 +2789,6 @@ class NameIndex:
         if label == "PERSON" and word in self.first_names and word not in self.lemma_words:
             return _zipf(word, "nl") >= 5.0
         return word in self.dutch_words
-
 
     def _add(self, words: tuple, label: str, weak: bool) -> None:
         names = self._by_first.setdefault(words[0], {}).setdefault(len(words), {})

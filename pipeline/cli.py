@@ -199,9 +199,9 @@ def _model_summary(model: dict | None) -> str:
     """The build's `model` count: what the classifier learnt from, and whether it was retrained."""
     if not model:
         return "none (rules only)"
-    learnt_from = (f"{model['segments']} coded segments, {model['descriptions']} code descriptions and "
-                   f"{model['teaching']} teaching examples" if model.get("teaching") else
-                   f"{model['segments']} coded segments and {model['descriptions']} code descriptions")
+    sources = [f"{model['segments']} coded segments", f"{model['descriptions']} code descriptions"]
+    sources += [f"{model['teaching']} teaching examples"] if model.get("teaching") else []
+    learnt_from = ", ".join(sources[:-1]) + " and " + sources[-1]
     if model["status"] == "reused":
         return f"reused (trained on {learnt_from}; neither changed)"
     return f"trained on {learnt_from}"
@@ -450,13 +450,13 @@ def evaluate_anonymiser_command(gold_files, as_json):
 
     lists = load_lists()
     reports = {str(path): evaluate_anonymiser(load_gold(path), lists) for path in gold_files}
+    only = next(iter(reports.values())) if len(reports) == 1 else None
     if as_json:
-        click.echo(json.dumps(reports if len(reports) > 1 else reports[str(gold_files[0])], ensure_ascii=False,
-                              indent=1))
-    elif len(reports) > 1:
-        _echo_gold_summary(reports)
+        click.echo(json.dumps(only or reports, ensure_ascii=False, indent=1))
+    elif only:
+        _echo_gold_report(only)
     else:
-        _echo_gold_report(reports[str(gold_files[0])])
+        _echo_gold_summary(reports)
 
 
 def _echo_gold_report(report: dict) -> None:

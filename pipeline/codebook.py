@@ -156,31 +156,27 @@ def load_codebook(path: Path) -> Codebook:
     codes = _parse_codes(path, root, data, problems)
     _check_tree(path, codes, problems)
     uncoded_roles = _parse_uncoded_roles(path, root, data, problems)
-    teaching_left_out: list[int] = []     # the lines of examples whose codes are gone
-    teaching = _parse_teaching(path, root, data, codes, problems, teaching_left_out)
+    teaching, left_out = _parse_teaching(path, root, data, codes, problems)
     if problems:
         raise CodebookError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    left_out = (f"{path}:{teaching_left_out[0]}: {len(teaching_left_out)} teaching example"
-                f"{'s' if len(teaching_left_out) > 1 else ''} left out, as a code they name is not in the codebook "
-                f"(this is the first)",) if teaching_left_out else ()
     return Codebook(codes=codes, path=path, hash=digest, uncoded_roles=uncoded_roles, teaching=teaching,
                     teaching_left_out=left_out)
 
 
-def _parse_teaching(path: Path, root, data, codes: list[Code], problems: list[str], skipped: list[int]) -> tuple:
+def _parse_teaching(path: Path, root, data, codes: list[Code], problems: list[str]) -> tuple[tuple, tuple]:
     """The codebook's `teaching_examples`: a list of coded passages, each {text: ..., codes: [...]}
-    (an empty list for a passage that takes no code)."""
+    (an empty list for a passage that takes no code); and a warning when some were left out."""
     items = data.get("teaching_examples") if isinstance(data, dict) else None
     if items is None:
-        return ()
+        return (), ()
     node = _mapping_value(root, "teaching_examples")
     if not isinstance(items, list) or not isinstance(node, yaml.SequenceNode):
         problems.append(f"{path}:{_node_line(node)}: 'teaching_examples' must be a list of passages with text and codes")
-        return ()
-    known = {code.id for code in codes} | {old for code in codes for old in code.replaces}
+        return (), ()
     renamed = {old: code.id for code in codes for old in code.replaces}
-    teaching = []
+    known = {code.id for code in codes} | set(renamed)
+    teaching, skipped = [], []
     for item, item_node in zip(items, node.value):
         line = _node_line(item_node)
         if not (isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip()
@@ -194,7 +190,9 @@ def _parse_teaching(path: Path, root, data, codes: list[Code], problems: list[st
             skipped.append(line)
             continue
         teaching.append((item["text"], tuple(renamed.get(c, c) for c in item["codes"])))
-    return tuple(teaching)
+    left_out = (f"{path}:{skipped[0]}: {len(skipped)} teaching example{'s' if len(skipped) > 1 else ''} left out, "
+                f"as a code they name is not in the codebook (this is the first)",) if skipped else ()
+    return tuple(teaching), left_out
 
 
 def _parse_uncoded_roles(path: Path, root, data, problems: list[str]) -> tuple:

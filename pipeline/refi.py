@@ -816,10 +816,10 @@ def append_codes(text: str, entries: list[dict], origin: str = "REFI-QDA") -> st
         indent = " " * codes.start_mark.column
         origin = " ".join(origin.split())   # a file name stays on the comment line
         block = f"# Imported from {origin} (qcode import): check definitions and add rules.\n" + block
-        end = text.find("\n", _content_end(codes.value[-1]))
-        end = len(text) if end == -1 else end
-        inserted = "\n\n" + "".join(indent + line if line.strip() else line for line in block.splitlines(True))
-        return text[:end].rstrip("\n") + inserted.rstrip("\n") + ("\n\n" + text[end:].lstrip("\n") if text[end:].strip() else "\n")
+        end = text.find("\n", _content_end(codes.value[-1]))     # the end of the last code's line
+        before, after = (text, "") if end == -1 else (text[:end], text[end:].lstrip("\n"))
+        inserted = "".join(indent + line if line.strip() else line for line in block.splitlines(True)).rstrip("\n")
+        return before.rstrip("\n") + "\n\n" + inserted + ("\n\n" + after if after.strip() else "\n")
     data = yaml.safe_load(text) or {}
     data["codes"] = list(data.get("codes") or []) + entries
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
