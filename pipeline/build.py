@@ -30,8 +30,8 @@ from .anonymise import (TUSSENVOEGSELS, AnonymisedText, anonymise_corpus, key_pa
                         load_key, load_lists, redact, review_items, save_key)
 from .classify import load_model, model_path_for, save_model
 from .codebook import Codebook, load_codebook
-from .coding import (Prepared, assign_incremental, cached_class_scores, model_training_hash, prepare_incremental,
-                     rule_matrix, train_model, with_themes)
+from .coding import (Prepared, assign_incremental, cached_class_scores, in_scope, model_training_hash,
+                     prepare_incremental, rule_matrix, train_model, with_themes)
 from .errors import BuildLockedError, IngestError, ModelError, QcodeError
 from .ingest import (MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, Document, bare_label, content_hash, describe_left_out,
                      list_corpus_files, read_document, skipped_corpus_files, speaker_of)
@@ -215,6 +215,7 @@ def _build(corpus_dir, db_path, codebook_path, progress, key_path, model_path, m
     scores = cached_class_scores(model, prepared.lemma_texts, coding_cache, keys=segment_keys)
     assignments = assign_incremental(codebook, prepared, model, scores, segment_keys, previous_coding, coding_cache)
     assignments = [codes if ok else [] for codes, ok in zip(assignments, coded)]
+    assignments = _outside_scope(codebook, prepared, segments, coded, assignments, result)
     timings["code"] = _lap(clock); clock = time.perf_counter()
 
     tmp_path = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
@@ -683,6 +684,18 @@ def _model_for(codebook, prepared: Prepared, segments, coded: list[bool], manual
 
 
 # ---------------------------------------------------------------- saving
+
+
+def _outside_scope(codebook, prepared, segments: list[Segment], coded: list[bool], assignments: list, result) -> list:
+    """No machine codes for segments whose document is not about the codebook's subject where they
+    stand (coding.in_scope); they are marked, so a reader can see why they have none."""
+    scope = in_scope(codebook, prepared, [s.document_id for s in segments])
+    outside = [i for i, ok in enumerate(scope) if not ok and coded[i]]
+    for i in outside:
+        segments[i].attrs["outside_scope"] = True
+        assignments[i] = []
+    result.counts["segments_outside_scope"] = len(outside)
+    return assignments
 
 
 def _participants(infos, anonymised, key) -> tuple[list[dict], dict[str, dict[str, dict]], list[tuple[str, str]]]:

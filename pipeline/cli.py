@@ -111,6 +111,9 @@ def _print_build(result, db_path: Path, codebook_path: Path, corpus_dir: Path) -
                f"review queue: {sum(len(v) for v in result.review.values())} weak detections "
                f"(qcode anonymise-report --corpus {corpus_dir})")
     click.echo("  segments per theme: " + ", ".join(f"{t} {n}" for t, n in counts["segments_per_theme"].items()))
+    if counts.get("segments_outside_scope"):
+        click.echo(f"  outside the codebook's scope: {counts['segments_outside_scope']} segments, not coded by machine "
+                   "(their document does not speak of the subject there; see 'scope' in the codebook)")
     click.echo(f"  codings: {counts['codings']}   manual codings: {counts['manual_codings']}   "
                f"orphaned: {counts['orphaned']}")
     for orphan in result.orphaned[:10]:
@@ -336,7 +339,9 @@ def reveal(pseudonym, db_path, key_path):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--input", "jsonl", required=True, type=click.File("r", encoding="utf-8"), help='JSON lines {"id", "text"}.')
+@click.option("--input", "jsonl", required=True, type=click.File("r", encoding="utf-8"),
+              help='JSON lines {"id", "text"}; lines with the same "document" (in reading order) are read as '
+                   "one document for the codebook's scope.")
 @codebook_option
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Model file (default: the one trained when db/demo.db was built).")
@@ -344,7 +349,9 @@ def reveal(pseudonym, db_path, key_path):
 @click.option("--explain", is_flag=True, help="Show the rule or the terms that drove each code.")
 @friendly_errors
 def suggest(jsonl, codebook_path, model_path, show_all, explain):
-    """Suggest codes for texts: {"id", "codes": [{"code", "theme", "score", "source"}]} per line.
+    """Suggest codes for texts: {"id", "codes": [{"code", "theme", "score", "source"}], "in_scope"}
+    per line. A text outside the codebook's scope (nothing of its subject in it, nor in its
+    "document" near it) gets no codes.
 
     Example: qcode suggest --input texts.jsonl --explain
     """
@@ -380,7 +387,8 @@ def _read_jsonl(handle, need=("text",)) -> list[dict]:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--gold", "gold", required=True, type=click.File("r", encoding="utf-8"),
-              help='JSON lines {"id", "text", "codes": [...]}.')
+              help='JSON lines {"id", "text", "codes": [...]}, optionally "role" and "document" (lines of '
+                   "one document in reading order, for the codebook's scope).")
 @click.option("--test-gold", "test_gold", type=click.File("r", encoding="utf-8"),
               help="Held-out test instead of cross-validation: train on all of --gold, score on these "
                    "gold segments (for example a later wave of interviews).")

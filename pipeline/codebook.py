@@ -24,7 +24,11 @@ COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 CODE_KEYS = {"id", "label", "parent", "colour", "color", "definition", "include", "exclude", "examples", "rules",
              "replaces"}
 RULE_KEYS = {"id", "phrases", "patterns", "unless_near", "window", "attr"}
-TOP_KEYS = {"version", "language", "codes", "uncoded_roles", "teaching_examples"}
+TOP_KEYS = {"version", "language", "codes", "uncoded_roles", "teaching_examples", "scope"}
+SCOPE_KEYS = {"subject", "other_subjects", "window", "rate"}
+# The code ids the hits of the scope's rules carry: no code can have them (CODE_ID has no '@').
+SCOPE = "@scope"
+OTHER_SUBJECT = "@other"
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,13 @@ class Codebook:
     # codes) pairs from the codebook's `teaching_examples` (see classify.py, "Training data").
     teaching: tuple = ()
     teaching_left_out: tuple = ()     # why a teaching example was left out (a code it names is gone)
+    # The codebook's `scope` (coding.in_scope): rules naming its subject and, optionally, rules
+    # naming neighbouring subjects; scope_window words and scope_rate mentions per 1,000 words say
+    # how near, or how often in a document, they count. No scope rules: every segment is in scope.
+    scope_rules: tuple = ()
+    other_subject_rules: tuple = ()
+    scope_window: int = 0
+    scope_rate: float = 0.0
 
     def __post_init__(self):
         self.by_id = {code.id: code for code in self.codes}
@@ -126,7 +137,8 @@ class Codebook:
 
     @property
     def rules(self) -> list[Rule]:
-        return [rule for code in self.codes for rule in code.rules]
+        """Every rule: the codes' and the scope's (whose hits carry the code ids SCOPE and OTHER_SUBJECT)."""
+        return [rule for code in self.codes for rule in code.rules] + list(self.scope_rules) + list(self.other_subject_rules)
 
 
 # What a researcher writes that YAML reads otherwise, in words a researcher uses.
@@ -157,11 +169,54 @@ def load_codebook(path: Path) -> Codebook:
     _check_tree(path, codes, problems)
     uncoded_roles = _parse_uncoded_roles(path, root, data, problems)
     teaching, left_out = _parse_teaching(path, root, data, codes, problems)
+    scope_rules, other_rules, scope_window, scope_rate = _parse_scope(path, root, data, codes, problems)
     if problems:
         raise CodebookError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Codebook(codes=codes, path=path, hash=digest, uncoded_roles=uncoded_roles, teaching=teaching,
-                    teaching_left_out=left_out)
+                    teaching_left_out=left_out, scope_rules=scope_rules, other_subject_rules=other_rules,
+                    scope_window=scope_window, scope_rate=scope_rate)
+
+
+DEFAULT_SCOPE_WINDOW = 300
+DEFAULT_SCOPE_RATE = 2.0
+
+
+def _parse_scope(path: Path, root, data, codes: list[Code], problems: list[str]) -> tuple[tuple, tuple, int, float]:
+    """The codebook's `scope`: {subject: [rules], other_subjects: [rules], window: words, rate:
+    mentions per 1,000 words}. Its rules are written as a code's rules are; their ids must differ
+    from every other rule's."""
+    scope = data.get("scope") if isinstance(data, dict) else None
+    if scope is None:
+        return (), (), 0, 0.0
+    node = _mapping_value(root, "scope")
+    if not isinstance(scope, dict):
+        problems.append(f"{path}:{_node_line(node)}: 'scope' must be a mapping with 'subject' (and 'other_subjects', "
+                        "'window', 'rate')")
+        return (), (), 0, 0.0
+    for key in sorted(set(scope) - SCOPE_KEYS):
+        problems.append(f"{path}:{_node_line(_mapping_value(node, key))}: scope: unknown key {key!r}")
+    window = scope.get("window", DEFAULT_SCOPE_WINDOW)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        problems.append(f"{path}:{_node_line(_mapping_value(node, 'window'))}: scope: 'window' must be a whole "
+                        f"number of words, not {window!r}")
+        window = DEFAULT_SCOPE_WINDOW
+    rate = scope.get("rate", DEFAULT_SCOPE_RATE)
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0:
+        problems.append(f"{path}:{_node_line(_mapping_value(node, 'rate'))}: scope: 'rate' must be a number of "
+                        f"mentions per 1,000 words above 0, not {rate!r}")
+        rate = DEFAULT_SCOPE_RATE
+    subject = _parse_rules(path, SCOPE, scope.get("subject") or [], _mapping_value(node, "subject"), problems)
+    others = _parse_rules(path, OTHER_SUBJECT, scope.get("other_subjects") or [], _mapping_value(node, "other_subjects"),
+                          problems)
+    if not subject:
+        problems.append(f"{path}:{_node_line(node)}: scope: 'subject' needs at least one rule (or leave 'scope' out)")
+    known = {rule.id: code.id for code in codes for rule in code.rules}
+    for rule in subject + others:
+        if rule.id in known:
+            problems.append(f"{path}:{_node_line(node)}: scope: duplicate rule id {rule.id!r} (also in {known[rule.id]!r})")
+        known[rule.id] = "scope"
+    return tuple(subject), tuple(others), window, float(rate)
 
 
 def _parse_teaching(path: Path, root, data, codes: list[Code], problems: list[str]) -> tuple[tuple, tuple]:
@@ -272,14 +327,14 @@ def _parse_code(path: Path, item, node, problems: list[str]) -> Code | None:
 
 def _parse_rules(path: Path, code_id: str, items, node, problems: list[str]) -> list[Rule]:
     if not isinstance(items, list):
-        problems.append(f"{path}:{_node_line(node)}: code {code_id!r}: 'rules' must be a list")
+        problems.append(f"{path}:{_node_line(node)}: {_owner(code_id)}: 'rules' must be a list")
         return []
     rules = []
     nodes = node.value if isinstance(node, yaml.SequenceNode) else [None] * len(items)
     for item, rule_node in zip(items, nodes):
         line = _node_line(rule_node)
         rule_id = item.get("id") if isinstance(item, dict) else None
-        where = f"{path}:{line}: code {code_id!r} rule {rule_id!r}"
+        where = f"{path}:{line}: {_owner(code_id)} rule {rule_id!r}"
         if not isinstance(item, dict) or not isinstance(rule_id, str):
             problems.append(f"{where}: each rule needs an id")
             continue
@@ -308,6 +363,10 @@ def _parse_rules(path: Path, code_id: str, items, node, problems: list[str]) -> 
             unless_near=tuple(unless_near), window=window,
         ))
     return rules
+
+
+def _owner(code_id: str) -> str:
+    return {SCOPE: "scope subject", OTHER_SUBJECT: "scope other_subjects"}.get(code_id, f"code {code_id!r}")
 
 
 def _check_patterns(patterns) -> list[str]:

@@ -3,9 +3,11 @@ two combine). Plain functions shared by `qcode build`, `qcode suggest` and `qcod
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -14,7 +16,7 @@ import numpy as np
 
 from .cache import CodingCache, text_hash
 from .classify import CodeClassifier, SavedModel, label_matrix, text_frame, training_hash
-from .codebook import Codebook
+from .codebook import OTHER_SUBJECT, SCOPE, Codebook
 from .nlp import lemma_text, load_nlp
 from .rules import RuleHit, RuleSet, rule_hits_by_code
 
@@ -55,6 +57,55 @@ def prepare(texts: list[str], ruleset: RuleSet, batch_size: int = 256, progress=
         if progress:
             progress(1)
     return Prepared(list(texts), lemma_texts, hits)
+
+
+def in_scope(codebook: Codebook, prepared: Prepared, documents: list | None = None) -> list[bool]:
+    """Per segment: may it get machine codes? A segment is in the codebook's scope in a document
+    about its subject (one of the `subject` rules matches there at least `scope_rate` times per
+    1,000 words), and elsewhere when the subject is named in it or at most `scope_window` words
+    from it. A segment that is neither is outside the scope when a neighbouring subject (the
+    `other_subjects` rules) is named in it or as near; without `other_subjects` rules, always.
+    `documents` gives each segment's document, the segments of a document in reading order (None:
+    a document of its own). Without scope rules every segment is in scope.
+
+    Why: the words of the codes are the words of the whole social domain. A model that learned
+    from interviews about inburgering reads "regie", "aanbieder" or "wachttijd" in a Wmo or youth
+    care paper as evidence; which subject a passage is about is said in it or near it."""
+    if not codebook.scope_rules:
+        return [True] * len(prepared.texts)
+    by_document: dict = {}
+    for row, document in enumerate(documents or [None] * len(prepared.texts)):
+        by_document.setdefault(("own", row) if document is None else document, []).append(row)
+    subject = [any(hit.code_id == SCOPE for hit in hits) for hits in prepared.hits]
+    other = [any(hit.code_id == OTHER_SUBJECT for hit in hits) for hits in prepared.hits]
+    result = [False] * len(prepared.texts)
+    for rows in by_document.values():
+        words = [len(prepared.texts[row].split()) for row in rows]
+        if sum(subject[row] for row in rows) * 1000 >= codebook.scope_rate * max(1, sum(words)):
+            inside = set(rows)                        # a document about the subject, throughout
+        else:
+            inside = set(_near_a_mention(rows, subject, words, codebook.scope_window))
+            if codebook.other_subject_rules:
+                inside |= set(rows) - set(_near_a_mention(rows, other, words, codebook.scope_window))
+        for row in inside:
+            result[row] = True
+    return result
+
+
+def _near_a_mention(rows: list[int], mentions: list[bool], words: list[int], window: int) -> list[int]:
+    """The rows of one document (in reading order, with their word counts) that mention the scope
+    or lie within `window` words of a row that does."""
+    ends = list(itertools.accumulate(words))
+    starts = [end - count for end, count in zip(ends, words)]
+    mentioning = [k for k, row in enumerate(rows) if mentions[row]]
+    near = []
+    for k, row in enumerate(rows):
+        after = bisect.bisect_left(mentioning, k)          # the first mention at or after this row
+        gaps = ([starts[mentioning[after]] - ends[k]] if after < len(mentioning) else []) + \
+               ([starts[k] - ends[mentioning[after - 1]]] if after > 0 else [])
+        if gaps and min(max(0, gap) for gap in gaps) <= window:
+            near.append(row)
+    return near
 
 
 def with_themes(codebook: Codebook, codes: set[str]) -> set[str]:

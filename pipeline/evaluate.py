@@ -11,7 +11,7 @@ import sqlite_utils
 from . import store
 from .agreement import compare_codings, disagreements
 from .codebook import Codebook, load_codebook
-from .coding import Prepared, cross_validate, fit_predict, prepare, with_themes
+from .coding import Prepared, cross_validate, fit_predict, in_scope, prepare, with_themes
 from .errors import QcodeError
 from .nlp import load_nlp
 from .rules import RuleSet
@@ -25,10 +25,13 @@ class GoldSet:
     codebook: Codebook
     items: list[dict]
     prepared: Prepared
+    # Per item: may it get machine codes (coding.in_scope, over the items' "document" keys)?
+    scope: list[bool]
 
     def subset(self, rows: list[int]) -> "GoldSet":
         """The gold items at these positions, in this order, without running spaCy again."""
-        return GoldSet(self.codebook, [self.items[i] for i in rows], self.prepared.subset(rows))
+        return GoldSet(self.codebook, [self.items[i] for i in rows], self.prepared.subset(rows),
+                       [self.scope[i] for i in rows])
 
 
 def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
@@ -43,7 +46,8 @@ def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
     if overlap:
         raise QcodeError(f"{overlap} gold segments are among the codebook's teaching examples, which every model "
                          "learns from; a model must not be scored on what it learned from")
-    return GoldSet(codebook, items, prepare([item["text"] for item in items], RuleSet(codebook, load_nlp())))
+    prepared = prepare([item["text"] for item in items], RuleSet(codebook, load_nlp()))
+    return GoldSet(codebook, items, prepared, in_scope(codebook, prepared, [item.get("document") for item in items]))
 
 
 def _check_folds(items: list[dict], folds: int) -> None:
@@ -69,6 +73,7 @@ def evaluate_split(gold_set: GoldSet, folds: int = 5, random_state: int = 0, tra
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
     predicted = cross_validate(codebook, texts, gold, folds, random_state, roles=roles, train_fraction=train_fraction,
                                progress=progress, prepared=gold_set.prepared)
+    predicted = [codes if ok else set() for codes, ok in zip(predicted, gold_set.scope)]
     return {"folds": folds, "items": len(items), **score_predictions(codebook, roles, gold, predicted)}
 
 
@@ -104,7 +109,7 @@ def holdout_split(gold_set: GoldSet, train_count: int) -> dict:
                          f"(have {len(train_index)} and {len(test_index)})")
     predicted: list[set[str]] = [set() for _ in gold_set.items]
     for i, codes in zip(test_index, fit_predict(codebook, gold_set.prepared, gold, train_index, test_index)):
-        predicted[i] = codes
+        predicted[i] = codes if gold_set.scope[i] else set()
     tested = slice(train_count, None)
     return {"folds": 0, "items": len(gold_set.items) - train_count, "trained_on": len(train_index),
             **score_predictions(codebook, roles[tested], gold[tested], predicted[tested])}
@@ -188,19 +193,20 @@ def rule_precision(items: list[dict], codebook_path: Path) -> list[dict]:
 
 def _rule_precision(gold_set: GoldSet) -> list[dict]:
     codebook = gold_set.codebook
-    counts = {rule.id: [0, 0, 0] for rule in codebook.rules}       # matched, with the code, with the theme
+    rules = [rule for rule in codebook.rules if rule.code_id in codebook.by_id]      # not the scope's
+    counts = {rule.id: [0, 0, 0] for rule in rules}       # matched, with the code, with the theme
     for hits, item in zip(gold_set.prepared.hits, gold_set.items):
         if item.get("role") in codebook.uncoded_roles:
             continue
         gold = with_themes(codebook, set(item["codes"]))
-        for rule_id, code_id in {(hit.rule_id, hit.code_id) for hit in hits}:
+        for rule_id, code_id in {(hit.rule_id, hit.code_id) for hit in hits if hit.rule_id in counts}:
             counts[rule_id][0] += 1
             counts[rule_id][1] += code_id in gold
             counts[rule_id][2] += codebook.theme_of(code_id) in gold
     return [{"rule": rule.id, "code": rule.code_id, "matched": counts[rule.id][0],
              "code_precision": counts[rule.id][1] / counts[rule.id][0] if counts[rule.id][0] else None,
              "theme_precision": counts[rule.id][2] / counts[rule.id][0] if counts[rule.id][0] else None}
-            for rule in codebook.rules]
+            for rule in rules]
 
 
 def format_rule_precision(rows: list[dict]) -> str:
@@ -282,20 +288,21 @@ def _manual_rows(db_path: Path):
         raise QcodeError(f"{db_path}: no such database; run qcode build first")
     db = sqlite_utils.Database(str(db_path))
     return db, list(db.query(
-        "select m.segment_id, m.code_id, m.coder, m.decision, m.origin, s.text, s.role from manual_codings m "
+        "select m.segment_id, m.code_id, m.coder, m.decision, m.origin, s.text, s.role, s.document_id from manual_codings m "
         "join segments s on s.id = m.segment_id where m.status = 'anchored' and "
         + store.LATEST_DECISION.format(m="m") + " order by s.document_id, s.seq"))
 
 
 def gold_from_db(db_path: Path, coder: str | None = None) -> list[dict]:
-    """Manual codings as gold items (anonymised text), one per segment a coder read."""
+    """Manual codings as gold items (anonymised text), one per segment a coder read, in reading
+    order; `document` groups them for the codebook's scope (coding.in_scope)."""
     _, rows = _manual_rows(db_path)
     items: dict[str, dict] = {}
     for row in rows:
         if coder and row["coder"] != coder:
             continue
         item = items.setdefault(row["segment_id"], {"id": row["segment_id"], "text": row["text"], "codes": [],
-                                                    "role": row["role"]})
+                                                    "role": row["role"], "document": row["document_id"]})
         if row["decision"] in ("add", "confirm") and row["code_id"] and row["code_id"] not in item["codes"]:
             item["codes"].append(row["code_id"])
     if coder and not items:

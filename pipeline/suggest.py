@@ -7,7 +7,7 @@ from pathlib import Path
 from .anonymise import anonymise_text, load_lists
 from .classify import load_model, text_frame
 from .codebook import load_codebook
-from .coding import all_scores, assign_codes, prepare
+from .coding import all_scores, assign_codes, in_scope, prepare
 from .errors import ModelError
 from .nlp import load_nlp
 from .rules import RuleSet
@@ -15,8 +15,10 @@ from .rules import RuleSet
 
 def suggest_codes(items: list[dict], codebook_path: Path, model_path: Path | None, *, show_all: bool = False,
                   explain: bool = False, anonymise: bool = True) -> list[dict]:
-    """One {"id", "codes": [...]} per item, highest score first. Texts are anonymised first, as in
-    a build, so that the model sees what it was trained on."""
+    """One {"id", "codes": [...], "in_scope"} per item, highest score first. Texts are anonymised
+    first, as in a build, so that the model sees what it was trained on. Items with the same
+    "document", in reading order, are read as one document for the codebook's scope; an item
+    outside it gets no codes (with `show_all`, its scores are still shown)."""
     codebook = load_codebook(codebook_path)
     model = None
     if model_path is not None:
@@ -32,6 +34,7 @@ def suggest_codes(items: list[dict], codebook_path: Path, model_path: Path | Non
         texts = [anonymise_text(t, lists).text for t in texts]
     prepared = prepare(texts, RuleSet(codebook, load_nlp()))
     assigned = assign_codes(codebook, prepared, model)
+    scope = in_scope(codebook, prepared, [item.get("document") for item in items])
     scores = all_scores(codebook, prepared, model) if show_all else None
     out = []
     for row, item in enumerate(items):
@@ -40,11 +43,12 @@ def suggest_codes(items: list[dict], codebook_path: Path, model_path: Path | Non
                       "source": _source(c, prepared.rule_codes[row], model)} for c, s in scores[row].items()]
             codes.sort(key=lambda c: (-c["score"], c["code"]))
         else:
-            codes = [{"code": a.code_id, "theme": a.theme, "score": a.score, "source": a.source} for a in assigned[row]]
+            codes = [{"code": a.code_id, "theme": a.theme, "score": a.score, "source": a.source}
+                     for a in assigned[row] if scope[row]]
         if explain:
             for code in codes:
                 code["explain"] = _explanation(codebook, prepared, model, row, code["code"])
-        out.append({"id": item.get("id"), "codes": codes})
+        out.append({"id": item.get("id"), "codes": codes, "in_scope": scope[row]})
     return out
 
 

@@ -254,3 +254,42 @@ teaching_examples:
                                        f"is not in the codebook (this is the first)",)
     assert problems_of(write(tmp_path, text.split("teaching_examples:")[0] + "teaching_examples: zie bestand\n", "c.yaml")) == [
         f"{tmp_path / 'c.yaml'}:10: 'teaching_examples' must be a list of passages with text and codes"]
+
+
+SCOPE_CODE = "codes:\n  - id: werk\n    label: W\n    definition: W.\n    rules:\n      - {id: w1, phrases: [werk]}\n"
+
+
+def test_scope_is_read_with_its_defaults(tmp_path, codebook):
+    """The shipped codebook names its subject and the subjects next to it; a scope without window
+    and rate gets the defaults."""
+    assert [r.id for r in codebook.scope_rules] == ["scope.mensen", "scope.stelsel"]
+    assert [r.id for r in codebook.other_subject_rules] == ["scope.zorg_en_ondersteuning", "scope.geld_en_werk",
+                                                            "scope.andere_groepen"]
+    assert set(codebook.scope_rules + codebook.other_subject_rules) <= set(codebook.rules)   # matched with the codes' rules
+    path = write(tmp_path, SCOPE_CODE + "scope:\n  subject:\n    - {id: s1, phrases: [inburgering]}\n")
+    loaded = load_codebook(path)
+    assert (loaded.scope_window, loaded.scope_rate, loaded.other_subject_rules) == (300, 2.0, ())
+    assert load_codebook(write(tmp_path, SCOPE_CODE, "plain.yaml")).scope_rules == ()
+
+
+@pytest.mark.parametrize("scope, expected", [
+    ("scope: [inburgering]\n", ":7: 'scope' must be a mapping with 'subject' (and 'other_subjects', 'window', 'rate')"),
+    ("scope:\n  window: 300\n", ":8: scope: 'subject' needs at least one rule (or leave 'scope' out)"),
+    ("scope:\n  subject:\n    - {id: s1, phrases: [inburgering]}\n  windows: 300\n", ":10: scope: unknown key 'windows'"),
+    ("scope:\n  window: -5\n  subject:\n    - {id: s1, phrases: [inburgering]}\n",
+     ":8: scope: 'window' must be a whole number of words, not -5"),
+    ("scope:\n  rate: veel\n  subject:\n    - {id: s1, phrases: [inburgering]}\n",
+     ":8: scope: 'rate' must be a number of mentions per 1,000 words above 0, not 'veel'"),
+    ("scope:\n  subject:\n    - {id: s1}\n", ":9: scope subject rule 's1': a rule needs 'phrases' or 'patterns'"),
+    ("scope:\n  subject:\n    - {id: w1, phrases: [inburgering]}\n", ":8: scope: duplicate rule id 'w1' (also in 'werk')"),
+    ("scope:\n  subject:\n    - {id: s1, phrases: [inburgering]}\n  other_subjects:\n    - {id: s1, phrases: [wmo]}\n",
+     ":8: scope: duplicate rule id 's1' (also in 'scope')"),
+    ("scope:\n  subject:\n    - {id: s1, phrases: [inburgering]}\n  other_subjects:\n    - id: o1\n"
+     "      patterns: [[{LEMA: wmo}]]\n",
+     ":11: scope other_subjects rule 'o1': pattern 1: invalid spaCy pattern: Invalid token patterns for matcher rule "
+     "'check1' Pattern 0: - [pattern -> 0 -> LEMA] Extra inputs are not permitted ('LEMA': did you mean 'LEMMA'?)"),
+], ids=["not-a-mapping", "no-subject", "unknown-key", "window", "rate", "empty-rule", "duplicate-id", "duplicate-in-scope",
+        "bad-pattern"])
+def test_scope_problems_are_reported_with_their_lines(tmp_path, scope, expected):
+    path = write(tmp_path, SCOPE_CODE + scope)
+    assert problems_of(path) == [f"{path}{expected}"]

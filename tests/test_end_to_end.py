@@ -137,3 +137,85 @@ def test_no_key_value_is_served(server, demo_db):
     pages += [f"/-/qcode/quote/{s}" for (s,) in conn.execute("select id from segments order by random() limit 10")]
     served = "\n".join(httpx.get(server + p, timeout=30).text for p in pages)
     assert whole_words_in(forms, served) == []
+
+
+WMO_LETTER = """Raadsinformatiebrief huishoudelijke hulp
+
+Het college voert de regie over de maatschappelijke ondersteuning. Na de aanbesteding van de huishoudelijke hulp werken wij met één aanbieder; de wachttijd voor een keukentafelgesprek is opgelopen tot acht weken.
+
+Wij overleggen met de zorgaanbieders over de kwaliteit en zullen de raad in het voorjaar informeren over de monitor.
+"""
+INBURGERING_NOTE = """Verslag gesprek klantmanager
+
+Interviewer: Hoe gaat het met de inburgering van de statushouders?
+
+Klantmanager: Na de aanbesteding hebben we één taalaanbieder. De wachttijd tot de eerste taalles is acht weken.
+"""
+
+
+def test_a_document_about_another_subject_gets_no_machine_codes(tmp_path):
+    """A Wmo letter says "regie", "aanbesteding", "aanbieder" and "wachttijd" as an interview about
+    inburgering does; outside the codebook's scope it gets no machine codes, is marked, and the build
+    says so. Without `scope` in the codebook the next build codes it, and `qcode diff` shows the gain."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    corpus, db, codebook = tmp_path / "corpus", tmp_path / "db" / "s.db", tmp_path / "codebook.yaml"
+    corpus.mkdir()
+    (corpus / "wmo-brief.txt").write_text(WMO_LETTER, encoding="utf-8")
+    (corpus / "gesprek.txt").write_text(INBURGERING_NOTE, encoding="utf-8")
+    text = (DEMO_CORPUS.parent.parent / "codebook.yaml").read_text(encoding="utf-8")
+    codebook.write_text(text, encoding="utf-8")
+    args = ["build", "--corpus", str(corpus), "--db", str(db), "--codebook", str(codebook), "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert ("  outside the codebook's scope: 2 segments, not coded by machine (their document does not speak of "
+            "the subject there; see 'scope' in the codebook)") in result.output
+    conn = sqlite3.connect(db)
+    documents = dict(conn.execute("select text, document_id from segments where seq = 0"))
+    wmo, interview = documents["Raadsinformatiebrief huishoudelijke hulp"], documents["Verslag gesprek klantmanager"]
+    codes = {document: {code for (code,) in conn.execute(
+        "select c.code_id from codings c join segments s on s.id = c.segment_id where s.document_id = ?", [document])}
+        for document in (wmo, interview)}
+    assert codes[wmo] == set() and {"regie.inkoop", "snel_meedoen.wachttijd"} <= codes[interview]
+    marked = [json.loads(a).get("outside_scope") for (a,) in conn.execute(
+        "select attrs from segments where document_id = ? and seq > 0", [wmo])]
+    assert marked == [True, True]
+    conn.close()
+
+    start, end = text.index("\nscope:\n"), text.index("\ncodes:\n")
+    codebook.write_text(text[:start] + text[end:], encoding="utf-8")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "outside the codebook's scope" not in result.output, result.output
+    diff = CliRunner().invoke(cli, ["diff", "--db", str(db)])
+    assert "regie.inkoop: +1 -0" in diff.output and "Het college voert de regie over de maatschappelijke" in diff.output, \
+        diff.output
+
+
+def test_suggest_codes_texts_in_the_codebooks_scope_and_explains_them(demo_db, demo_workspace, tmp_path):
+    """`qcode suggest` with the demo's model: a paragraph on the subject gets its codes, with the
+    rule or terms behind each (--explain); the same words about the Wmo get none and say why
+    ("in_scope": false); lines of one "document" are read together, so a paragraph without the
+    subject's words is coded when the paragraph before it names the subject."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    lines = [
+        {"id": "inburgering", "text": "Na de aanbesteding van de inburgering hebben we maar één taalaanbieder."},
+        {"id": "wmo", "text": "Na de aanbesteding van de huishoudelijke hulp hebben we maar één aanbieder."},
+        {"id": "brief-1", "text": "Deze brief gaat over de statushouders in onze gemeente.", "document": "brief"},
+        {"id": "brief-2", "text": "Na de aanbesteding hebben we maar één aanbieder.", "document": "brief"},
+    ]
+    path = tmp_path / "texts.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["suggest", "--input", str(path), "--model", str(demo_db.with_name("demo.model.pkl")),
+                                      "--codebook", str(demo_workspace / "codebook.yaml"), "--explain"])
+    assert result.exit_code == 0, result.output
+    out = {item["id"]: item for item in map(json.loads, result.output.splitlines())}
+    assert [out[i]["in_scope"] for i in ("inburgering", "wmo", "brief-1", "brief-2")] == [True, False, True, True]
+    inkoop = next(c for c in out["inburgering"]["codes"] if c["code"] == "regie.inkoop")
+    assert inkoop["source"] == "rule" and inkoop["explain"]["rules"][0]["rule"].startswith("regie.inkoop.")
+    assert inkoop["explain"]["terms"]
+    assert out["wmo"]["codes"] == [] and "regie.inkoop" in {c["code"] for c in out["brief-2"]["codes"]}

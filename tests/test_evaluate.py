@@ -22,7 +22,9 @@ def test_gold_items_carry_text_codes_and_role(demo_db):
     assert result.exit_code == 0, result.output
     items = [json.loads(line) for line in result.output.splitlines()]
     assert len(items) >= 400
-    assert all(set(item) == {"id", "text", "codes", "role"} for item in items)
+    assert all(set(item) == {"id", "text", "codes", "role", "document"} for item in items)
+    documents = [item["document"] for item in items]           # in reading order: one run per document
+    assert len(set(documents)) == 1 + sum(a != b for a, b in zip(documents, documents[1:]))
     assert {"interviewer", "klantmanager", "statushouder"} <= {item["role"] for item in items}
 
 
@@ -120,7 +122,8 @@ def test_rule_precision_counts_the_gold_segments_each_rule_matches():
     assert rows["regie.inkoop.aanbesteding"]["code_precision"] == 1.0
     assert rows["lerend_stelsel.term"] == {"rule": "lerend_stelsel.term", "code": "lerend_stelsel", "matched": 0,
                                            "code_precision": None, "theme_precision": None}
-    assert list(rows) == [rule.id for rule in load_codebook(ROOT / "codebook.yaml").rules]
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    assert list(rows) == [rule.id for rule in codebook.rules if rule.code_id in codebook.by_id]   # the codes' rules, not the scope's
 
 
 def test_held_out_evaluation_trains_on_one_gold_file_and_scores_the_other(tmp_path):
@@ -186,3 +189,18 @@ def test_the_codebook_teaches_policy_prose_and_evaluate_will_not_score_it(tmp_pa
     assert result.exit_code != 0
     assert ("3 gold segments are among the codebook's teaching examples, which every model learns from; "
             "a model must not be scored on what it learned from") in result.output
+
+
+def test_gold_outside_the_codebooks_scope_is_scored_as_uncoded():
+    """Gold items are read for the codebook's scope as a build reads segments: grouped by their
+    "document", an item on its own when it has none. One outside it counts as coded with nothing."""
+    from pipeline.evaluate import evaluate_holdout, load_gold_set
+
+    wmo = "Na de aanbesteding van de huishoudelijke hulp hebben we maar één aanbieder."
+    test = [{"id": "t1", "text": wmo, "codes": ["regie.inkoop"]},
+            {"id": "t2", "text": "De brief gaat over statushouders.", "codes": [], "document": "brief"},
+            {"id": "t3", "text": wmo, "codes": ["regie.inkoop"], "document": "brief"}]
+    assert load_gold_set(test, ROOT / "codebook.yaml").scope == [False, True, True]
+    report = evaluate_holdout(_demo_gold(160), test, ROOT / "codebook.yaml")
+    inkoop = report["all"]["per_code"]["regie.inkoop"]
+    assert (inkoop["support"], inkoop["recall"], inkoop["precision"]) == (2, 0.5, 1.0)     # t3 found, t1 not coded

@@ -158,3 +158,47 @@ def test_first_word(pattern, anchor):
     from pipeline.rules import _first_word
 
     assert _first_word(pattern) == anchor
+
+
+# ---------------------------------------------------------------- the codebook's scope
+
+
+def _scope_of(codebook, texts, documents=None):
+    from pipeline.coding import in_scope, prepare
+
+    return in_scope(codebook, prepare(texts, RuleSet(codebook, load_nlp())), documents)
+
+
+def test_scope_terms_match_inflected_and_compound_forms(nlp):
+    """The shipped scope names the Wi2021's people and parts, and its neighbours, in any form a text
+    writes them: a text that names a neighbouring subject and not this one is outside the scope,
+    a text that names neither (a short note) is not."""
+    codebook = load_codebook(ROOT / "codebook.yaml")
+    mentioning = ["De inburgeringsplichtigen starten later.", "Twee vergunninghoudsters kregen een woning.",
+                  "Het PIP is na twaalf weken klaar.", "Zij volgt de Z-route.", "De B1-route duurt drie jaar.",
+                  "Onder de Wi2021 is dat anders.", "Nieuwkomers leren de taal op de werkvloer.",
+                  "De Wmo-consulent helpt de statushouder."]
+    other = ["De gemeente voert de regie over de Wmo.", "De wachttijd voor jeugdhulp is opgelopen.",
+             "Het Taalhuis helpt laaggeletterden.", "Wij kochten de huishoudelijke hulp opnieuw in."]
+    neither = ["De taallessen zijn te kort.", "Ik heb de map met stukken meegenomen."]
+    assert _scope_of(codebook, mentioning + other + neither) == \
+        [True] * len(mentioning) + [False] * len(other) + [True] * len(neither)
+
+
+def test_a_segment_is_in_scope_near_a_mention_or_in_a_document_about_the_subject(tmp_path):
+    """A document that mentions the subject often enough is in scope throughout; in one that does
+    not, what is within `window` words of a mention, and what is not near another subject; a text
+    without a document stands alone."""
+    path = tmp_path / "codebook.yaml"
+    path.write_text("codes:\n  - id: werk\n    label: W\n    definition: W.\n"
+                    "scope:\n  window: 5\n  rate: 25\n  subject:\n    - {id: s1, phrases: [inburgering]}\n"
+                    "  other_subjects:\n    - {id: o1, phrases: [jeugdhulp]}\n", encoding="utf-8")
+    codebook = load_codebook(path)
+    filler = "Het college bespreekt de begroting van het komende jaar opnieuw."          # 10 words
+    paper = [filler, filler, "Over de inburgering zegt het college weinig.", filler, filler]   # 1 in 47 words
+    assert _scope_of(codebook, paper, ["rib"] * 5) == [True] * 5                          # no other subject
+    youth = ["Over de jeugdhulp.", filler, filler, "Over de inburgering zegt het college weinig.", filler, filler]
+    assert _scope_of(codebook, youth, ["jeugd"] * 6) == [False, False, True, True, True, True]
+    interview = ["De inburgering loopt.", "Over de jeugdhulp.", filler, filler, filler]     # 1 in 36 words
+    assert _scope_of(codebook, interview, ["int"] * 5) == [True] * 5
+    assert _scope_of(codebook, ["Over de jeugdhulp.", "Over de inburgering en de jeugdhulp."]) == [False, True]
