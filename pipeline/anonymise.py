@@ -57,7 +57,7 @@ NON_LATIN_NAME = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u1200-\u137f\u0400-\u0
 
 TUSSENVOEGSELS = {"van", "de", "der", "den", "te", "ter", "ten", "het", "'t", "in", "op", "la", "le",
                   "el", "al", "bin", "ibn", "abu", "abd", "bint", "ould", "da", "dos", "du", "von", "zu"}
-TITLES = r"(?:[Mm]eneer|[Mm]evrouw|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer|[Jj]uffrouw|[Jj]uf|[Mm]eester|[Dd]okter|[Dd]r\.|[Mm]r\.|[Ii]r\.|[Dd]rs\.|[Ii]ng\.|[Pp]rof\.|[Ww]ethouder|[Ii]mam|[Oo]om|[Tt]ante)"
+TITLES = r"(?:[Mm]eneer|[Mm]evrouw|[Mm]evr\.?|[Mm]w\.?|[Dd]hr\.?|[Hh]eer|[Jj]uffrouw|[Jj]uf|[Mm]eester|[Dd]okter|[Dd]r\.|[Mm]r\.|[Ii]r\.|[Dd]rs\.|[Ii]ng\.|[Pp]rof\.|[Ww]ethouder|[Ii]mam|[Dd]ominee|[Pp]astoor|[Pp]astor|[Oo]om|[Tt]ante)"
 KINSHIP = r"(?:[Mm]ijn|[Zz]ijn|[Hh]aar|[Hh]un|[Oo]nze|[Oo]ns)\s+(?:neef|nicht|broer|broertje|zus|zusje|zoon|dochter|vrouw|man|echtgenote|echtgenoot|moeder|vader|oom|tante|vriend|vriendin|buurman|buurvrouw|collega|schoonzus|zwager|opa|oma|kleinzoon|kleindochter|baby|kind|jongste|oudste)"
 NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ\u0130\u015e\u00c7][\w\u0300-\u036f'’\-]+"
 # A name does not run on into the next line ("wethouder Gerda Lubbers\nHamid: ...").
@@ -98,8 +98,11 @@ ORG_KEYWORDS += "|Samenwerkingsverband|Woningstichting|Woningbouwvereniging|Reke
 ORG_KEYWORDS += "|Werkplein|Taalcafé|Taalcafe"   # a region's job centre, volunteers' language café: "Werkplein De Dollard"
 ORG_KEYWORDS += "|Welzijnsplein|Sporthal"   # a welfare desk, the hall of a job fair: "Sporthal Het Wiekske"
 ORG_KEYWORDS += "|Sociaal\\s+[Tt]eam|OCMW|CVO|CAW"   # a municipality's social team; Flemish welfare centres and adult schools
-# Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht".
-ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening|werkplaats)"
+ORG_KEYWORDS += "|Repair\\s+Café|Repair\\s+Cafe"   # kept alone (allow list), a name after it: "Repair Café Het Slot"
+ORG_KEYWORDS += "|Stg."   # Stichting written short, as in notes and signatures: "Stg. Welzijn Noord"
+# Any compound naming a kind of organisation: "Praktijkschool De Hoeksteen", "taalcentrum Polderlicht",
+# "vrijwilligersorganisatie Samen Doen".
+ORG_COMPOUND = "[A-Za-zà-ÿ]+(?:school|centrum|bedrijf|punt|instituut|academie|fabriek|kwekerij|praktijk|vereniging|huis|groep|bureau|atelier|bakkerij|slagerij|drukkerij|kliniek|zaak|handel|voorziening|werkplaats|organisatie)"
 
 
 def _trie_alternation(words: list[str]) -> str:
@@ -127,7 +130,8 @@ ORG_KEYWORDS = "|".join([_trie_alternation([k for k in _KEYWORDS if k not in _PA
 ORG_SUFFIX_KINDS = (
     "Koeriers|Transport|Logistics|Logistiek|Bouw|Installatietechniek|Schoonmaak|Catering|Techniek|Metaal|Staal|Glas|"
     "Hoveniers|Uitzendbureau|Uitzendgroep|Personeelsdiensten|Services|Solutions|Academy|Academie|Company|Trading|Food|"
-    "Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium|Belang|Belangen|Wonen").split("|")
+    "Foods|Market|Markt|College|Vakcollege|Lyceum|Gymnasium|Belang|Belangen|Wonen|"
+    "Moskee|moskee").split("|")   # a mosque is named before the word: "Al-Fatih moskee", "Mevlana Moskee"
 ORG_SUFFIX_WORDS = re.compile(
     rf"\b{NAME_TOKEN}(?:\s+{NAME_TOKEN})*\s+(?:{'|'.join(ORG_SUFFIX_KINDS)})(?:\s+(?:B\.V\.|BV))?(?![\w])"
 )
@@ -162,7 +166,7 @@ BSN = re.compile(r"(?<![\d.,])(?:\d{9}|\d{3}[. ]\d{2}[. ]\d{2}[. ]\d{2}|\d{4}[. 
 # "AGB-code 01-045871", "KvK 71843926", "cursist 2023-ZS-1188", "dossier 7724" (see _field_numbers).
 # The field's key word is found first, then the word it ends and the value after it (a pattern
 # that starts with the whole label tries every word of a text).
-NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummer|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[Pp]olis|KvK|[Kk]vk|[Kk]la{1,2}nt|[Cc]ursist|[Zz]aak)(?![\w\-])")
+NUMBER_FIELD_KEY = re.compile(r"(?:[Nn]ummers?|nr\.?|[Kk]enmerk|-code|[Dd]ossier|[Pp]olis|KvK|[Kk]vk|[Kk]la{1,2}nt|[Cc]ursist|[Zz]aak)(?![\w\-])")
 # Keys that are a noun of their own ("de klant", "KvK") need a longer value than "dossier 7724".
 BARE_NUMBER_KEYS = ("polis", "kvk", "klant", "klaant", "cursist", "zaak")
 NUMBER_FIELD_VALUE = re.compile(
@@ -170,6 +174,11 @@ NUMBER_FIELD_VALUE = re.compile(
     r"(?:[^\S\n]*\([^)\n]{1,12}\))?[^\S\n]*:?[^\S\n]*\n?[^\S\n]*"   # "(CZ)", ":"
     r"(?P<number>[Vv][^\S\n]?-?\d[\d .]{6,12}\d|\d{2,4}(?:[^\S\n]\d{2,4}){1,3}(?![\w\-/])|"      # "V 3104 7725 86", "700 418 336"
     r"(?:[A-Z]{1,5}[\-/]|[A-Z]{2,5}[^\S\n](?=\d))*[A-Z]{0,4}\d[\dA-Za-z\-/.]{2,24}[\dA-Za-z]|\d{4})(?![\w\-/])")   # "ARN 23/4417"
+# More values of a plural key: "de casusnummers INB-J-0912 en INB-J-0937".
+NUMBER_LIST_JOIN = re.compile(r"[^\S\n]*(?:,|en|of|&)(?=[^\S\n])")
+# A number said a few words after its key, as people speak ("zijn klantnummer bij jullie is volgens
+# mij 4402 1187"): long (seven digits or more) and no phone (which opens with a 0).
+SPOKEN_FIELD_NUMBER = re.compile(r"(?:[^\S\n]+[a-zà-ÿ]+){1,6}[^\S\n]*:?[^\S\n]+(?P<number>[1-9]\d{2,3}(?:[ .]\d{3,4}){1,2}|[1-9]\d{6,9})(?![\w\-/]|[.,]\d)")
 # Parliament's number of Kamervragen or of a document, public as they are: "2024Z02817", "2023D04025" (as a "kenmerk" only; after
 # "dossier" or "klantnummer" a number of that form is a client's).
 PUBLIC_PAPER_NUMBER = re.compile(r"(?:19|20)\d{2}[DZ]\d{5}")
@@ -304,6 +313,9 @@ ACTION_ITEM_INITIALS = re.compile(r"(?m)^[^\S\n]*(?:[-•*]|\d{1,2}[.)])[^\S\n]+
                                   r"(?P<initials>[A-Z][A-Za-z.]{1,7}(?:[^\S\n]*/[^\S\n]*[A-Z][A-Za-z.]{1,7})*)(?=:|[^\S\n]+[a-z])")
 # Minutes' action points name people by their initials: "Actie: KvdB", "Actiehouder: HJW / PvtZ".
 ACTION_INITIALS = re.compile(r"\b[Aa]ctie(?:houder)?s?\s*:[^\S\n]*(?P<names>[A-Z][A-Za-z]{1,4}(?:[^\S\n]*(?:/|,|&|en)[^\S\n]*[A-Z][A-Za-z]{1,4})*)\b")
+# Initials that sign a mail or note after its closing: "Groet, DJ", "Met vriendelijke groet,\nA.B."
+CLOSING_INITIALS = re.compile(r"\b(?:[Gg]roet(?:en|jes)?|[Gg]r\.|[Mm]vg|MVG|[Vv]r\.?[Gg]r\.?)[,.!]?(?:[^\S\n]+|[^\S\n]*\n[^\S\n]*)"
+                              r"(?P<initials>[A-Z]{2,3}|(?:[A-Z]\.){2,3})(?=[^\S\n]*(?:\n|$))")
 # A name cut to initials, its surname too: "J.P. de W.", "A. van der B.".
 INITIALS_PARTICLE_INITIAL = re.compile(r"(?<!\S)(?:[A-Z]\.){1,3}[^\S\n]?(?:(?:van|de|der|den|ter|ten|te|'t|in|op)[^\S\n]+){1,3}[A-Z]\.(?!\w)")
 # Short forms given in brackets after a name, used after that instead of it: "J.P. de W. (JdW)",
@@ -508,7 +520,7 @@ def _lists_cache_path() -> Path:
 
     sources = sorted(_data_path("names").glob("*.txt")) + [_data_path("places_extra.txt")]
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources if p.exists())
-    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v13"   # bump when the list building changes
+    stamp += "|" + "|".join(version(p) for p in ("deduce", "wordfreq", "spacy-lookups-data")) + "|v14"   # bump when the list building changes
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcode"
     return cache / f"lists-{digest}.pickle"
@@ -635,6 +647,8 @@ def _place_names(dutch: frozenset) -> tuple[dict, set]:
     ambiguous = set()
     common = {w.lower() for w in _read_lines(_deduce_src() / "whitelist" / "lst_common_word" / "items.txt")}
     for name in sorted(names):   # sorted: an adjectival form's place ("Loonaar") is the same on every build
+        if "(" in name:
+            continue   # "Haren (Gr)": the bare name is listed too; a province written after it is no place
         if name.startswith("'S-"):
             name = "'s-" + name[3:]
         tokens = tuple(fold(t) for t in WORD.findall(name))
@@ -807,6 +821,10 @@ DEDUCE_LABELS = {
 }
 
 
+# A house number's letter or addition, which deduce leaves out: "Zuid-Willemsvaart 112-B", "Kerkstraat 4-a".
+HOUSE_LETTER = re.compile(r"[\-/][A-Za-z]{1,2}(?![\w\-])")
+
+
 def _deduce_entities(text: str) -> list[Entity]:
     # Dates and ages are not identifiers by themselves (dates of birth are our pattern's job), and
     # phones, e-mail, URLs and organisations are caught by our own patterns (deduce's institutions are
@@ -824,7 +842,10 @@ def _deduce_entities(text: str) -> list[Entity]:
         for part in re.split(r"([.;!?:]\s+|\n)", ann.text) if label not in ("EMAIL", "URL") else [ann.text]:
             if part and not re.fullmatch(r"[.;!?:]\s+|\n", part):
                 part_label = "MUNICIPALITY_OR_TOWN" if label == "ADDRESS" and not re.search(r"\d", part) else label
-                found.append(Entity(start, start + len(part), part_label, part, True, "deduce"))
+                end = start + len(part)
+                letter = HOUSE_LETTER.match(text, end) if part_label == "ADDRESS" and part[-1].isdigit() else None
+                end = letter.end() if letter else end
+                found.append(Entity(start, end, part_label, text[start:end], True, "deduce"))
             start += len(part)
     return found
 
@@ -924,16 +945,24 @@ def _field_numbers(text: str) -> list[Entity]:
         while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
             start -= 1      # back to the start of the label's word: "COA-registratie|nummer"
         label = text[start:key.end()].lower()
+        if label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
+            continue
         m = NUMBER_FIELD_VALUE.match(text, key.end())
-        if not m or label.startswith(NOT_ID_FIELDS) or (label.endswith("-code") and not re.fullmatch(r"[a-z]{2,5}-code", label)):
-            continue
-        number = m.group("number")
-        public = key.group().lower() == "kenmerk" and PUBLIC_PAPER_NUMBER.fullmatch(number)
-        if sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or public or (
-                key.group().lower() in BARE_NUMBER_KEYS and len(number) < 6):     # not "de klant 1500 euro"
-            continue
-        found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", number))
+        while m and _field_number(m.group("number"), key.group().lower()):
+            found.append(Entity(m.start("number"), m.end("number"), "ID_NUMBER", m.group("number")))
+            join = NUMBER_LIST_JOIN.match(text, m.end()) if key.group().endswith("s") else None
+            m = NUMBER_FIELD_VALUE.match(text, join.end()) if join else None
+        spoken = SPOKEN_FIELD_NUMBER.match(text, key.end()) if key.group().lower().startswith("nummer") else None
+        if spoken and sum(c.isdigit() for c in spoken.group("number")) >= 7:
+            found.append(Entity(spoken.start("number"), spoken.end("number"), "ID_NUMBER", spoken.group("number")))
     return found
+
+
+def _field_number(number: str, key: str) -> bool:
+    """At least four digits, no year; a noun of a key ("de klant 1500 euro") wants a longer value."""
+    public = key == "kenmerk" and PUBLIC_PAPER_NUMBER.fullmatch(number)
+    return not (sum(c.isdigit() for c in number) < 4 or re.fullmatch(r"(?:19|20)\d{2}", number) or public or (
+        key in BARE_NUMBER_KEYS and len(number) < 6))
 
 
 def _event_date(text: str, start: int, end: int) -> bool:
@@ -1058,6 +1087,10 @@ def _context_entities(text: str, lists: Lists) -> list[Entity]:
             start -= 1
             while start > 0 and text[start - 1].isalpha():
                 start -= 1
+        kind = WORD.match(text, m.start())
+        if kind.group().endswith("organisatie") and text.startswith((" van ", " voor "), kind.end()):
+            continue   # "de inkooporganisatie van Gooi en Vechtstreek": whose it is, not its name
+        start = _with_own_word(text, start)
         if text[start].islower():  # "via uitzendbureau Werkkracht": the name is what follows
             start = WORD.search(text, start).end() + 1
             while (word := WORD.match(text, start)) and word.group() in ("voor", "de", "het", "van", "der", "den"):
@@ -1293,6 +1326,9 @@ def _initials_entities(text: str, lists: Lists) -> list[Entity]:
     for m in NOTE_SIGNATURE.finditer(text) if "/" in text else ():
         if initials(m.group("initials")):
             add(m.start("initials"), m.end("initials"))
+    for m in CLOSING_INITIALS.finditer(text):
+        if initials(m.group("initials")):
+            add(m.start("initials"), m.end("initials"))
     for m in INITIALS_PARTICLE_INITIAL.finditer(text) if ". " in text else ():
         add(m.start(), m.end())
     for m in LOWER_TITLE_INITIALS.finditer(text) if ". " in text else ():
@@ -1465,6 +1501,19 @@ def _trim_name(text: str, start: int, end: int, lists: Lists) -> tuple[int, int]
     if not tokens or fold(text[tokens[0][0]:tokens[-1][1]]) in lists.allow:
         return start, start
     return tokens[0][0], tokens[-1][1]
+
+
+# "Ons Huis", "Onze Taalschool": names that open with a capitalised possessive.
+OWN_WORD_BEFORE = re.compile(r"\b(?:Ons|Onze)[^\S\n]+$")
+
+
+def _with_own_word(text: str, start: int) -> int:
+    """"bij Ons Taalhuis Parkstad": a capitalised "Ons" inside a sentence is part of the name; at a
+    sentence's start it is the possessive ("Onze Taalschool De Brug ...")."""
+    own = OWN_WORD_BEFORE.search(text, max(0, start - 8), start)
+    if own and text[start].isupper() and not _sentence_start(text, own.start()):
+        return own.start()
+    return start
 
 
 def _trim_org(text: str, start: int, end: int, lists: Lists) -> int:
@@ -1668,6 +1717,9 @@ def _continues_name(text, tokens, folded, j, lists) -> bool:
 
 
 ABSTRACT_NOUN_ENDINGS = ("logie", "iatrie", "isme", "iteit", "heid", "schap")
+# The heads of job titles: no name or place ends in them.
+JOB_HEADS = ("medewerker", "medewerkster", "monteur", "chauffeur", "coördinator", "coordinator", "adviseur",
+             "begeleider", "consulent", "docent", "manager", "assistent", "verkoper", "schoonmaker", "operator")
 ORG_HEADS = ("school", "college", "centrum", "bedrijf", "instituut", "academie", "vereniging", "praktijk", "kliniek")
 PLACE_SUFFIXES = ("wijk", "dorp", "veen", "horst", "hof", "kamp", "oord", "broek", "hoven", "dam", "meer", "burg",
                   "rade", "huizen", "zijl", "haven", "woude", "drecht", "recht", "sloot", "terp", "hout", "bosch")
@@ -1781,6 +1833,8 @@ def _weak_entities(text: str, lists: Lists, taken: list[Entity]) -> list[Entity]
             continue
         if fold(word).endswith(ABSTRACT_NOUN_ENDINGS):
             continue   # "afdeling Neurologie", "het Hindoeïsme": Dutch nouns by their ending, no one's name
+        if lower.endswith(JOB_HEADS) and _dutch_stem(lower, dutch):
+            continue   # a vacancy's or signature's job: "Productiemedewerker", "Vrachtwagenchauffeur"
         if lower.endswith(ORG_HEADS):   # "De Vlietschool": a school's name, with its article
             start = m.start() - 3 if text[max(0, m.start() - 3):m.start()] == "De " else \
                 m.start() - 4 if text[max(0, m.start() - 4):m.start()] == "Het " else m.start()
@@ -2105,6 +2159,21 @@ def _covered(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return False
 
 
+# Text that software writes into every mail or invitation, its places none of the writer's: Outlook's
+# time zone ("(UTC+01:00) Amsterdam, Berlijn, Bern, Rome, Stockholm, Wenen"), the city of a Teams
+# dial-in number ("+31 20 794 8731,,742118053# Nederland, Amsterdam"), a phone's signature.
+MACHINE_TEXT = re.compile(r"\(UTC[+\-−]\d{2}:\d{2}\)[^\n]*|(?<=\d#)[^\S\n]*[^\W\d_][^\n,#]*,[^\S\n]*[^\W\d_][^\n]*|"
+                          r"\b(?:Sent from my|Verzonden (?:vanaf|vanuit|met) mijn|Verstuurd (?:vanaf|vanuit|met) mijn)[^\S\n]+[\w ]+")
+
+
+def _protected_spans(text: str, lists: Lists) -> list[tuple[int, int]]:
+    """Allow-listed phrases and machine-written text: the names inside them stay."""
+    spans = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
+    if "UTC" in text or "#" in text or "Sent" in text or "erzonden" in text or "erstuurd" in text:
+        spans = sorted(spans + [(m.start(), m.end()) for m in MACHINE_TEXT.finditer(text)])
+    return spans
+
+
 def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[Entity]:
     """Every identifier in one (canonical) text, overlaps merged, allow-listed terms dropped."""
     if not text.strip():
@@ -2112,7 +2181,7 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found = _pattern_entities(text, lists) + _context_entities(text, lists)
     found += [e for e in _list_entities(text, lists) if not (e.source == "places" and _capitalised_by_sentence(e, text, lists))]
     found += _forced_entities(text, lists) + _capitals_entities(text, lists)
-    protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)] if lists.allow_phrases else []
+    protected = _protected_spans(text, lists)
     if use_deduce:
         ends = [e.start for e in found if e.label == "ORGANISATION"] + [start for start, _ in protected]
         places = {(e.start, e.end) for e in found if e.source == "places"}
@@ -2128,10 +2197,22 @@ def detect_entities(text: str, lists: Lists, use_deduce: bool = True) -> list[En
     found += [e for e in _weak_entities(text, lists, found) if not _covered(protected, e.start, e.end)]
     found = [e for e in found if e.end > e.start and not (e.label == "PERSON" and (
         _mail_header_word(e, text) or _report_label(e, text, lists)))]
-    tidy = [_with_word_surname(_with_unlisted_first_name(e, text, lists), text, lists)
-            for e in (_tidy(e, text, lists) for e in merge_entities(found, text)) if e is not None]
+    tidy = _tidied(merge_entities(found, text), text, lists)
     # merged again: a name that took its first name, and initials, may now touch another detection
     return merge_entities(tidy + _initials_of_people(text, tidy, lists), text)
+
+
+def _tidied(entities: list[Entity], text: str, lists: Lists) -> list[Entity]:
+    """Each detection tidied (_tidy), then extended over what belongs to it."""
+    result = []
+    for entity in entities:
+        entity = _tidy(entity, text, lists)
+        if entity is not None and "-\n" in text:
+            entity = _with_broken_rest(entity, text, lists)
+        if entity is not None:
+            entity = _with_word_surname(_with_unlisted_first_name(entity, text, lists), text, lists)
+            result.append(_with_compass_part(entity, text))
+    return result
 
 
 HYPHENATED_REST = re.compile(r"(?:-[^\W\d_]+)+")
@@ -2196,6 +2277,35 @@ def _with_word_surname(entity: Entity, text: str, lists: Lists) -> Entity:
     return Entity(entity.start, m.end(), "PERSON", text[entity.start:m.end()], entity.strong, entity.source)
 
 
+# A compass word that ends a name or a place: "Taalwerk Noord", "Wijkteam Zuid", "Amsterdam Oost".
+COMPASS_AFTER = re.compile(r"[^\S\n](?:Noord|Zuid|Oost|West|Midden)(?![\w\-])(?![^\S\n]*[A-Z])")
+
+
+def _with_compass_part(entity: Entity, text: str) -> Entity:
+    """A capitalised compass word right after a name or place is its part (Dutch writes "het
+    noorden" in lower case); not when more capitals follow ("Noord Nederland" is a region)."""
+    m = COMPASS_AFTER.match(text, entity.end) if entity.label in NUMBERED else None
+    if not m:
+        return entity
+    return Entity(entity.start, m.end(), entity.label, text[entity.start:m.end()], entity.strong, entity.source)
+
+
+# The rest of a word that a scanned letter broke at a line's end: "mevrouw A. van Wa-\ngeningen".
+LINE_BREAK_REST = re.compile(r"-\n[^\S\n]*(?P<rest>[a-zà-ÿ]+)(?![\w\-])")
+
+
+def _with_broken_rest(entity: Entity, text: str, lists: Lists) -> Entity | None:
+    """A name or place broken at a line's end goes on with the next line's lower-case rest ("B. de
+    Wil-\nde" too); one word that makes a Dutch or allow-listed word so ("Partici-\npatiewet") is no name."""
+    m = LINE_BREAK_REST.match(text, entity.end) if entity.label in NUMBERED else None
+    if not m:
+        return entity
+    whole = (WORD.findall(entity.text) or [""])[-1] + m.group("rest")
+    if " " not in entity.text.strip() and (whole.lower() in lists.dutch_words or fold(whole) in lists.allow):
+        return None
+    return Entity(entity.start, m.end(), entity.label, text[entity.start:m.end()], entity.strong, entity.source)
+
+
 def _mail_header_word(entity: Entity, text: str) -> bool:
     """A forwarded e-mail's header: "Sent:" at a line's start, "6 June 2024" (the names Sent, June)."""
     word = fold(entity.text)
@@ -2250,6 +2360,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
     capitalised = any(w.group()[0].isupper() for w in words)
 
     def droppable(word: str, leading: bool) -> bool:
+        if entity.label == "ORGANISATION" and not leading and word.lower() in _SUFFIX_KINDS_FOLDED:
+            return False   # "de Al-Fatih moskee": the kind after the name belongs to it
         if entity.label != "ORGANISATION" and (fold(word) in lists.allow or (leading and (
                 TITLE_WORD.fullmatch(word) or word.lower() in GREETINGS))):
             return True   # "Dag Taras", "Beste Wim": the greeting goes
@@ -2269,8 +2381,8 @@ def _tidy(entity: Entity, text: str, lists: Lists) -> Entity | None:
             words.pop(0)
         else:
             break
-    while words and droppable(words[-1].group(), False):
-        words.pop()
+    while words and droppable(words[-1].group(), False) and not LINE_BREAK_REST.match(text, words[-1].start() - 2):
+        words.pop()   # the rest of a word broken at a line's end stays ("Zoel-\nen", _with_broken_rest)
     if entity.label == "PERSON":
         words = _before_a_recipient(_before_a_body(words, lists), lists)
     if not words:
@@ -2502,7 +2614,7 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
     if entity.source == "deduce" and entity.text.islower() and all(w in lists.dutch_words for w in words):
         return True   # "het noorden"
     if bool(words) and all(fold(w) in lists.allow or w.lower() in TUSSENVOEGSELS for w in words):
-        return True
+        return not _local_office(entity, words)
     if entity.label == "PERSON" and entity.source == "deduce" and any(
             w in TITLE_OPENERS and i + 1 < len(words) for i, w in enumerate(words)):
         return True   # deduce's name with a law's or a paper's title in it: "BUS-N Wet Taaleis", "Nota van Uitgangspunten"
@@ -2511,6 +2623,19 @@ def _allowed(entity: Entity, lists: Lists) -> bool:
     return (entity.source == "deduce" and any(_policy_term(w, lists) for w in words)
             and not any(fold(w) in lists.first_names for w in words)
             and all(a or w.lower() in lists.dutch_words for a, w in zip(allowed, words)))
+
+
+def _local_office(entity: Entity, words: list[str]) -> bool:
+    """"Werkplein Twente", "Welzijn Achterhoek": a kind of organisation and the region it serves
+    name one office, as a town would, though both words are kept alone. A national body's regional
+    desk ("Werkgeversservicepunt Twente", "VluchtelingenWerk Drenthe") stays."""
+    return (entity.source == "organisation" and len(words) > 1 and fold(words[-1]) in _allowed_regions()
+            and fold(words[0]) not in _national_bodies())
+
+
+@functools.lru_cache(maxsize=1)
+def _national_bodies() -> frozenset:
+    return frozenset(fold(w) for w in _allow_groups().get("national_bodies_and_programmes", []))
 
 
 def _is_plain_word(word: str, lists: Lists) -> bool:
@@ -2893,9 +3018,9 @@ def anonymise_corpus(texts: dict[str, str], lists: Lists, key: PseudonymKey, pro
 def _unprotected(entities: list[Entity], text: str, lists: Lists) -> list[Entity]:
     """Entities not inside an allow-listed phrase ("Wet inburgering 2021"), as detect_entities
     filters its own."""
-    if not entities or not lists.allow_phrases:
+    if not entities:
         return entities
-    protected = [(m.start(), m.end()) for m in lists.allow_phrases.finditer(text)]
+    protected = _protected_spans(text, lists)
     return [e for e in entities if not _covered(protected, e.start, e.end)]
 
 

@@ -934,7 +934,6 @@ GOLD_MISSES = {
     # a chat's name and a neighbourhood in lower case, organisations whose kind follows the name
     "anonymiser_gold_eighth.yaml": [
         ("e10", "taalkracht eemland"), ("e10", "vathorst"), ("e17", "Aksoy Groente & Fruit"),
-        ("e18", "Al-Fatih moskee"),
         ("e18", "Werkgeverskring Noordelijke Flevopolder"), ("e24", "Protestantse wijkgemeente De Ark Veldhuizen"),
     ],
     # organisations that keep a part ('Rekenkamer [GEMEENTE-1]'), a two-letter village (Ee), a town's
@@ -988,6 +987,10 @@ GOLD_MISSES = {
     # The school's kind stays before its replaced name ('obs [ORGANISATIE-1]'); a town that is a
     # Dutch word after a comma ('Zorggroep Maasheuvel, Echt.')
     "anonymiser_gold_seventeenth.yaml": [("y20", "obs De Finne"), ("y22", "Echt")],
+    # blind: 0.965 (interviews, minutes, mails, a voicemail, notes, letters, a vacancy, a roster, a Teams
+    # transcript and invitation, an OCR'd letter, a field diary); still missed: a neighbourhood in
+    # lower case, one named with 'voor' in it, a two-letter village (Ee)
+    "anonymiser_gold_eighteenth.yaml": [("z10", "rietkampen"), ("z15", "Graan voor Visch"), ("z19", "Ee")],
 }
 MISSED_LINE = re.compile(r"^MISSED\s+(\w+)\s+\w+\s+(['\"])(.+?)\2  ", re.MULTILINE)
 
@@ -1220,3 +1223,87 @@ def test_policy_prose_keeps_common_nouns_regions_and_national_bodies(lists):
         "In de [GEMEENTE-1] wonen gezinnen. in de [GEMEENTE-1] is het rustig.")
     assert anonymised("Ze woont sinds vorig jaar in Velp, op de Hoofdstraat.", lists) == (
         "Ze woont sinds vorig jaar in [GEMEENTE-1], op de [ADRES].")
+
+
+# ---------------------------------------------------------------- the eighteenth gold file's rules
+
+
+def test_a_mosque_named_before_its_kind_is_one_organisation(lists):
+    """"de Mevlana moskee": the name and the kind after it go together; a mosque named by its
+    community's adjective names no one."""
+    assert anonymised("Na het gebed in de Mevlana moskee praatten we na. Hij bidt soms in de Turkse moskee.", lists) == \
+        "Na het gebed in de [ORGANISATIE-1] praatten we na. Hij bidt soms in de Turkse moskee."
+
+
+def test_a_kind_of_office_and_its_region_name_one_office(lists):
+    """Both words are kept alone, but "Werkplein Achterhoek" is one office; a national body's
+    regional desk stays."""
+    assert anonymised("Ze meldde zich bij Werkplein Achterhoek, met een brief van het Werkgeversservicepunt Twente.", lists) == \
+        "Ze meldde zich bij [ORGANISATIE-1], met een brief van het Werkgeversservicepunt Twente."
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Overleg met Stg. Welzijn Ommen gepland.", "Overleg met [ORGANISATIE-1] gepland."),
+    ("De migrantenorganisatie Samen Verder helpt mee.", "De migrantenorganisatie [ORGANISATIE-1] helpt mee."),
+    ("Hij leert Nederlands bij Ons Taalhuis Hoogland, twee ochtenden.", "Hij leert Nederlands bij [ORGANISATIE-1], twee ochtenden."),
+    ("Het taalcafé van Welzijnswerk Zuid is op dinsdag.", "Het taalcafé van [ORGANISATIE-1] is op dinsdag."),
+    ("Hij helpt bij Repair Café De Schroevendraaier. Het Repair Café is elke zaterdag open.",
+     "Hij helpt bij [ORGANISATIE-1]. Het Repair Café is elke zaterdag open."),
+])
+def test_organisations_by_their_kind_or_their_compass_part(lists, text, expected):
+    """"Stg." is Stichting, any "-organisatie" is a kind, "Ons" opens a name mid-sentence, a
+    compass word ends one; "Repair Café" alone is the movement, kept."""
+    assert anonymised(text, lists) == expected
+
+
+def test_numbers_after_a_plural_key_or_a_few_spoken_words(lists):
+    """"de zaaknummers A en B" lists two values; a voicemail says the number a few words after
+    its key. A short number after "nummer" is no one's."""
+    assert anonymised("De zaaknummers ZK-B-2231 en ZK-B-2240 staan in de map.", lists) == \
+        "De zaaknummers [ID-NUMMER] en [ID-NUMMER] staan in de map."
+    assert anonymised("ja haar klantnummer is bij ons denk ik 5531 2098 of zo", lists) == \
+        "ja haar klantnummer is bij ons denk ik [ID-NUMMER] of zo"
+    assert anonymised("Het nummer van de bus is 12 en we waren met 1500 mensen.", lists) == \
+        "Het nummer van de bus is 12 en we waren met 1500 mensen."
+
+
+def test_initials_after_a_closing_sign_a_mail(lists):
+    assert anonymised("Ik stuur het morgen. Groeten, MB", lists) == "Ik stuur het morgen. Groeten, [PERSOON-1]"
+    assert anonymised("Ik stuur het morgen.\nMet vriendelijke groet,\nCOA", lists).endswith("groet,\nCOA")
+
+
+def test_a_title_a_province_and_a_teams_guest_stay(lists):
+    """"Dominee" is a title, "(Gr.)" a province after a town, "(Gast)" Teams' mark of an outside attendee."""
+    assert anonymised("Dominee Hazenberg opende de avond.", lists) == "Dominee [PERSOON-1] opende de avond."
+    assert anonymised("De les is in Haren (Gr.), elke dinsdag.", lists) == "De les is in [GEMEENTE-1] (Gr.), elke dinsdag."
+    assert anonymised("[00:01:10] Sanne Bos (Gast): Ik hoor jullie.", lists) == "[00:01:10] [PERSOON-1] (Gast): Ik hoor jullie."
+
+
+def test_text_written_by_mail_and_meeting_software_stays(lists):
+    text = ("Wanneer: dinsdag 4 maart 2025 10:00-11:00 (UTC+01:00) Brussel, Kopenhagen, Madrid, Parijs\n"
+            "Alleen audio: +31 20 123 4567,,55512345# Nederland, Rotterdam\n"
+            "Groet, Hanna Visser\nVerzonden vanaf mijn iPhone")
+    assert anonymised(text, lists) == (
+        "Wanneer: dinsdag 4 maart 2025 10:00-11:00 (UTC+01:00) Brussel, Kopenhagen, Madrid, Parijs\n"
+        "Alleen audio: [TELEFOON],,55512345# Nederland, Rotterdam\n"
+        "Groet, [PERSOON-1]\nVerzonden vanaf mijn iPhone")
+
+
+def test_a_job_title_is_no_name_and_a_surname_of_a_dutch_noun_stays_whole(lists):
+    """"Magazijnmedewerker" in a vacancy's heading is a job. "van de Wetering" is a surname though
+    "wetering" is a Dutch noun (so "Kees Verbeek van het Informatiepunt" loses the office too: a
+    name that leaks is worse than an office lost)."""
+    assert anonymised("Ik sprak Jan van de Wetering, en ook Kees Verbeek van het Informatiepunt.", lists) == \
+        "Ik sprak [PERSOON-1], en ook [PERSOON-2]."
+    assert anonymised("VACATURE – Magazijnmedewerker (24 uur)", lists) == "VACATURE – Magazijnmedewerker (24 uur)"
+
+
+def test_a_scanned_letter_s_broken_words(lists):
+    """A name broken at a line's end goes with its rest; a law broken so is no name; deduce's
+    address takes the house number's letter."""
+    text = ("met onze consulent mevrouw B. de Wil-\nde op 3 mei. U behoudt uw uitkering ingevolge de Partici-\npatiewet.\n"
+            "Aan: mevrouw S. Tekle, Noord-Willemsvaart 14-C, 1234 AB Stad")
+    assert anonymised(text, lists) == (
+        "met onze consulent mevrouw [PERSOON-1] op 3 mei. U behoudt uw uitkering ingevolge de Partici-\npatiewet.\n"
+        "Aan: mevrouw [PERSOON-2], [ADRES], [ADRES]")
+
