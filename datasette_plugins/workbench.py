@@ -152,6 +152,7 @@ def document(conn, document_id: str, code: str | None = None) -> dict | None:
         s["codes"] = codes.get(s["id"], [])
         s["html"] = highlight(s["text"], [span for c in s["codes"] for span in c["spans"]])
         s["shown"] = not code or any(c["code_id"] == code or c.get("parent") == code for c in s["codes"])
+        s["outside_scope"] = bool(json.loads(s.get("attrs") or "{}").get("outside_scope"))
     coded = [s["id"] for s in segments if s["codes"] and s["shown"]]
     for s in segments:
         later = [i for i in coded if segments_index(segments, i) > s["seq"]]

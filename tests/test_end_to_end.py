@@ -159,6 +159,7 @@ def test_a_document_about_another_subject_gets_no_machine_codes(tmp_path):
     says so. Without `scope` in the codebook the next build codes it, and `qcode diff` shows the gain."""
     from click.testing import CliRunner
 
+    from datasette_plugins import workbench
     from pipeline.cli import cli
 
     corpus, db, codebook = tmp_path / "corpus", tmp_path / "db" / "s.db", tmp_path / "codebook.yaml"
@@ -182,6 +183,8 @@ def test_a_document_about_another_subject_gets_no_machine_codes(tmp_path):
     marked = [json.loads(a).get("outside_scope") for (a,) in conn.execute(
         "select attrs from segments where document_id = ? and seq > 0", [wmo])]
     assert marked == [True, True]
+    shown = workbench.document(conn, wmo)["segments"]          # the document page says why
+    assert [s["outside_scope"] for s in shown] == [False, True, True]
     conn.close()
 
     start, end = text.index("\nscope:\n"), text.index("\ncodes:\n")
