@@ -657,8 +657,11 @@ def check_codebook(path):
 
     codebook = load_codebook(path)
     uncoded = f", uncoded roles: {', '.join(codebook.uncoded_roles)}" if codebook.uncoded_roles else ""
+    scope_rules = len(codebook.scope_rules) + len(codebook.other_subject_rules)
+    scope = (f" and {scope_rules} for its scope (within {codebook.scope_window} words, or {codebook.scope_rate:g} "
+             "per 1,000 words in a document)") if scope_rules else ""
     click.echo(f"{path}: valid, {len(codebook.codes)} codes ({len(codebook.themes)} themes), "
-               f"{len(codebook.rules)} rules{uncoded}, hash {codebook.hash}")
+               f"{len(codebook.rules) - scope_rules} rules{scope}{uncoded}, hash {codebook.hash}")
 
 
 @cli.command("warm-up", context_settings=CONTEXT)

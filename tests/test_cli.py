@@ -15,6 +15,7 @@ def test_check_codebook_valid():
     result = CliRunner().invoke(cli, ["check-codebook", "codebook.yaml"])
     assert result.exit_code == 0
     assert "valid, 21 codes (4 themes)" in result.output and "uncoded roles: interviewer" in result.output
+    assert "rules and 5 for its scope (within 300 words, or 2 per 1,000 words in a document)" in result.output
 
 
 def test_check_codebook_invalid_lists_every_problem(tmp_path):
