@@ -1608,6 +1608,8 @@ def _place_ok(text, tokens, i, length, lists) -> bool:
     words = tuple(fold(t[2]) for t in tokens[i:i + length])
     if "".join(words) in lists.allow:
         return False
+    if length > 1 and words[0] in ("de", "het", "t") and tokens[i + 1][2].islower() and tokens[i + 1][2] in lists.dutch_words:
+        return False   # "De groep was klein": an article and a noun in lower case, not the hamlet De Groep
     if length == 1 and _letter_closing(text, tokens[i][0], tokens[i][1], words[0]):
         return False
     if words in lists.ambiguous_places:

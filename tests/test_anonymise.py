@@ -1307,3 +1307,11 @@ def test_a_scanned_letter_s_broken_words(lists):
         "met onze consulent mevrouw [PERSOON-1] op 3 mei. U behoudt uw uitkering ingevolge de Partici-\npatiewet.\n"
         "Aan: mevrouw [PERSOON-2], [ADRES], [ADRES]")
 
+
+
+def test_an_article_and_a_common_noun_are_no_hamlet(lists):
+    """"De groep" is the hamlet De Groep only when its noun is capitalised (or no Dutch word: "De
+    meern" typed carelessly is still De Meern)."""
+    assert anonymised("Het ging goed. De groep was klein, de lessen in De meern ook.", lists) == \
+        "Het ging goed. De groep was klein, de lessen in [GEMEENTE-1] ook."
+    assert anonymised("Zij woont in Ter Apel, vlak bij De Groeve.", lists) == "Zij woont in [GEMEENTE-1], vlak bij [GEMEENTE-2]."
