@@ -234,10 +234,10 @@ def test_segment_codes_table_follows_every_manual_coding_write(tmp_path, demo_db
     copy.write_bytes(demo_db.read_bytes())
     conn = sqlite3.connect(copy)
     conn.row_factory = None
-    # Machine codings no coder also coded by hand: after the workbench's decision is deleted, the
-    # machine's source shows again.
+    # Machine codings of segments no coder coded by hand (a manual sub-code would give its theme the
+    # source 'manual' too): after the workbench's decision is deleted, the machine's source shows again.
     coded = conn.execute("""select segment_id, code_id from codings c where not exists (select 1 from manual_codings m
-                            where m.segment_id = c.segment_id and m.code_id = c.code_id) order by id limit 3""").fetchall()
+                            where m.segment_id = c.segment_id) order by id limit 3""").fetchall()
     uncoded = conn.execute("""select s.id, c.id from segments s, codes c where not exists (select 1 from codings x
                               where x.segment_id = s.id and x.code_id = c.id) order by s.id limit 1""").fetchone()
     workbench.record_decision(conn, *coded[0], "reject", "tester")
