@@ -33,6 +33,10 @@ class GoldSet:
         return GoldSet(self.codebook, [self.items[i] for i in rows], self.prepared.subset(rows),
                        [self.scope[i] for i in rows])
 
+    def within_scope(self, predicted: list[set[str]]) -> list[set[str]]:
+        """Predicted code sets with nothing for the items outside the codebook's scope, as a build codes them."""
+        return [codes if ok else set() for codes, ok in zip(predicted, self.scope)]
+
 
 def load_gold_set(items: list[dict], codebook_path: Path) -> GoldSet:
     """The gold items with their codebook, once every gold code is known to it."""
@@ -73,7 +77,7 @@ def evaluate_split(gold_set: GoldSet, folds: int = 5, random_state: int = 0, tra
     gold = [with_themes(codebook, set(item["codes"])) for item in items]
     predicted = cross_validate(codebook, texts, gold, folds, random_state, roles=roles, train_fraction=train_fraction,
                                progress=progress, prepared=gold_set.prepared)
-    predicted = [codes if ok else set() for codes, ok in zip(predicted, gold_set.scope)]
+    predicted = gold_set.within_scope(predicted)
     return {"folds": folds, "items": len(items), **score_predictions(codebook, roles, gold, predicted)}
 
 
@@ -109,7 +113,8 @@ def holdout_split(gold_set: GoldSet, train_count: int) -> dict:
                          f"(have {len(train_index)} and {len(test_index)})")
     predicted: list[set[str]] = [set() for _ in gold_set.items]
     for i, codes in zip(test_index, fit_predict(codebook, gold_set.prepared, gold, train_index, test_index)):
-        predicted[i] = codes if gold_set.scope[i] else set()
+        predicted[i] = codes
+    predicted = gold_set.within_scope(predicted)
     tested = slice(train_count, None)
     return {"folds": 0, "items": len(gold_set.items) - train_count, "trained_on": len(train_index),
             **score_predictions(codebook, roles[tested], gold[tested], predicted[tested])}
